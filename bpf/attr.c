@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * setattr: fexit on the helpers every attribute syscall funnels through,
+ * each holding the struct path and the requested change: chmod_common
+ * (chmod, fchmod, fchmodat, fchmodat2), chown_common (chown, fchown,
+ * lchown, fchownat), vfs_utimes (utime, utimes, utimensat, futimesat),
+ * vfs_truncate (truncate) and do_ftruncate or, before 6.11,
+ * do_sys_ftruncate (ftruncate). Only the attributes asked for are set.
+ * notify_change would see them all in one place, but has no mount to build
+ * a path with.
+ */
+
+#define UTIME_NOW ((1l << 30) - 1l)
+#define UTIME_OMIT ((1l << 30) - 2l)
+
+static __always_inline struct scratch *attr_begin(const struct path *path, int ret)
+{
+	struct scratch *s;
+	struct dentry *d;
+
+	if (!trace_allowed(FST_SETATTR) || !(s = get_scratch()))
+		return NULL;
+	start_record(s, FST_SETATTR);
+	s->rec.ret = ret;
+	d = BPF_CORE_READ(path, dentry);
+	put_path(s, d, BPF_CORE_READ(path, mnt), 0, 0);
+	set_inode(&s->rec, BPF_CORE_READ(d, d_inode));
+	return s;
+}
+
+SEC("fexit/chmod_common")
+int BPF_PROG(chmod_exit, const struct path *path, umode_t mode, int ret)
+{
+	struct scratch *s = attr_begin(path, ret);
+
+	if (!s)
+		return 0;
+	s->rec.attr_mask = FST_ATTR_MODE;
+	s->rec.mode = mode & 07777;
+	emit(s);
+	return 0;
+}
+
+SEC("fexit/chown_common")
+int BPF_PROG(chown_exit, const struct path *path, uid_t user, gid_t group, int ret)
+{
+	struct scratch *s = attr_begin(path, ret);
+
+	if (!s)
+		return 0;
+	if (user != (uid_t)-1) {
+		s->rec.attr_mask |= FST_ATTR_UID;
+		s->rec.attr_uid = user;
+	}
+	if (group != (gid_t)-1) {
+		s->rec.attr_mask |= FST_ATTR_GID;
+		s->rec.attr_gid = group;
+	}
+	emit(s);
+	return 0;
+}
+
+SEC("fexit/vfs_utimes")
+int BPF_PROG(utimes_exit, const struct path *path, struct timespec64 *times, int ret)
+{
+	struct scratch *s = attr_begin(path, ret);
+	struct timespec64 t[2] = {};
+
+	if (!s)
+		return 0;
+	if (!times) {
+		s->rec.attr_mask = FST_ATTR_ATIME | FST_ATTR_ATIME_NOW | FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
+		emit(s);
+		return 0;
+	}
+	bpf_probe_read_kernel(t, sizeof(t), times);
+	if (t[0].tv_nsec == UTIME_NOW) {
+		s->rec.attr_mask |= FST_ATTR_ATIME | FST_ATTR_ATIME_NOW;
+	} else if (t[0].tv_nsec != UTIME_OMIT) {
+		s->rec.attr_mask |= FST_ATTR_ATIME;
+		s->rec.atime_sec = t[0].tv_sec;
+		s->rec.atime_nsec = t[0].tv_nsec;
+	}
+	if (t[1].tv_nsec == UTIME_NOW) {
+		s->rec.attr_mask |= FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
+	} else if (t[1].tv_nsec != UTIME_OMIT) {
+		s->rec.attr_mask |= FST_ATTR_MTIME;
+		s->rec.mtime_sec = t[1].tv_sec;
+		s->rec.mtime_nsec = t[1].tv_nsec;
+	}
+	emit(s);
+	return 0;
+}
+
+static __always_inline void truncate_emit(const struct path *path, loff_t length, int ret)
+{
+	struct scratch *s = attr_begin(path, ret);
+
+	if (!s)
+		return;
+	s->rec.attr_mask = FST_ATTR_SIZE;
+	s->rec.size = length;
+	emit(s);
+}
+
+SEC("fexit/vfs_truncate")
+int BPF_PROG(truncate_exit, const struct path *path, loff_t length, int ret)
+{
+	truncate_emit(path, length, ret);
+	return 0;
+}
+
+SEC("fexit/do_ftruncate")
+int BPF_PROG(ftruncate_exit, struct file *file, loff_t length, int small, int ret)
+{
+	truncate_emit(&file->f_path, length, ret);
+	return 0;
+}
+
+/* Before 6.11 ftruncate(2) reached do_sys_truncate with only the fd. */
+SEC("fexit/do_sys_ftruncate")
+int BPF_PROG(ftruncate_fd_exit, unsigned int fd, loff_t length, int small, int ret)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (f)
+		truncate_emit(&f->f_path, length, ret);
+	return 0;
+}

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+//go:build ignore
+
+/*
+ * fstrace's BPF programs: one compilation unit, one file per event family.
+ *   lib/common.h    maps, filters, the emit path
+ *   lib/path.h      absolute paths in the kernel
+ *   lib/inflight.h  operations that span a namei entry and exit
+ *   open.c create.c delete.c rename.c attr.c mount.c  the event families
+ *   process.c       following a command's process tree
+ */
+#include "include/vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "fstrace.h"
+#include "lib/common.h"
+#include "lib/path.h"
+#include "lib/inflight.h"
+
+#include "open.c"
+#include "create.c"
+#include "delete.c"
+#include "rename.c"
+#include "attr.c"
+#include "mount.c"
+#include "process.c"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

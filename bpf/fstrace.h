@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The record every fstrace BPF program writes into the per-CPU ring buffers.
+ *
+ * A record is this fixed header followed by str_len[0] + str_len[1] +
+ * str_len[2] bytes of strings, without NUL terminators:
+ *   str 0: path      (absolute)
+ *   str 1: new_path  (rename, link), target (symlink), source (mount)
+ *   str 2: fstype    (mount)
+ * The Go mirror lives in pkg/events (layout.go) and a unit test checks it
+ * against the BTF of the compiled object, so the two cannot drift apart.
+ */
+#ifndef __FSTRACE_H
+#define __FSTRACE_H
+
+#define FST_PATH_MAX 4096
+#define FST_COMM_LEN 16
+#define FST_NSTR 3
+
+/* Event kinds: the JSON "event" names, in this order, live in pkg/events. */
+enum fst_kind {
+	FST_OPEN = 1,
+	FST_CREATE = 2,
+	FST_MKDIR = 3,
+	FST_MKNOD = 4,
+	FST_SYMLINK = 5,
+	FST_LINK = 6,
+	FST_UNLINK = 7,
+	FST_RMDIR = 8,
+	FST_RENAME = 9,
+	FST_SETATTR = 10,
+	FST_MOUNT = 11,
+	FST_UMOUNT = 12,
+	FST_READ = 13,
+	FST_WRITE = 14,
+	FST_CLOSE = 15,
+	FST_KIND_MAX = 16,
+};
+
+/* rflags: facts about the record itself. */
+enum fst_rflag {
+	FST_RF_PATH_TRUNC = 1 << 0,  /* str 0 was cut at FST_PATH_MAX or depth limit */
+	FST_RF_PATH2_TRUNC = 1 << 1, /* str 1 likewise */
+	FST_RF_HAS_INO = 1 << 2,     /* ino and dev are valid */
+	FST_RF_HAS_MODE = 1 << 3,    /* mode is valid */
+	FST_RF_WRITTEN = 1 << 4,     /* close: the file was written through */
+};
+
+/* attr_mask: which attributes a setattr changed. */
+enum fst_attr {
+	FST_ATTR_MODE = 1 << 0,
+	FST_ATTR_UID = 1 << 1,
+	FST_ATTR_GID = 1 << 2,
+	FST_ATTR_SIZE = 1 << 3,
+	FST_ATTR_ATIME = 1 << 4,
+	FST_ATTR_MTIME = 1 << 5,
+	FST_ATTR_ATIME_NOW = 1 << 6, /* atime set to "now": time fields unused */
+	FST_ATTR_MTIME_NOW = 1 << 7,
+};
+
+struct fst_record {
+	__u64 ts_ns;     /* bpf_ktime_get_boot_ns() */
+	__u64 cpu_seq;   /* per-CPU sequence, counted before the ring write: a gap is a loss */
+	__u64 cgroup_id; /* cgroup v2 id of the task */
+	__u64 ino;
+	__u64 flags;     /* open flags, rename flags, mount flags */
+	__u64 size;      /* setattr: new size */
+	__u64 offset;    /* read/write: file offset */
+	__u64 bytes;     /* read/write: bytes moved; close: bytes read */
+	__u64 bytes2;    /* close: bytes written */
+	__s64 atime_sec;
+	__s64 mtime_sec;
+	__u32 atime_nsec;
+	__u32 mtime_nsec;
+	__u32 pid;       /* thread group id */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 dev;       /* kernel dev_t (MAJOR << 20 | MINOR) */
+	__u32 mode;
+	__u32 attr_uid;
+	__u32 attr_gid;
+	__u32 attr_mask;
+	__s32 ret;
+	__u16 kind;
+	__u16 rflags;
+	__u16 str_len[FST_NSTR];
+	__u16 cpu;
+	char comm[FST_COMM_LEN];
+	__u32 _pad[2]; /* no implicit padding: the header is 176 bytes */
+};
+
+#endif /* __FSTRACE_H */

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * Maps, filters and the emit path shared by every event family.
+ *
+ * Records are assembled in a per-CPU scratch buffer and copied into the
+ * ring of the current CPU with bpf_ringbuf_output, which (unlike
+ * bpf_ringbuf_reserve) takes a run-time size: a record costs its own
+ * length. A record the ring cannot take is counted in `lost`, per CPU and
+ * per kind, and still consumes a cpu_seq number so the gap is visible.
+ */
+#ifndef __FSTRACE_COMMON_H
+#define __FSTRACE_COMMON_H
+
+#define DATA_SZ 12288	/* str0 (<=4096) + str1 (<=4096) + str2, offsets masked with 8191 */
+#define TMP_SZ 8192	/* path assembly: prefix ends at FST_PATH_MAX, a relative name follows */
+#define PATH_MASK (FST_PATH_MAX - 1)
+#define STR2_MAX 256
+#define MAX_RECORD (sizeof(struct fst_record) + DATA_SZ)
+
+#define AT_FDCWD -100
+#define EINVAL 22
+
+/* The path walk's loop state (see walk_path). */
+struct walk {
+	__u64 dentry;
+	__u64 vfsmnt;
+	__u64 root_d;
+	__u64 root_m;
+	__u32 pos;
+	__u32 trunc;
+};
+
+struct scratch {
+	struct walk walk;
+	struct fst_record rec;
+	char data[DATA_SZ];
+	char tmp[TMP_SZ];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* One ring per CPU; user space sizes the outer map and fills it. */
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_seq SEC(".maps");
+
+/* Records the ring could not take, by kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FST_KIND_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Processes followed in `fstrace -- CMD` mode: tgid -> FOLLOW_*. */
+enum { FOLLOW_ARMED = 1, FOLLOW_TRACED = 2 };
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} followed SEC(".maps");
+
+/* Set before load. */
+const volatile __u32 self_tgid = 0;
+const volatile bool follow_mode = false;
+
+/* Changeable while running (a .data variable). */
+volatile __u32 kind_mask = 0xffffffff;
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* trace_allowed holds every in-kernel decision about whether an event of
+ * this kind from the current task is wanted. */
+static __always_inline bool trace_allowed(__u32 kind)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!(kind_mask & (1U << kind)))
+		return false;
+	if (tgid == self_tgid)
+		return false;
+	if (follow_mode) {
+		__u32 *st = bpf_map_lookup_elem(&followed, &tgid);
+		if (!st || *st != FOLLOW_TRACED)
+			return false;
+	}
+	return true;
+}
+
+/* start_record zeroes the header and fills in who did it. */
+static __always_inline struct fst_record *start_record(struct scratch *s, __u32 kind)
+{
+	struct fst_record *r = &s->rec;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u64 ug = bpf_get_current_uid_gid();
+
+	__builtin_memset(r, 0, sizeof(*r));
+	r->ts_ns = bpf_ktime_get_boot_ns();
+	r->kind = kind;
+	r->pid = pt >> 32;
+	r->tid = (__u32)pt;
+	r->uid = (__u32)ug;
+	r->gid = ug >> 32;
+	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	return r;
+}
+
+static __always_inline void set_inode(struct fst_record *r, struct inode *inode)
+{
+	if (!inode)
+		return;
+	r->ino = BPF_CORE_READ(inode, i_ino);
+	r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	r->rflags |= FST_RF_HAS_INO;
+}
+
+/* emit sends header + strings to this CPU's ring. */
+static __always_inline void emit(struct scratch *s)
+{
+	struct fst_record *r = &s->rec;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 zero = 0, kind = r->kind;
+	__u64 len, *seq, *nlost;
+	void *ring;
+
+	len = sizeof(*r) + (__u64)r->str_len[0] + r->str_len[1] + r->str_len[2];
+	if (len > MAX_RECORD)
+		len = MAX_RECORD;
+
+	seq = bpf_map_lookup_elem(&cpu_seq, &zero);
+	if (!seq)
+		return;
+	*seq += 1;
+	r->cpu_seq = *seq;
+	r->cpu = cpu;
+
+	ring = bpf_map_lookup_elem(&rings, &cpu);
+	if (ring && bpf_ringbuf_output(ring, r, len, 0) == 0)
+		return;
+	nlost = bpf_map_lookup_elem(&lost, &kind);
+	if (nlost)
+		*nlost += 1;
+}
+
+#endif /* __FSTRACE_COMMON_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * Absolute paths, built in the kernel.
+ *
+ * walk_path follows d_parent and, at each mount root, the mount's parent,
+ * writing components backwards so the path ends at tmp[FST_PATH_MAX]; it
+ * stops at the task's root, as d_path(3) would for that task. Names the
+ * process passed (failures that never reached a dentry) are joined to the
+ * path of their dirfd or of the cwd by name_path.
+ */
+#ifndef __FSTRACE_PATH_H
+#define __FSTRACE_PATH_H
+
+#define MAX_DEPTH 200
+#define NAME_MASK 255
+#define WALK_TRUNC (1U << 16)
+
+static __always_inline bool is_err(const void *p)
+{
+	return (unsigned long)p >= (unsigned long)-4095;
+}
+
+/* to_addr turns a pointer into a plain number, as the global functions below
+ * take: the verifier refuses a typed pointer for a scalar argument. */
+static __always_inline __u64 to_addr(const void *p)
+{
+	__u64 a = 0;
+
+	bpf_probe_read_kernel(&a, sizeof(a), &p);
+	return a;
+}
+
+static __always_inline struct mount *real_mount(struct vfsmount *m)
+{
+	return (void *)m - bpf_core_field_offset(struct mount, mnt);
+}
+
+/* walk_path returns the start offset in the scratch tmp buffer, ORed with
+ * WALK_TRUNC when the path was longer than FST_PATH_MAX or deeper than
+ * MAX_DEPTH.
+ *
+ * Two things keep the verifier's work linear in MAX_DEPTH on 5.10, which
+ * has no bpf_loop: it is a global function, verified once on its own rather
+ * than through every caller (hence the scalar arguments), and the loop's
+ * state lives in the scratch map, not in registers, so that every path
+ * through an iteration reaches the next one in the same verifier state. */
+__noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct scratch *s = get_scratch();
+	struct walk *w;
+	int i;
+
+	if (!s)
+		return FST_PATH_MAX | WALK_TRUNC;
+	w = &s->walk;
+	w->dentry = dentry_addr;
+	w->vfsmnt = mnt_addr;
+	w->root_d = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	w->root_m = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	w->pos = FST_PATH_MAX;
+	w->trunc = WALK_TRUNC;
+
+	for (i = 0; i < MAX_DEPTH; i++) {
+		struct dentry *dentry = (void *)w->dentry, *parent, *mnt_root;
+		struct vfsmount *vfsmnt = (void *)w->vfsmnt;
+		struct mount *mnt = real_mount(vfsmnt);
+		__u32 pos = w->pos, len;
+		struct qstr q;
+
+		if (w->dentry == w->root_d && w->vfsmnt == w->root_m) {
+			w->trunc = 0;
+			break;
+		}
+		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		if (dentry == mnt_root) {
+			struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (mp == mnt) {	/* root of the mount namespace */
+				w->trunc = 0;
+				break;
+			}
+			w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+			w->vfsmnt = (__u64)mp + bpf_core_field_offset(struct mount, mnt);
+			continue;
+		}
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (parent == dentry || !parent) {	/* root of an unmounted tree */
+			w->trunc = 0;
+			break;
+		}
+		bpf_core_read(&q, sizeof(q), &dentry->d_name);
+		len = q.len & NAME_MASK;
+		if (len + 1 > pos)
+			break;
+		pos -= len;
+		bpf_probe_read_kernel(&s->tmp[pos & PATH_MASK], len, q.name);
+		pos -= 1;
+		s->tmp[pos & PATH_MASK] = '/';
+		w->pos = pos;
+		w->dentry = (__u64)parent;
+	}
+	if (w->pos >= FST_PATH_MAX) {
+		w->pos = FST_PATH_MAX - 1;
+		s->tmp[FST_PATH_MAX - 1] = '/';
+	}
+	return (w->pos & PATH_MASK) | w->trunc;
+}
+
+/* fd_walk resolves the directory a dirfd (or AT_FDCWD) names. */
+static __always_inline __u32 fd_walk(struct scratch *s, int dfd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct dentry *d;
+	struct vfsmount *m;
+
+	if (dfd == AT_FDCWD) {
+		d = BPF_CORE_READ(task, fs, pwd.dentry);
+		m = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+		struct file **fds = BPF_CORE_READ(fdt, fd);
+		unsigned int max = BPF_CORE_READ(fdt, max_fds);
+		struct file *f = NULL;
+
+		if (dfd < 0 || (unsigned int)dfd >= max)
+			return FST_PATH_MAX | WALK_TRUNC;
+		bpf_probe_read_kernel(&f, sizeof(f), &fds[dfd]);
+		if (!f)
+			return FST_PATH_MAX | WALK_TRUNC;
+		d = BPF_CORE_READ(f, f_path.dentry);
+		m = BPF_CORE_READ(f, f_path.mnt);
+	}
+	return walk_path(to_addr(d), to_addr(m));
+}
+
+/* put_walk copies a walked path from tmp into record string idx at off and
+ * returns its length. */
+static __always_inline __u32 put_walk(struct scratch *s, __u32 w, __u32 off, int idx)
+{
+	__u32 pos = w & (FST_PATH_MAX | PATH_MASK);
+	__u32 len = FST_PATH_MAX - pos;
+
+	if (len > FST_PATH_MAX)
+		len = 0;
+	bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
+	if (w & WALK_TRUNC)
+		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
+	s->rec.str_len[idx & 1] = len;
+	return len;
+}
+
+/* put_path writes the absolute path of (dentry, mnt) as string idx at off. */
+static __always_inline __u32 put_path(struct scratch *s, struct dentry *d, struct vfsmount *m, __u32 off, int idx)
+{
+	return put_walk(s, walk_path(to_addr(d), to_addr(m)), off, idx);
+}
+
+/* name_path writes the absolute form of a name the process passed (kernel
+ * memory, NUL-terminated) relative to dfd, as string idx (0 or 1) at off.
+ * Global for the same reason as walk_path. */
+__noinline __u32 name_path(int dfd, __u64 name_addr, __u32 off, __u32 idx)
+{
+	const char *name = (const char *)name_addr;
+	struct scratch *s = get_scratch();
+	char first = 0;
+	__u32 w, pos, start, total;
+	long n;
+
+	if (!s)
+		return 0;
+	idx &= 1;
+	bpf_probe_read_kernel(&first, 1, name);
+	if (first == '/') {
+		n = bpf_probe_read_kernel_str(&s->data[off & 8191], FST_PATH_MAX, name);
+		if (n <= 0)
+			n = 1;
+		s->rec.str_len[idx & 1] = n - 1;
+		return n - 1;
+	}
+	w = fd_walk(s, dfd);
+	pos = w & (FST_PATH_MAX | PATH_MASK);
+	n = bpf_probe_read_kernel_str(&s->tmp[FST_PATH_MAX + 1], FST_PATH_MAX - 1, name);
+	if (n <= 1)	/* empty name (AT_EMPTY_PATH): the directory itself */
+		return put_walk(s, w, off, idx);
+	s->tmp[FST_PATH_MAX] = '/';
+	start = pos >= FST_PATH_MAX - 1 ? FST_PATH_MAX : pos;
+	total = FST_PATH_MAX + 1 - start + (n - 1);
+	if (total > FST_PATH_MAX) {
+		total = FST_PATH_MAX;
+		w |= WALK_TRUNC;
+	}
+	bpf_probe_read_kernel(&s->data[off & 8191], total & (FST_PATH_MAX | PATH_MASK), &s->tmp[start & (TMP_SZ - 1)]);
+	if (w & WALK_TRUNC)
+		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
+	s->rec.str_len[idx & 1] = total;
+	return total;
+}
+
+/* put_str copies a plain kernel string (symlink target, mount source) as
+ * string idx at off, at most max bytes. */
+static __always_inline __u32 put_str(struct scratch *s, const char *str, __u32 off, int idx, __u32 max)
+{
+	long n;
+
+	if (!str)
+		return 0;
+	n = bpf_probe_read_kernel_str(&s->data[off & 8191], max & (FST_PATH_MAX | PATH_MASK), str);
+	if (n <= 1)
+		return 0;
+	s->rec.str_len[idx == 2 ? 2 : 1] = n - 1;
+	return n - 1;
+}
+
+#endif /* __FSTRACE_PATH_H */

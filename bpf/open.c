@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * open: fexit on do_filp_open (do_file_open on 7.2). Every path-based open
+ * goes through it — open(2) and friends, io_uring, execve — and, unlike
+ * vfs_open, so do the opens that fail in path lookup (ENOENT, EACCES on a
+ * directory). On success the file gives the canonical path and inode; on
+ * failure the name the process passed is joined to its dirfd.
+ *
+ * A file the open created is also reported as `create`: security_path_mknod
+ * (create.c) marks the dentry, and the exit here checks it is the file's.
+ */
+
+/* The open(2) flags a caller can pass. Left out: O_LARGEFILE, which a 64-bit
+ * kernel forces on every open, and the kernel's own __FMODE_EXEC and
+ * __FMODE_NONOTIFY-style bits in the low octal digits. */
+#define OPEN_USER_FLAGS (037777777 & ~0100074)
+
+struct creat_mark {
+	__u64 dentry;
+	__u32 mode;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct creat_mark);
+} creat_marks SEC(".maps");
+
+SEC("fexit/do_filp_open")
+int BPF_PROG(open_exit, int dfd, struct filename *pathname, const struct open_flags *op, struct file *file)
+{
+	__u32 tid = cur_tid();
+	struct creat_mark *cm = bpf_map_lookup_elem(&creat_marks, &tid);
+	bool ok = !is_err(file) && file;
+	bool want_open = trace_allowed(FST_OPEN), want_create = false;
+	struct dentry *d = NULL;
+	struct fst_record *r;
+	struct scratch *s;
+	__u32 flags, mode;
+
+	if (ok)
+		d = BPF_CORE_READ(file, f_path.dentry);
+	if (cm) {
+		want_create = ok && cm->dentry == (__u64)d;
+		bpf_map_delete_elem(&creat_marks, &tid);
+	}
+	if (!want_open && !want_create)
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+
+	flags = BPF_CORE_READ(op, open_flag) & (OPEN_USER_FLAGS);
+	mode = BPF_CORE_READ(op, mode);
+	r = start_record(s, want_create ? FST_CREATE : FST_OPEN);
+	if (ok) {
+		put_path(s, d, BPF_CORE_READ(file, f_path.mnt), 0, 0);
+		set_inode(r, BPF_CORE_READ(file, f_inode));
+	} else {
+		r->ret = (long)file;
+		if (pathname && !is_err(pathname))
+			name_path(dfd, to_addr(BPF_CORE_READ(pathname, name)), 0, 0);
+	}
+	if (want_create) {
+		r->mode = mode;
+		r->rflags |= FST_RF_HAS_MODE;
+		emit(s);
+		if (!want_open)
+			return 0;
+		r->kind = FST_OPEN;
+	}
+	r->flags = flags;
+	if (flags & (0100 | 020000000)) {	/* O_CREAT, __O_TMPFILE */
+		r->mode = mode;
+		r->rflags |= FST_RF_HAS_MODE;
+	} else {
+		r->mode = 0;
+		r->rflags &= ~FST_RF_HAS_MODE;
+	}
+	emit(s);
+	return 0;
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fstrace/fstrace/pkg/events"
+)
+
+var version = "0.1.0-dev"
+
+var errHelp = errors.New("help requested")
+
+type config struct {
+	output   string
+	kinds    events.KindMask
+	count    uint64
+	duration time.Duration
+	ringSize int
+	quiet    bool
+	version  bool
+	command  []string
+}
+
+const usageText = `Usage: fstrace [OPTIONS] [-- COMMAND [ARGS...]]
+
+Report filesystem events system-wide, or only those of COMMAND and its
+descendants. Needs root (or CAP_BPF and CAP_PERFMON).
+
+Options:
+  -o, --output FORMAT   text (default), json (one object per line), none
+  -e, --events LIST     event kinds, comma-separated (default: all of
+                        open,create,mkdir,mknod,symlink,link,unlink,rmdir,
+                        rename,setattr,mount,umount)
+  -n, --count N         stop after N events
+  -d, --duration D      stop after D (e.g. 10s, 5m; a bare number is seconds)
+      --ring-size SIZE  bytes per CPU ring buffer, power of two (e.g. 4M)
+  -q, --quiet           no start line or summary on stderr
+  -V, --version         print the version and exit
+  -h, --help            show this help
+
+Exit status: 0 on success, 1 when tracing fails, 2 on bad usage; with
+COMMAND, COMMAND's exit status.
+`
+
+func parseArgs(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{output: "text"}
+	fs := flag.NewFlagSet("fstrace", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var eventsList, countStr, durationStr, ringStr string
+	for _, name := range []string{"o", "output"} {
+		fs.StringVar(&cfg.output, name, "text", "")
+	}
+	for _, name := range []string{"e", "events"} {
+		fs.StringVar(&eventsList, name, "", "")
+	}
+	for _, name := range []string{"n", "count"} {
+		fs.StringVar(&countStr, name, "", "")
+	}
+	for _, name := range []string{"d", "duration"} {
+		fs.StringVar(&durationStr, name, "", "")
+	}
+	fs.StringVar(&ringStr, "ring-size", "", "")
+	for _, name := range []string{"q", "quiet"} {
+		fs.BoolVar(&cfg.quiet, name, false, "")
+	}
+	for _, name := range []string{"V", "version"} {
+		fs.BoolVar(&cfg.version, name, false, "")
+	}
+	help := false
+	for _, name := range []string{"h", "help"} {
+		fs.BoolVar(&help, name, false, "")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usageText)
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if help {
+		fmt.Fprint(stderr, usageText)
+		return nil, errHelp
+	}
+	rest := fs.Args()
+	if len(rest) > 0 {
+		// flag stops at "--" and drops it, or at the first non-flag.
+		if i := indexOf(args, "--"); i < 0 || len(args)-i-1 != len(rest) {
+			return nil, fmt.Errorf("unexpected argument %q (put a command after --)", rest[0])
+		}
+		cfg.command = rest
+	} else if i := indexOf(args, "--"); i >= 0 && i == len(args)-1 {
+		return nil, errors.New("no command after --")
+	}
+
+	switch cfg.output {
+	case "text", "json", "none":
+	default:
+		return nil, fmt.Errorf("invalid --output %q (want text, json or none)", cfg.output)
+	}
+	if eventsList != "" {
+		m, err := events.ParseKindList(eventsList)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --events: %v", err)
+		}
+		cfg.kinds = m
+	}
+	if countStr != "" {
+		n, err := strconv.ParseUint(countStr, 10, 64)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("invalid --count %q (want a positive whole number)", countStr)
+		}
+		cfg.count = n
+	}
+	if durationStr != "" {
+		d, err := parseDuration(durationStr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.duration = d
+	}
+	if ringStr != "" {
+		n, err := parseSize(ringStr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ringSize = n
+	}
+	return cfg, nil
+}
+
+func indexOf(args []string, s string) int {
+	for i, a := range args {
+		if a == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		secs, err2 := strconv.ParseFloat(s, 64)
+		if err2 != nil {
+			return 0, fmt.Errorf("invalid --duration %q (want e.g. 10s, 1m30s, or seconds)", s)
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("invalid --duration %q (must be positive)", s)
+	}
+	return d, nil
+}
+
+func parseSize(s string) (int, error) {
+	mult := 1
+	num := strings.TrimRight(s, "kKmMgGiIbB")
+	switch strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(s[len(num):], "B"), "i")) {
+	case "":
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	default:
+		return 0, fmt.Errorf("invalid --ring-size %q (want bytes, or a K, M or G suffix)", s)
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 || n&(n-1) != 0 {
+		return 0, fmt.Errorf("invalid --ring-size %q (want a power of two, e.g. 4M)", s)
+	}
+	return n * mult, nil
+}

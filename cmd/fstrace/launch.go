@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fstrace/fstrace/pkg/tracer"
+)
+
+// `fstrace -- COMMAND` starts COMMAND through a copy of itself: the copy
+// waits on a pipe until the parent has registered its pid with the tracer
+// (as "traced from the next exec"), then execs COMMAND. The command cannot
+// run a single instruction before it is followed, and nothing the copy did
+// before the exec is reported.
+const launchEnv = "FSTRACE_LAUNCH_FD"
+
+type launchError struct {
+	status int
+	msg    string
+}
+
+func (e *launchError) Error() string { return e.msg }
+
+type launcher struct {
+	argv []string
+	path string
+	cmd  *exec.Cmd
+}
+
+func newLauncher(argv []string) (*launcher, error) {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return nil, &launchError{exitNotFound, fmt.Sprintf("%s: command not found", argv[0])}
+		}
+		return nil, &launchError{exitNoExec, fmt.Sprintf("%s: %v", argv[0], err)}
+	}
+	return &launcher{argv: argv, path: path}, nil
+}
+
+// start launches the command and returns a channel that yields its exit
+// status.
+func (l *launcher) start(tr *tracer.Tracer) (<-chan int, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", l.argv[0], err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	cmd := exec.Command(self, append([]string{l.path}, l.argv...)...)
+	cmd.Args = append([]string{"fstrace-launch", l.path}, l.argv...)
+	cmd.Env = append(os.Environ(), launchEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{r}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("start %s: %w", l.argv[0], err)
+	}
+	r.Close()
+	l.cmd = cmd
+	if err := tr.FollowExec(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		w.Close()
+		cmd.Wait()
+		return nil, err
+	}
+	w.Write([]byte{1})
+	w.Close()
+
+	done := make(chan int, 1)
+	go func() {
+		err := cmd.Wait()
+		done <- exitStatus(cmd, err)
+	}()
+	return done, nil
+}
+
+func (l *launcher) signal(s os.Signal) {
+	if l.cmd != nil && l.cmd.Process != nil {
+		l.cmd.Process.Signal(s)
+	}
+}
+
+func exitStatus(cmd *exec.Cmd, err error) int {
+	if cmd.ProcessState == nil {
+		return exitFailure
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// launch runs in the copy: wait for the go-ahead, then exec the command.
+// The launcher's exit statuses for a command that cannot run follow the
+// shell's: 127 not found, 126 not executable.
+func launch() {
+	fd, _ := strconv.Atoi(os.Getenv(launchEnv))
+	os.Unsetenv(launchEnv)
+	if len(os.Args) < 3 || fd <= 0 {
+		fmt.Fprintln(os.Stderr, "fstrace: internal launcher started without a command")
+		os.Exit(exitFailure)
+	}
+	var b [1]byte
+	if n, _ := unix.Read(fd, b[:]); n != 1 {
+		os.Exit(exitFailure) // the tracer went away before the go-ahead
+	}
+	unix.Close(fd)
+	path, argv := os.Args[1], os.Args[2:]
+	err := unix.Exec(path, argv, os.Environ())
+	fmt.Fprintf(os.Stderr, "fstrace: %s: %v\n", argv[0], err)
+	if errors.Is(err, unix.ENOENT) {
+		os.Exit(exitNotFound)
+	}
+	os.Exit(exitNoExec)
+}

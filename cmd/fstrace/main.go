@@ -1,0 +1,250 @@
+// Command fstrace reports filesystem events — open, create, delete, rename,
+// attribute changes, mount — as they happen, from eBPF programs on the
+// kernel's VFS hooks. See README.md for usage.
+//
+// Exit status: 0 on success; 1 when tracing could not start or failed; 2 on
+// bad usage; with `-- COMMAND`, the command's own exit status (128+N when a
+// signal N killed it, 127 when it was not found, 126 when not executable).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/tracer"
+)
+
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitNoExec   = 126
+	exitNotFound = 127
+)
+
+func main() {
+	if os.Getenv(launchEnv) != "" {
+		launch() // never returns
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args, stderr)
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		fmt.Fprintln(stderr, "Try 'fstrace --help' for more information.")
+		return exitUsage
+	}
+	if cfg.version {
+		fmt.Fprintf(stdout, "fstrace %s\n", version)
+		return exitOK
+	}
+
+	var cmd *launcher
+	if len(cfg.command) > 0 {
+		cmd, err = newLauncher(cfg.command)
+		if err != nil {
+			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			var le *launchError
+			if errors.As(err, &le) {
+				return le.status
+			}
+			return exitFailure
+		}
+	}
+
+	tr, err := tracer.New(tracer.Options{
+		Events:   cfg.kinds,
+		RingSize: cfg.ringSize,
+		Follow:   cmd != nil,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		return exitFailure
+	}
+	defer tr.Close()
+	if !cfg.quiet {
+		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(cfg.kinds), tr.HookMode(), untilLabel(cmd))
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	var done <-chan int // the command's exit status
+	if cmd != nil {
+		if done, err = cmd.start(tr); err != nil {
+			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			return exitFailure
+		}
+	}
+	var timeout <-chan time.Time
+	if cfg.duration > 0 {
+		timeout = time.After(cfg.duration)
+	}
+
+	out := newSink(cfg.output, stdout)
+	status := exitOK
+	stopping := false
+	stop := func() {
+		if !stopping {
+			stopping = true
+			go tr.Close()
+		}
+	}
+	evc := make(chan *events.Event, 256)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := tr.Read(context.Background())
+			if err != nil {
+				readErr <- err
+				close(evc)
+				return
+			}
+			evc <- ev
+		}
+	}()
+	var n uint64
+loop:
+	for {
+		select {
+		case ev, ok := <-evc:
+			if !ok {
+				break loop
+			}
+			if cfg.count > 0 && n >= cfg.count {
+				tr.Release(ev)
+				continue
+			}
+			n++
+			if err := out.write(ev); err != nil {
+				if !errors.Is(err, syscall.EPIPE) {
+					fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
+					status = exitFailure
+				}
+				stop()
+			}
+			tr.Release(ev)
+			if len(evc) == 0 {
+				out.flush()
+			}
+			if cfg.count > 0 && n >= cfg.count {
+				stop()
+			}
+		case s := <-sigs:
+			if cmd != nil && !stopping {
+				// The command gets the terminal's signals itself; pass
+				// on the others and keep tracing until it exits.
+				if s != syscall.SIGINT {
+					cmd.signal(s)
+				}
+				continue
+			}
+			stop()
+		case st := <-done:
+			status = st
+			done = nil
+			stop()
+		case <-timeout:
+			stop()
+		}
+	}
+	if err := out.flush(); err != nil && !errors.Is(err, syscall.EPIPE) {
+		fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
+		status = exitFailure
+	}
+	if err := <-readErr; err != nil && !errors.Is(err, tracer.ErrClosed) {
+		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		status = exitFailure
+	}
+	if done != nil { // stopped before the command finished
+		cmd.signal(syscall.SIGTERM)
+		status = <-done
+	}
+	summary(tr, n, cfg.quiet, stderr)
+	return status
+}
+
+func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
+	st, err := tr.Stats()
+	if err != nil {
+		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		return
+	}
+	var lost uint64
+	var parts []string
+	for _, k := range events.Kinds() {
+		if v := st.Lost[k]; v > 0 {
+			lost += v
+			parts = append(parts, fmt.Sprintf("%s %d", k, v))
+		}
+	}
+	if lost > 0 {
+		fmt.Fprintf(stderr, "fstrace: WARNING: %d events lost (ring buffer full: %s); try a larger --ring-size\n", lost, strings.Join(parts, ", "))
+	}
+	if st.DecodeErrors > 0 {
+		fmt.Fprintf(stderr, "fstrace: WARNING: %d records could not be decoded\n", st.DecodeErrors)
+	}
+	if !quiet {
+		fmt.Fprintf(stderr, "fstrace: %d events, %d lost\n", n, lost)
+	}
+}
+
+func kindsLabel(m events.KindMask) string {
+	if m == 0 {
+		m = tracer.DefaultKinds
+	}
+	return m.String()
+}
+
+func untilLabel(l *launcher) string {
+	if l != nil {
+		return " for " + l.argv[0]
+	}
+	return " (Ctrl-C to stop)"
+}
+
+// sink writes events in the chosen format through one buffer.
+type sink struct {
+	w      *bufio.Writer
+	format string
+	buf    []byte
+}
+
+func newSink(format string, w io.Writer) *sink {
+	s := &sink{w: bufio.NewWriterSize(w, 64<<10), format: format}
+	if format == "text" {
+		s.w.WriteString(events.TextHeader())
+		s.w.WriteByte('\n')
+	}
+	return s
+}
+
+func (s *sink) write(ev *events.Event) error {
+	switch s.format {
+	case "json":
+		s.buf = events.AppendJSON(s.buf[:0], ev)
+	case "text":
+		s.buf = events.AppendText(s.buf[:0], ev)
+	default:
+		return nil
+	}
+	_, err := s.w.Write(s.buf)
+	return err
+}
+
+func (s *sink) flush() error { return s.w.Flush() }

@@ -1,0 +1,184 @@
+package events
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Decode errors. Errors returned by Decode wrap one of these.
+var (
+	ErrShortRecord   = errors.New("short record")
+	ErrCorruptRecord = errors.New("corrupt record")
+)
+
+// Decoder turns raw ring-buffer records into Events. It is safe for
+// concurrent use.
+type Decoder struct {
+	bootToWall int64 // CLOCK_REALTIME - CLOCK_BOOTTIME, ns
+}
+
+// NewDecoder returns a Decoder that converts the kernel's boot-time stamps to
+// wall-clock time with the current CLOCK_REALTIME - CLOCK_BOOTTIME offset.
+// The offset is fixed at this point: a later step of the wall clock is not
+// reflected.
+func NewDecoder() *Decoder { return &Decoder{bootToWall: measureBootToWall()} }
+
+// NewDecoderWithOffset returns a Decoder that adds ns to the boot-time stamp
+// to get Unix nanoseconds.
+func NewDecoderWithOffset(ns int64) *Decoder { return &Decoder{bootToWall: ns} }
+
+// Offset returns the boot-time to wall-clock offset in nanoseconds.
+func (d *Decoder) Offset() int64 { return d.bootToWall }
+
+// measureBootToWall samples REALTIME, BOOTTIME, REALTIME a few times and keeps
+// the sample whose two REALTIME reads were closest together.
+func measureBootToWall() int64 {
+	var off int64
+	best := int64(math.MaxInt64)
+	for range 5 {
+		var r1, b, r2 unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_REALTIME, &r1) != nil ||
+			unix.ClockGettime(unix.CLOCK_BOOTTIME, &b) != nil ||
+			unix.ClockGettime(unix.CLOCK_REALTIME, &r2) != nil {
+			continue
+		}
+		if lat := r2.Nano() - r1.Nano(); lat >= 0 && lat < best {
+			best = lat
+			off = r1.Nano() + lat/2 - b.Nano()
+		}
+	}
+	return off
+}
+
+// Decode decodes the record raw into ev, overwriting every field of ev but
+// Seq, which it leaves alone. raw must hold exactly one record: the header
+// and its strings, nothing more. Decode does not retain raw; the strings of
+// ev stay valid until ev is decoded into again (see Event).
+func (d *Decoder) Decode(raw []byte, ev *Event) error {
+	if len(raw) < HeaderSize {
+		return fmt.Errorf("%w: %d bytes, header is %d", ErrShortRecord, len(raw), HeaderSize)
+	}
+	ne := binary.NativeEndian
+	kind := Kind(ne.Uint16(raw[offKind:]))
+	if !kind.Valid() {
+		return fmt.Errorf("%w: kind %d", ErrCorruptRecord, kind)
+	}
+	var lens [NumStr]int
+	size := HeaderSize
+	for i := range lens {
+		n := int(ne.Uint16(raw[offStrLen+2*i:]))
+		if n > PathMax {
+			return fmt.Errorf("%w: string %d is %d bytes, max %d", ErrCorruptRecord, i, n, PathMax)
+		}
+		lens[i] = n
+		size += n
+	}
+	if len(raw) < size {
+		return fmt.Errorf("%w: %d bytes, header and strings need %d", ErrShortRecord, len(raw), size)
+	}
+	if len(raw) > size {
+		return fmt.Errorf("%w: %d trailing bytes after %d", ErrCorruptRecord, len(raw)-size, size)
+	}
+
+	comm := raw[offComm : offComm+CommLen]
+	if i := bytes.IndexByte(comm, 0); i >= 0 {
+		comm = comm[:i]
+	}
+	buf := append(append(ev.buf[:0], comm...), raw[HeaderSize:]...)
+	*ev = Event{Seq: ev.Seq, buf: buf}
+
+	ev.Comm = view(buf, 0, len(comm))
+	var strs [NumStr]string
+	off := len(comm)
+	for i, n := range lens {
+		strs[i] = view(buf, off, n)
+		off += n
+	}
+	ev.Path = strs[0]
+	switch kind {
+	case KindRename, KindLink:
+		ev.NewPath = strs[1]
+	case KindSymlink:
+		ev.Target = strs[1]
+	case KindMount:
+		ev.Source = strs[1]
+		ev.FSType = strs[2]
+	}
+
+	ev.BootNS = ne.Uint64(raw[offTS:])
+	ev.Time = time.Unix(0, int64(ev.BootNS)+d.bootToWall).UTC()
+	ev.CPU = ne.Uint16(raw[offCPU:])
+	ev.CPUSeq = ne.Uint64(raw[offCPUSeq:])
+	ev.Kind = kind
+	ev.PID = ne.Uint32(raw[offPID:])
+	ev.TID = ne.Uint32(raw[offTID:])
+	ev.PPID = ne.Uint32(raw[offPPID:])
+	ev.UID = ne.Uint32(raw[offUID:])
+	ev.GID = ne.Uint32(raw[offGID:])
+	ev.CgroupID = ne.Uint64(raw[offCgroupID:])
+	ev.Ret = int32(ne.Uint32(raw[offRet:]))
+	ev.Flags = ne.Uint64(raw[offFlags:])
+
+	rflags := ne.Uint16(raw[offRflags:])
+	ev.PathTruncated = rflags&rfPathTrunc != 0
+	ev.NewPathTruncated = rflags&rfPath2Trunc != 0
+	mode := ne.Uint32(raw[offMode:])
+	if rflags&rfHasMode != 0 {
+		ev.Mode, ev.HasMode = mode, true
+	}
+	if rflags&rfHasIno != 0 {
+		dev := ne.Uint32(raw[offDev:])
+		ev.Ino = ne.Uint64(raw[offIno:])
+		ev.Dev = unix.Mkdev(dev>>20, dev&(1<<20-1))
+		ev.HasIno = true
+	}
+
+	switch kind {
+	case KindSetattr:
+		a := &ev.Attrs
+		a.Mask = AttrMask(ne.Uint32(raw[offAttrMask:]))
+		if a.Mask&AttrMode != 0 {
+			a.Mode = mode
+		}
+		if a.Mask&AttrUID != 0 {
+			a.UID = ne.Uint32(raw[offAttrUID:])
+		}
+		if a.Mask&AttrGID != 0 {
+			a.GID = ne.Uint32(raw[offAttrGID:])
+		}
+		if a.Mask&AttrSize != 0 {
+			a.Size = ne.Uint64(raw[offSize:])
+		}
+		a.AtimeNow = a.Mask&AttrAtimeNow != 0
+		a.MtimeNow = a.Mask&AttrMtimeNow != 0
+		if a.Mask&AttrAtime != 0 && !a.AtimeNow {
+			a.Atime = time.Unix(int64(ne.Uint64(raw[offAtimeSec:])), int64(ne.Uint32(raw[offAtimeNsec:]))).UTC()
+		}
+		if a.Mask&AttrMtime != 0 && !a.MtimeNow {
+			a.Mtime = time.Unix(int64(ne.Uint64(raw[offMtimeSec:])), int64(ne.Uint32(raw[offMtimeNsec:]))).UTC()
+		}
+	case KindRead, KindWrite:
+		ev.Offset = ne.Uint64(raw[offOffset:])
+		ev.Bytes = ne.Uint64(raw[offBytes:])
+	case KindClose:
+		ev.BytesRead = ne.Uint64(raw[offBytes:])
+		ev.BytesWritten = ne.Uint64(raw[offBytes2:])
+		ev.Written = rflags&rfWritten != 0
+	}
+	return nil
+}
+
+// view returns the n bytes of b at off as a string sharing b's memory.
+func view(b []byte, off, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&b[off], n)
+}

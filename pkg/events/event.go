@@ -1,0 +1,110 @@
+package events
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Event is one decoded filesystem event.
+//
+// The strings of an Event decoded by Decoder.Decode (Comm, Path, NewPath,
+// Target, Source, FSType) point into a buffer the Event owns and reuses: they
+// stay valid only until the Event is decoded into again. Use Clone to keep an
+// Event, or strings.Clone to keep one of its strings. For the same reason,
+// copy an Event with Clone, not by value.
+type Event struct {
+	Time             time.Time // wall clock, from the kernel's boot-time stamp
+	BootNS           uint64    // raw bpf_ktime_get_boot_ns value (for ordering)
+	Seq              uint64    // set by the tracer, not by Decode
+	CPU              uint16
+	CPUSeq           uint64
+	Kind             Kind
+	PID, TID, PPID   uint32
+	UID, GID         uint32
+	Comm             string
+	CgroupID         uint64
+	Path             string
+	PathTruncated    bool
+	NewPath          string // rename, link
+	NewPathTruncated bool   // str 1 (NewPath, Target or Source) was truncated
+	Target           string // symlink
+	Source           string // mount
+	FSType           string // mount
+	Ret              int32  // 0 or positive on success, -errno on failure
+	Flags            uint64 // open: O_* flags; rename: RENAME_*; mount: MS_*; umount: MNT_*
+	Mode             uint32 // valid when HasMode
+	HasMode          bool
+	Ino              uint64 // valid when HasIno
+	Dev              uint64 // user-space st_dev encoding (as stat(2)/unix.Mkdev), valid when HasIno
+	HasIno           bool
+	Attrs            Attrs  // setattr only
+	Offset, Bytes    uint64 // read/write per call
+	BytesRead        uint64 // close
+	BytesWritten     uint64 // close
+	Written          bool   // close: the file was written through
+
+	buf []byte // backing store for the strings above
+}
+
+// AttrMask says which attributes a setattr changed (enum fst_attr).
+type AttrMask uint32
+
+// The attribute bits.
+const (
+	AttrMode     AttrMask = 1 << 0
+	AttrUID      AttrMask = 1 << 1
+	AttrGID      AttrMask = 1 << 2
+	AttrSize     AttrMask = 1 << 3
+	AttrAtime    AttrMask = 1 << 4
+	AttrMtime    AttrMask = 1 << 5
+	AttrAtimeNow AttrMask = 1 << 6 // atime set to "now": Atime unused
+	AttrMtimeNow AttrMask = 1 << 7 // mtime set to "now": Mtime unused
+)
+
+// Attrs are the attributes a setattr changed. A field is valid when its bit
+// is set in Mask.
+type Attrs struct {
+	Mask               AttrMask
+	Mode               uint32
+	UID, GID           uint32
+	Size               uint64
+	Atime, Mtime       time.Time
+	AtimeNow, MtimeNow bool
+}
+
+// Failed reports whether the operation returned an error.
+func (e *Event) Failed() bool { return e.Ret < 0 }
+
+// ErrorName returns the errno name of a failed operation ("ENOENT"), "E<num>"
+// for an unknown errno, and "" when the operation succeeded.
+func (e *Event) ErrorName() string {
+	if e.Ret >= 0 {
+		return ""
+	}
+	if name := unix.ErrnoName(syscall.Errno(-int64(e.Ret))); name != "" {
+		return name
+	}
+	return "E" + strconv.FormatInt(-int64(e.Ret), 10)
+}
+
+// appendErrno appends ErrorName for ret < 0 without allocating.
+func appendErrno(dst []byte, ret int32) []byte {
+	if name := unix.ErrnoName(syscall.Errno(-int64(ret))); name != "" {
+		return append(dst, name...)
+	}
+	return strconv.AppendInt(append(dst, 'E'), -int64(ret), 10)
+}
+
+// Clone returns a deep copy of e whose strings do not share memory with e.
+func (e *Event) Clone() *Event {
+	c := *e
+	c.buf = nil
+	for _, s := range []*string{&c.Comm, &c.Path, &c.NewPath, &c.Target, &c.Source, &c.FSType} {
+		*s = strings.Clone(*s)
+	}
+	return &c
+}

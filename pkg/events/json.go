@@ -1,0 +1,236 @@
+package events
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// timeLayout is RFC 3339 with exactly nine fractional digits.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// AppendJSON appends e to dst as one JSON object followed by '\n' and returns
+// the extended buffer. It does not allocate when dst has room.
+//
+// The field names and their order are a public contract:
+//
+//	time       RFC 3339 UTC, nine fractional digits
+//	seq event pid tid ppid uid gid comm cgroup_id path ret
+//	error      errno name, only when ret < 0
+//	flags      open: "O_WRONLY|O_CREAT|..."; rename, mount, umount: names, omitted when 0
+//	mode       open, create, mkdir, mknod when known: "0644" (mode & 07777)
+//	file_type  mknod: regular, fifo, socket, char or block
+//	new_path   rename, link
+//	target     symlink
+//	attrs      setattr: {"mode","uid","gid","size","atime","mtime"}, changed keys only;
+//	           times as RFC 3339 strings or "now"
+//	source fstype             mount
+//	offset bytes              read, write
+//	bytes_read bytes_written written   close
+//	ino dev                   when known; dev as user-space st_dev
+//	path_truncated, new_path_truncated   true, only when set
+//
+// Strings are escaped as encoding/json does with SetEscapeHTML(false); invalid
+// UTF-8 bytes become U+FFFD.
+func AppendJSON(dst []byte, e *Event) []byte {
+	dst = append(dst, `{"time":"`...)
+	dst = appendTime(dst, e.Time)
+	dst = jsonUint(append(dst, '"'), "seq", e.Seq)
+	dst = append(appendKind(append(dst, `,"event":"`...), e.Kind), '"')
+	dst = jsonUint(dst, "pid", uint64(e.PID))
+	dst = jsonUint(dst, "tid", uint64(e.TID))
+	dst = jsonUint(dst, "ppid", uint64(e.PPID))
+	dst = jsonUint(dst, "uid", uint64(e.UID))
+	dst = jsonUint(dst, "gid", uint64(e.GID))
+	dst = jsonString(dst, "comm", e.Comm)
+	dst = jsonUint(dst, "cgroup_id", e.CgroupID)
+	dst = jsonString(dst, "path", e.Path)
+	dst = strconv.AppendInt(append(dst, `,"ret":`...), int64(e.Ret), 10)
+	if e.Ret < 0 {
+		dst = append(appendErrno(append(dst, `,"error":"`...), e.Ret), '"')
+	}
+
+	switch e.Kind {
+	case KindOpen:
+		dst = append(appendOpenFlags(append(dst, `,"flags":"`...), e.Flags), '"')
+		dst = jsonMode(dst, e)
+	case KindCreate, KindMkdir:
+		dst = jsonMode(dst, e)
+	case KindMknod:
+		dst = jsonMode(dst, e)
+		if t := fileType(e.Mode); e.HasMode && t != "" {
+			dst = append(append(append(dst, `,"file_type":"`...), t...), '"')
+		}
+	case KindSymlink:
+		dst = jsonString(dst, "target", e.Target)
+	case KindLink:
+		dst = jsonString(dst, "new_path", e.NewPath)
+	case KindRename:
+		dst = jsonFlags(dst, e)
+		dst = jsonString(dst, "new_path", e.NewPath)
+	case KindSetattr:
+		dst = appendJSONAttrs(append(dst, `,"attrs":`...), &e.Attrs)
+	case KindMount:
+		dst = jsonFlags(dst, e)
+		dst = jsonString(dst, "source", e.Source)
+		dst = jsonString(dst, "fstype", e.FSType)
+	case KindUmount:
+		dst = jsonFlags(dst, e)
+	case KindRead, KindWrite:
+		dst = jsonUint(dst, "offset", e.Offset)
+		dst = jsonUint(dst, "bytes", e.Bytes)
+	case KindClose:
+		dst = jsonUint(dst, "bytes_read", e.BytesRead)
+		dst = jsonUint(dst, "bytes_written", e.BytesWritten)
+		dst = strconv.AppendBool(append(dst, `,"written":`...), e.Written)
+	}
+
+	if e.HasIno {
+		dst = jsonUint(dst, "ino", e.Ino)
+		dst = jsonUint(dst, "dev", e.Dev)
+	}
+	if e.PathTruncated {
+		dst = append(dst, `,"path_truncated":true`...)
+	}
+	if e.NewPathTruncated {
+		dst = append(dst, `,"new_path_truncated":true`...)
+	}
+	return append(dst, "}\n"...)
+}
+
+func jsonUint(dst []byte, key string, v uint64) []byte {
+	dst = append(append(append(dst, `,"`...), key...), `":`...)
+	return strconv.AppendUint(dst, v, 10)
+}
+
+func jsonString(dst []byte, key, s string) []byte {
+	dst = append(append(append(dst, `,"`...), key...), `":`...)
+	return appendJSONString(dst, s)
+}
+
+func jsonMode(dst []byte, e *Event) []byte {
+	if !e.HasMode {
+		return dst
+	}
+	return append(appendMode(append(dst, `,"mode":"`...), e.Mode), '"')
+}
+
+func jsonFlags(dst []byte, e *Event) []byte {
+	if e.Flags == 0 {
+		return dst
+	}
+	return append(appendFlags(append(dst, `,"flags":"`...), e.Flags, kindFlags(e.Kind), ""), '"')
+}
+
+func appendJSONAttrs(dst []byte, a *Attrs) []byte {
+	sep := "{"
+	key := func(k string) {
+		dst = append(append(append(append(dst, sep...), '"'), k...), `":`...)
+		sep = ","
+	}
+	if a.Mask&AttrMode != 0 {
+		key("mode")
+		dst = append(appendMode(append(dst, '"'), a.Mode), '"')
+	}
+	if a.Mask&AttrUID != 0 {
+		key("uid")
+		dst = strconv.AppendUint(dst, uint64(a.UID), 10)
+	}
+	if a.Mask&AttrGID != 0 {
+		key("gid")
+		dst = strconv.AppendUint(dst, uint64(a.GID), 10)
+	}
+	if a.Mask&AttrSize != 0 {
+		key("size")
+		dst = strconv.AppendUint(dst, a.Size, 10)
+	}
+	if a.Mask&(AttrAtime|AttrAtimeNow) != 0 {
+		key("atime")
+		dst = jsonTime(dst, a.Atime, a.AtimeNow)
+	}
+	if a.Mask&(AttrMtime|AttrMtimeNow) != 0 {
+		key("mtime")
+		dst = jsonTime(dst, a.Mtime, a.MtimeNow)
+	}
+	if sep == "{" {
+		dst = append(dst, '{')
+	}
+	return append(dst, '}')
+}
+
+func jsonTime(dst []byte, t time.Time, now bool) []byte {
+	if now {
+		return append(dst, `"now"`...)
+	}
+	return append(appendTime(append(dst, '"'), t), '"')
+}
+
+// appendTime appends t in UTC as RFC 3339 with nine fractional digits; it is
+// t.UTC().AppendFormat(dst, timeLayout), faster.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, timeLayout)
+	}
+	h, mi, s := t.Clock()
+	dst = append2(append(dst, byte('0'+y/1000), byte('0'+y/100%10)), y%100, '-')
+	dst = append2(append2(append2(append2(append2(dst, int(mo), '-'), d, 'T'), h, ':'), mi, ':'), s, '.')
+	var ns [9]byte
+	for i, n := len(ns)-1, t.Nanosecond(); i >= 0; i, n = i-1, n/10 {
+		ns[i] = byte('0' + n%10)
+	}
+	return append(append(dst, ns[:]...), 'Z')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaped exactly as
+// encoding/json does with SetEscapeHTML(false): '"', '\\' and control
+// characters are escaped, each invalid UTF-8 byte becomes \ufffd, and U+2028
+// and U+2029 are escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= ' ' && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(append(dst, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(append(dst, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(append(dst, s[start:]...), '"')
+}

@@ -1,0 +1,28 @@
+// Package tracer loads fstrace's BPF programs, attaches them to the running
+// kernel's VFS hooks and delivers the filesystem events they report.
+//
+// Typical use:
+//
+//	tr, err := tracer.New(tracer.Options{})
+//	if err != nil {
+//		return err
+//	}
+//	defer tr.Close()
+//	for {
+//		ev, err := tr.Read(ctx)
+//		if err != nil {
+//			return err // tracer.ErrClosed once Close has drained every ring
+//		}
+//		fmt.Println(ev.Kind, ev.Path)
+//	}
+//
+// Records arrive through one BPF ring buffer per CPU. The tracer reads all of
+// them, including those of CPUs that went offline, and delivers events in
+// kernel timestamp order: an event is held back for Options.ReorderWindow so
+// that a record still in flight on another CPU can be put before it. Each
+// event gets a Seq; a gap in Seq is a record the kernel could not write into
+// a full ring, also counted in Stats.
+//
+// Requires Linux 5.10 or later with BTF (CONFIG_DEBUG_INFO_BTF), BPF
+// trampolines (fentry/fexit), and root or CAP_BPF with CAP_PERFMON.
+package tracer

@@ -1,0 +1,197 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/fstrace/fstrace/pkg/events"
+)
+
+// A hook is one BPF program and where it may attach. Targets are tried in
+// order against the running kernel's BTF; the namei entry points were
+// renamed on 7.2 (do_unlinkat became filename_unlinkat, ...).
+type hook struct {
+	prog    string
+	targets []string
+	kinds   []events.Kind
+	// namei: the user_names bit for a namei entry point, and which of its
+	// parameters are names (struct filename *, or on 5.10 user strings).
+	namei     uint32
+	nameArgs  []int
+	optional  bool // the kernel may lack it (a sibling hook covers the case)
+	follow    bool // needed only to follow a command
+	unlessHas string
+}
+
+// NAMEI_* in bpf/lib/inflight.h.
+const (
+	nameiUnlink = 1 << iota
+	nameiRmdir
+	nameiMkdir
+	nameiMknod
+	nameiSymlink
+	nameiLink
+	nameiRename
+)
+
+var (
+	kOpen    = []events.Kind{events.KindOpen, events.KindCreate}
+	kMknod   = []events.Kind{events.KindCreate, events.KindMknod}
+	kSetattr = []events.Kind{events.KindSetattr}
+)
+
+func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string) hook {
+	return hook{prog: prog, targets: []string{"do_" + name, "filename_" + name}, kinds: kinds, namei: bit, nameArgs: args}
+}
+
+func one(prog, target string, kinds ...events.Kind) hook {
+	return hook{prog: prog, targets: []string{target}, kinds: kinds}
+}
+
+var fentryHooks = []hook{
+	{prog: "open_exit", targets: []string{"do_filp_open", "do_file_open"}, kinds: kOpen},
+
+	namei("mkdir_enter", nameiMkdir, []int{1}, []events.Kind{events.KindMkdir}, "mkdirat"),
+	one("mkdir_path", "security_path_mkdir", events.KindMkdir),
+	namei("mkdir_exit", nameiMkdir, nil, []events.Kind{events.KindMkdir}, "mkdirat"),
+
+	namei("mknod_enter", nameiMknod, []int{1}, kMknod, "mknodat"),
+	one("mknod_path", "security_path_mknod", events.KindCreate, events.KindMknod),
+	namei("mknod_exit", nameiMknod, nil, kMknod, "mknodat"),
+
+	namei("symlink_enter", nameiSymlink, []int{0, 2}, []events.Kind{events.KindSymlink}, "symlinkat"),
+	one("symlink_path", "security_path_symlink", events.KindSymlink),
+	namei("symlink_exit", nameiSymlink, nil, []events.Kind{events.KindSymlink}, "symlinkat"),
+
+	namei("link_enter", nameiLink, []int{1, 3}, []events.Kind{events.KindLink}, "linkat"),
+	one("link_path", "security_path_link", events.KindLink),
+	namei("link_exit", nameiLink, nil, []events.Kind{events.KindLink}, "linkat"),
+
+	namei("unlink_enter", nameiUnlink, []int{1}, []events.Kind{events.KindUnlink}, "unlinkat"),
+	one("unlink_path", "security_path_unlink", events.KindUnlink),
+	namei("unlink_exit", nameiUnlink, nil, []events.Kind{events.KindUnlink}, "unlinkat"),
+
+	namei("rmdir_enter", nameiRmdir, []int{1}, []events.Kind{events.KindRmdir}, "rmdir"),
+	one("rmdir_path", "security_path_rmdir", events.KindRmdir),
+	namei("rmdir_exit", nameiRmdir, nil, []events.Kind{events.KindRmdir}, "rmdir"),
+
+	namei("rename_enter", nameiRename, []int{1, 3}, []events.Kind{events.KindRename}, "renameat2"),
+	one("rename_path", "security_path_rename", events.KindRename),
+	namei("rename_exit", nameiRename, nil, []events.Kind{events.KindRename}, "renameat2"),
+
+	one("chmod_exit", "chmod_common", kSetattr...),
+	one("chown_exit", "chown_common", kSetattr...),
+	one("utimes_exit", "vfs_utimes", kSetattr...),
+	one("truncate_exit", "vfs_truncate", kSetattr...),
+	{prog: "ftruncate_exit", targets: []string{"do_ftruncate"}, kinds: kSetattr, optional: true},
+	{prog: "ftruncate_fd_exit", targets: []string{"do_sys_ftruncate"}, kinds: kSetattr, optional: true, unlessHas: "do_ftruncate"},
+
+	one("mount_exit", "path_mount", events.KindMount),
+	one("umount_enter", "path_umount", events.KindUmount),
+	one("umount_exit", "path_umount", events.KindUmount),
+
+	{prog: "follow_fork", targets: []string{"sched_process_fork"}, follow: true},
+	{prog: "follow_exec", targets: []string{"sched_process_exec"}, follow: true},
+	{prog: "follow_exit", targets: []string{"sched_process_exit"}, follow: true},
+}
+
+// kernelFunc finds a function in the kernel's BTF.
+func kernelFunc(kspec *btf.Spec, name string) (*btf.Func, bool) {
+	var fn *btf.Func
+	err := kspec.TypeByName(name, &fn)
+	if errors.Is(err, btf.ErrMultipleMatches) {
+		// Static functions of the same name in several units: any will do
+		// for a presence check, and the attach resolves by name.
+		return nil, true
+	}
+	return fn, err == nil
+}
+
+// userNameParam reports whether parameter i of fn is a plain (user) string
+// rather than a struct filename *.
+func userNameParam(fn *btf.Func, i int) bool {
+	proto, ok := fn.Type.(*btf.FuncProto)
+	if !ok || i >= len(proto.Params) {
+		return false
+	}
+	t := btf.UnderlyingType(proto.Params[i].Type)
+	ptr, ok := t.(*btf.Pointer)
+	if !ok {
+		return false
+	}
+	target := btf.UnderlyingType(ptr.Target)
+	for {
+		q, ok := target.(*btf.Const)
+		if !ok {
+			break
+		}
+		target = btf.UnderlyingType(q.Type)
+	}
+	s, ok := target.(*btf.Struct)
+	return !ok || s.Name != "filename"
+}
+
+// plan decides which programs to load and where they attach, and fills in
+// the load-time constants that depend on the kernel. It edits spec.
+func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, kinds events.KindMask, follow bool) (map[string]string, uint32, error) {
+	attach := map[string]string{}
+	var userNames uint32
+	for _, h := range fentryHooks {
+		if !wanted(h, kinds, follow) {
+			delete(spec.Programs, h.prog)
+			continue
+		}
+		if h.unlessHas != "" {
+			if _, ok := kernelFunc(kspec, h.unlessHas); ok {
+				delete(spec.Programs, h.prog)
+				continue
+			}
+		}
+		target := ""
+		var fn *btf.Func
+		if h.follow {
+			target = h.targets[0] // a tracepoint, not a function
+		} else {
+			for _, t := range h.targets {
+				if f, ok := kernelFunc(kspec, t); ok {
+					target, fn = t, f
+					break
+				}
+			}
+		}
+		if target == "" {
+			if h.optional {
+				delete(spec.Programs, h.prog)
+				continue
+			}
+			return nil, 0, fmt.Errorf("kernel has none of %v (needed by %s): %w", h.targets, h.prog, ErrUnsupported)
+		}
+		for _, i := range h.nameArgs {
+			if fn != nil && userNameParam(fn, i) {
+				userNames |= h.namei
+			}
+		}
+		ps, ok := spec.Programs[h.prog]
+		if !ok {
+			return nil, 0, fmt.Errorf("program %s missing from the BPF object", h.prog)
+		}
+		ps.AttachTo = target
+		attach[h.prog] = target
+	}
+	return attach, userNames, nil
+}
+
+func wanted(h hook, kinds events.KindMask, follow bool) bool {
+	if h.follow {
+		return follow
+	}
+	for _, k := range h.kinds {
+		if kinds.Has(k) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,340 @@
+package tracer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/fstrace/fstrace/pkg/events"
+)
+
+// DefaultKinds are the kinds traced when Options.Events is zero: every
+// namespace-changing and attribute event.
+const DefaultKinds = events.KindMask(1<<events.KindOpen | 1<<events.KindCreate | 1<<events.KindMkdir |
+	1<<events.KindMknod | 1<<events.KindSymlink | 1<<events.KindLink | 1<<events.KindUnlink |
+	1<<events.KindRmdir | 1<<events.KindRename | 1<<events.KindSetattr | 1<<events.KindMount |
+	1<<events.KindUmount)
+
+// DefaultReorderWindow is how long an event is held back for ordering.
+const DefaultReorderWindow = 20 * time.Millisecond
+
+// Options configure a Tracer. The zero value traces DefaultKinds system-wide.
+type Options struct {
+	// Events selects the kinds to trace; zero means DefaultKinds.
+	Events events.KindMask
+	// RingSize is the size of each per-CPU ring buffer in bytes, a power of
+	// two and a multiple of the page size; zero picks one from the CPU count.
+	RingSize int
+	// ReorderWindow is how long events are held back to be delivered in
+	// timestamp order across CPUs; zero means DefaultReorderWindow.
+	ReorderWindow time.Duration
+	// Follow limits tracing to processes added with Follow or FollowExec
+	// and all their descendants.
+	Follow bool
+	// IncludeSelf also reports the tracing process's own activity.
+	IncludeSelf bool
+}
+
+// Stats are counters of a Tracer's life so far.
+type Stats struct {
+	Delivered    uint64                 // events returned by Read
+	Lost         map[events.Kind]uint64 // records a full ring could not take
+	DecodeErrors uint64                 // records that failed to decode
+}
+
+// Tracer is a running set of BPF programs and the readers of their rings.
+type Tracer struct {
+	coll     *ebpf.Collection
+	links    []link.Link
+	readers  []*ringbuf.Reader
+	dec      *events.Decoder
+	mode     string
+	attached map[string]string
+
+	in      chan *events.Event
+	out     chan *events.Event
+	free    chan *events.Event
+	window  time.Duration
+	readWG  sync.WaitGroup
+	closing chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu           sync.Mutex
+	delivered    uint64
+	decodeErrors uint64
+}
+
+// New loads and attaches the programs and starts reading.
+func New(opts Options) (*Tracer, error) {
+	kinds := opts.Events
+	if kinds == 0 {
+		kinds = DefaultKinds
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, ErrNoBTF
+	}
+	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil && os.Geteuid() == 0 {
+		return nil, fmt.Errorf("raise memlock rlimit: %w", err)
+	}
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoBTF, err)
+	}
+	spec, err := loadBpf()
+	if err != nil {
+		return nil, fmt.Errorf("load BPF object: %w", err)
+	}
+	attach, userNames, err := plan(spec, kspec, kinds, opts.Follow)
+	if err != nil {
+		return nil, err
+	}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("count CPUs: %w", err)
+	}
+	ringSize := opts.RingSize
+	if ringSize == 0 {
+		ringSize = defaultRingSize(ncpu)
+	}
+	if ringSize <= 0 || ringSize&(ringSize-1) != 0 || ringSize%os.Getpagesize() != 0 {
+		return nil, fmt.Errorf("ring size %d: must be a power of two and a multiple of %d", ringSize, os.Getpagesize())
+	}
+	rings := spec.Maps["rings"]
+	rings.MaxEntries = uint32(ncpu)
+	rings.InnerMap.MaxEntries = uint32(ringSize)
+
+	self := uint32(os.Getpid())
+	if opts.IncludeSelf {
+		self = 0
+	}
+	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds)} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, loadError(err)
+	}
+	t := &Tracer{
+		coll:     coll,
+		dec:      events.NewDecoder(),
+		mode:     "fentry",
+		attached: attach,
+		in:       make(chan *events.Event, 1024),
+		out:      make(chan *events.Event, 4096),
+		free:     make(chan *events.Event, 8192),
+		window:   opts.ReorderWindow,
+		closing:  make(chan struct{}),
+	}
+	if t.window <= 0 {
+		t.window = DefaultReorderWindow
+	}
+	if err := t.openRings(ncpu, ringSize); err != nil {
+		t.teardown()
+		return nil, err
+	}
+	for prog := range attach {
+		l, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[prog]})
+		if err != nil {
+			t.teardown()
+			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], loadError(err))
+		}
+		t.links = append(t.links, l)
+	}
+	for _, rd := range t.readers {
+		t.readWG.Add(1)
+		go t.readRing(rd)
+	}
+	go func() { t.readWG.Wait(); close(t.in) }()
+	go t.merge()
+	return t, nil
+}
+
+func defaultRingSize(ncpu int) int {
+	// 64 MiB in all, between 1 and 16 MiB per CPU.
+	size := 1 << 24
+	for size > 1<<20 && size*ncpu > 1<<26 {
+		size >>= 1
+	}
+	return size
+}
+
+// loadError turns the kernel's refusals into errors a user can act on.
+func loadError(err error) error {
+	var ve *ebpf.VerifierError
+	switch {
+	case errors.As(err, &ve):
+		if os.Getenv("FSTRACE_VERIFIER_LOG") != "" {
+			fmt.Fprintf(os.Stderr, "%+v\n", ve)
+		}
+		return fmt.Errorf("kernel verifier rejected a program (FSTRACE_VERIFIER_LOG=1 prints its log): %w", err)
+	case errors.Is(err, unix.EPERM) && os.Geteuid() != 0:
+		return fmt.Errorf("%w (%v)", ErrPermission, err)
+	case errors.Is(err, unix.EPERM), errors.Is(err, syscall.Errno(524)), // ENOTSUPP
+		errors.Is(err, unix.EOPNOTSUPP),
+		errors.Is(err, ebpf.ErrNotSupported):
+		return fmt.Errorf("fentry/fexit programs: %w: the kernel refused them (%v); it may lack BPF trampolines or be locked down", ErrUnsupported, err)
+	}
+	return err
+}
+
+func (t *Tracer) openRings(ncpu, size int) error {
+	outer := t.coll.Maps["rings"]
+	for cpu := 0; cpu < ncpu; cpu++ {
+		inner, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: uint32(size)})
+		if err != nil {
+			return fmt.Errorf("create ring for CPU %d: %w", cpu, err)
+		}
+		err = outer.Put(uint32(cpu), inner)
+		if err == nil {
+			var rd *ringbuf.Reader
+			rd, err = ringbuf.NewReader(inner)
+			if err == nil {
+				t.readers = append(t.readers, rd)
+			}
+		}
+		inner.Close() // the outer map and the reader hold their own references
+		if err != nil {
+			return fmt.Errorf("ring for CPU %d: %w", cpu, err)
+		}
+	}
+	return nil
+}
+
+// HookMode names how the tracer hooks the kernel ("fentry").
+func (t *Tracer) HookMode() string { return t.mode }
+
+// Hooks maps each loaded program to the kernel function or tracepoint it is
+// attached to.
+func (t *Tracer) Hooks() map[string]string {
+	m := make(map[string]string, len(t.attached))
+	for k, v := range t.attached {
+		m[k] = v
+	}
+	return m
+}
+
+// Read returns the next event. It returns ErrClosed once the tracer is closed
+// and drained, or ctx's error. The caller owns the event; Release hands it
+// back for reuse.
+func (t *Tracer) Read(ctx context.Context) (*events.Event, error) {
+	select {
+	case ev, ok := <-t.out:
+		if !ok {
+			return nil, ErrClosed
+		}
+		return ev, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Release returns an event obtained from Read for reuse. The event must not
+// be used afterwards. Calling it is optional; it saves an allocation.
+func (t *Tracer) Release(ev *events.Event) {
+	select {
+	case t.free <- ev:
+	default:
+	}
+}
+
+func (t *Tracer) newEvent() *events.Event {
+	select {
+	case ev := <-t.free:
+		return ev
+	default:
+		return new(events.Event)
+	}
+}
+
+// Follow adds a running process (a thread group id) and its future
+// descendants to the followed set. Requires Options.Follow.
+func (t *Tracer) Follow(pid int) error { return t.follow(pid, 2) }
+
+// FollowExec adds a process that is traced from its next execve on, with
+// its descendants: a launcher can register its child before the child runs
+// the command, without its own pre-exec activity being reported.
+func (t *Tracer) FollowExec(pid int) error { return t.follow(pid, 1) }
+
+func (t *Tracer) follow(pid int, state uint32) error {
+	if err := t.coll.Maps["followed"].Put(uint32(pid), state); err != nil {
+		return fmt.Errorf("follow pid %d: %w", pid, err)
+	}
+	return nil
+}
+
+// Stats returns the counters so far.
+func (t *Tracer) Stats() (Stats, error) {
+	t.mu.Lock()
+	st := Stats{Delivered: t.delivered, DecodeErrors: t.decodeErrors, Lost: map[events.Kind]uint64{}}
+	t.mu.Unlock()
+	m := t.coll.Maps["lost"]
+	for _, k := range events.Kinds() {
+		var per []uint64
+		if err := m.Lookup(uint32(k), &per); err != nil {
+			return st, fmt.Errorf("read lost counters: %w", err)
+		}
+		var sum uint64
+		for _, v := range per {
+			sum += v
+		}
+		if sum > 0 {
+			st.Lost[k] = sum
+		}
+	}
+	return st, nil
+}
+
+// Close detaches the programs, then drains every ring: events recorded
+// before Close remain readable with Read, which returns ErrClosed after the
+// last one. Close does not wait for them to be read.
+func (t *Tracer) Close() error {
+	t.closeOnce.Do(func() {
+		var errs []error
+		for _, l := range t.links {
+			errs = append(errs, l.Close())
+		}
+		t.links = nil
+		close(t.closing)
+		for _, rd := range t.readers {
+			if err := rd.Flush(); err != nil && !errors.Is(err, os.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		t.readWG.Wait()
+		for _, rd := range t.readers {
+			errs = append(errs, rd.Close())
+		}
+		t.readers = nil
+		t.coll.Close()
+		t.closeErr = errors.Join(errs...)
+	})
+	return t.closeErr
+}
+
+// teardown undoes a partly built tracer.
+func (t *Tracer) teardown() {
+	for _, l := range t.links {
+		l.Close()
+	}
+	for _, rd := range t.readers {
+		rd.Close()
+	}
+	t.coll.Close()
+}

@@ -1,0 +1,268 @@
+package vmtests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the traced workload: with FSTRACE_HELPER set it
+// runs one scenario from helpers and exits.
+func TestMain(m *testing.M) {
+	if name := os.Getenv("FSTRACE_HELPER"); name != "" {
+		os.Exit(runHelper(name))
+	}
+	os.Exit(m.Run())
+}
+
+type event map[string]any
+
+func (e event) str(k string) string {
+	s, _ := e[k].(string)
+	return s
+}
+
+func (e event) num(k string) int64 {
+	f, ok := e[k].(float64)
+	if !ok {
+		return -1 << 62
+	}
+	return int64(f)
+}
+
+type traced struct {
+	events []event
+	pid    int // the helper's pid and the tid it did its work on
+	tid    int
+	ppid   int // fstrace's pid: the helper is its child
+	stderr string
+	status int
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// fstraceBin returns the fstrace binary: $FSTRACE_BIN, or one built from
+// this tree.
+func fstraceBin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("FSTRACE_BIN"); p != "" {
+		return p
+	}
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "fstrace-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "fstrace")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/fstrace").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("build fstrace: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+var (
+	supportOnce sync.Once
+	supportMsg  string
+)
+
+// requireTracing skips (or, with FSTRACE_REQUIRE=1, fails) when fstrace
+// cannot trace here.
+func requireTracing(t *testing.T) {
+	t.Helper()
+	skip := func(msg string) {
+		if os.Getenv("FSTRACE_REQUIRE") == "1" {
+			t.Fatalf("FSTRACE_REQUIRE=1 but %s", msg)
+		}
+		t.Skip(msg)
+	}
+	if os.Geteuid() != 0 {
+		skip("needs root to load BPF programs")
+	}
+	bin := fstraceBin(t)
+	supportOnce.Do(func() {
+		out, err := exec.Command(bin, "-q", "-o", "none", "-e", "open", "--", "true").CombinedOutput()
+		if err != nil {
+			supportMsg = fmt.Sprintf("fstrace cannot trace on this kernel: %s", bytes.TrimSpace(out))
+		}
+	})
+	if supportMsg != "" {
+		skip(supportMsg)
+	}
+}
+
+// trace runs `fstrace -o json [flags] -- <this binary as helper name>` and
+// collects the events.
+func trace(t *testing.T, dir, helper string, flags ...string) traced {
+	t.Helper()
+	requireTracing(t)
+	info := filepath.Join(dir, ".helper-info")
+	args := append([]string{"-q", "-o", "json"}, flags...)
+	args = append(args, "--", os.Args[0], "-test.run=^$")
+	cmd := exec.Command(fstraceBin(t), args...)
+	cmd.Env = append(os.Environ(), "FSTRACE_HELPER="+helper, "FSTRACE_DIR="+dir, "FSTRACE_INFO="+info)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := traced{stderr: stderr.String()}
+	if cmd.Process != nil {
+		res.ppid = cmd.Process.Pid
+	}
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			res.status = ee.ExitCode()
+		} else {
+			t.Fatalf("run fstrace: %v", err)
+		}
+	}
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("output line is not JSON: %v: %q", err, sc.Text())
+		}
+		res.events = append(res.events, ev)
+	}
+	if b, err := os.ReadFile(info); err == nil {
+		fmt.Sscan(string(b), &res.pid, &res.tid)
+	}
+	if res.status != 0 {
+		t.Logf("fstrace exited %d; stderr:\n%s", res.status, res.stderr)
+	}
+	return res
+}
+
+// find returns the events of kind whose path is path.
+func (r traced) find(kind, path string) []event {
+	var out []event
+	for _, e := range r.events {
+		if e.str("event") == kind && e.str("path") == path {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// one asserts there is exactly one such event, done by the helper's
+// working thread, and returns it.
+func (r traced) one(t *testing.T, kind, path string) event {
+	t.Helper()
+	evs := r.find(kind, path)
+	if len(evs) != 1 {
+		t.Fatalf("want one %s event for %q, got %d; all events:\n%s", kind, path, len(evs), r.dump())
+	}
+	e := evs[0]
+	if r.pid != 0 && (e.num("pid") != int64(r.pid) || e.num("tid") != int64(r.tid)) {
+		t.Errorf("%s %q: pid/tid %d/%d, want %d/%d", kind, path, e.num("pid"), e.num("tid"), r.pid, r.tid)
+	}
+	return e
+}
+
+func (r traced) dump() string {
+	var b strings.Builder
+	for _, e := range r.events {
+		j, _ := json.Marshal(e)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// expect checks fields of an event against want (numbers as int64 or int).
+func expect(t *testing.T, e event, want map[string]any) {
+	t.Helper()
+	for k, w := range want {
+		got, ok := e[k]
+		switch w := w.(type) {
+		case nil:
+			if ok {
+				t.Errorf("%s %q: field %q = %v, want it absent", e.str("event"), e.str("path"), k, got)
+			}
+			continue
+		case int:
+			if e.num(k) != int64(w) {
+				t.Errorf("%s %q: %s = %v, want %d", e.str("event"), e.str("path"), k, got, w)
+			}
+			continue
+		case map[string]any:
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(w)
+			if !bytes.Equal(gj, wj) {
+				t.Errorf("%s %q: %s = %s, want %s", e.str("event"), e.str("path"), k, gj, wj)
+			}
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(w) || !ok {
+			t.Errorf("%s %q: %s = %v, want %v", e.str("event"), e.str("path"), k, got, w)
+		}
+	}
+}
+
+// common checks the fields every event of the helper carries.
+func (r traced) common(t *testing.T, e event, uid, gid int) {
+	t.Helper()
+	comm := filepath.Base(os.Args[0])
+	comm = comm[:min(15, len(comm))]
+	expect(t, e, map[string]any{"uid": uid, "gid": gid, "comm": comm, "ppid": r.ppid})
+	if e.num("seq") <= 0 || e.str("time") == "" || e.num("cgroup_id") < 0 {
+		t.Errorf("bad seq/time/cgroup_id in %v", e)
+	}
+}
+
+func statIno(t *testing.T, path string) (uint64, uint64) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino, st.Dev
+}
+
+// --- the helper side ---
+
+type helperEnv struct {
+	dir string
+}
+
+var helpers = map[string]func(h helperEnv) error{}
+
+func runHelper(name string) int {
+	fn, ok := helpers[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
+		return 3
+	}
+	// One OS thread does all the work, so the tid is known.
+	runtime.LockOSThread()
+	info := strconv.Itoa(os.Getpid()) + " " + strconv.Itoa(unix.Gettid())
+	if err := os.WriteFile(os.Getenv("FSTRACE_INFO"), []byte(info), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	if err := fn(helperEnv{dir: os.Getenv("FSTRACE_DIR")}); err != nil {
+		fmt.Fprintf(os.Stderr, "helper %s: %v\n", name, err)
+		return 4
+	}
+	return 0
+}
