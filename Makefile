@@ -1,0 +1,84 @@
+# fstrace — build, generate, test.
+#
+#   make            build ./fstrace
+#   make test       unit tests, and the integration tests that can run here
+#   make vmtest     integration tests in QEMU guests on kernels 5.10 6.1 6.12 7.2
+#   make check      generated code up to date + test + vmtest (what CI runs)
+#   make generate   rebuild the BPF objects and Go bindings (needs clang)
+GO ?= go
+
+.PHONY: all build generate check-generate test check
+.DEFAULT_GOAL := build
+
+all: build
+
+build:
+	$(GO) build -o fstrace ./cmd/fstrace
+
+generate:
+	$(GO) generate ./pkg/tracer/
+
+# Fails when the committed BPF objects do not match the sources.
+check-generate: generate
+	@git diff --quiet --exit-code -- pkg/tracer/ || { \
+		echo "generated BPF objects are stale: run 'make generate' and commit them" >&2; \
+		git --no-pager diff --stat -- pkg/tracer/ >&2; exit 1; }
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+check: check-generate test vmtest
+
+# ===========================================================================
+# VM tests (vmtests/): boot Debian kernels in QEMU (software emulation) and run
+# the integration tests inside them. Self-contained section: host needs go,
+# apt, qemu-system-x86, busybox-static and cpio. See vmtests/README.md.
+#
+#   make vmtest                      all four kernels
+#   make vmtest KERNELS="5.10 7.2"   a subset
+#   make vmtest VMTEST_RUN=TestOpen  only matching tests (-test.run)
+# ===========================================================================
+KERNELS         ?= 5.10 6.1 6.12 7.2
+# Test packages to build into guest binaries; ./vmtests -> integration.test,
+# others -> path-with-dashes.test (./pkg/tracer -> pkg-tracer.test).
+VMTEST_PKGS     ?= ./vmtests
+VMTEST_RUN      ?=
+VMTEST_TESTFLAGS ?=
+VMTEST_TIMEOUT  ?= 900
+VMTEST_GOFLAGS  ?= -trimpath
+# Targets to make before building the guest binaries (e.g. generate).
+VMTEST_PREREQS  ?=
+VMTEST_CACHE    := vmtests/.cache
+GO              ?= go
+
+.PHONY: vmtest vmtest-kernels vmtest-bins vmtest-clean
+
+vmtest: vmtest-kernels vmtest-bins
+	VMTEST_RUN='$(VMTEST_RUN)' VMTEST_TESTFLAGS='$(VMTEST_TESTFLAGS)' \
+	VMTEST_TIMEOUT='$(VMTEST_TIMEOUT)' vmtests/run-all.sh $(KERNELS)
+
+vmtest-kernels:
+	vmtests/fetch-kernels.sh $(KERNELS)
+
+# Static binaries: the guest's initramfs has no libc.
+vmtest-bins: $(VMTEST_PREREQS)
+	rm -rf $(VMTEST_CACHE)/bin
+	mkdir -p $(VMTEST_CACHE)/bin
+	CGO_ENABLED=0 $(GO) build $(VMTEST_GOFLAGS) -o $(VMTEST_CACHE)/bin/fstrace ./cmd/fstrace
+	set -e; for p in $(VMTEST_PKGS); do \
+		n=$$(echo "$$p" | sed -e 's|^\./||' -e 's|/$$||' -e 's|/|-|g'); \
+		[ "$$n" = vmtests ] && n=integration; \
+		CGO_ENABLED=0 $(GO) test -c $(VMTEST_GOFLAGS) -o $(VMTEST_CACHE)/bin/$$n.test $$p; \
+	done
+
+# Keeps the kernel cache ($FSTRACE_KERNEL_CACHE), which is expensive to refill.
+vmtest-clean:
+	rm -rf $(VMTEST_CACHE)
+
+# Never let a bare 'make' boot VMs: if this section came first, hand the
+# default goal to the next target defined below.
+ifneq ($(filter $(.DEFAULT_GOAL),vmtest vmtest-kernels vmtest-bins vmtest-clean),)
+.DEFAULT_GOAL :=
+endif
+# ======================= end of VM tests section ===========================
