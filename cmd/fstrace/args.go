@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/tracer"
 )
 
 var version = "0.1.0-dev"
@@ -108,6 +109,12 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		m, err := events.ParseKindList(eventsList)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --events: %v", err)
+		}
+		if m&events.AllKinds == events.AllKinds {
+			m = tracer.SupportedKinds
+		}
+		if extra := m &^ tracer.SupportedKinds; extra != 0 {
+			return nil, fmt.Errorf("invalid --events: %s not supported yet", extra)
 		}
 		cfg.kinds = m
 	}

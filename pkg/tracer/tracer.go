@@ -26,6 +26,9 @@ const DefaultKinds = events.KindMask(1<<events.KindOpen | 1<<events.KindCreate |
 	1<<events.KindRmdir | 1<<events.KindRename | 1<<events.KindSetattr | 1<<events.KindMount |
 	1<<events.KindUmount)
 
+// SupportedKinds are the kinds this version can trace.
+const SupportedKinds = DefaultKinds
+
 // DefaultReorderWindow is how long an event is held back for ordering.
 const DefaultReorderWindow = 20 * time.Millisecond
 
@@ -80,8 +83,16 @@ type Tracer struct {
 // New loads and attaches the programs and starts reading.
 func New(opts Options) (*Tracer, error) {
 	kinds := opts.Events
-	if kinds == 0 {
+	switch {
+	case kinds == 0:
 		kinds = DefaultKinds
+	case kinds&events.AllKinds == events.AllKinds:
+		kinds = SupportedKinds
+	case kinds&^SupportedKinds != 0:
+		return nil, fmt.Errorf("event kinds %s: %w yet", kinds&^SupportedKinds, ErrUnsupported)
+	}
+	if os.Geteuid() != 0 && !hasCaps() {
+		return nil, ErrPermission
 	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, ErrNoBTF
@@ -166,6 +177,18 @@ func New(opts Options) (*Tracer, error) {
 	return t, nil
 }
 
+// hasCaps reports whether the process holds CAP_BPF and CAP_PERFMON (or
+// CAP_SYS_ADMIN, which covers both).
+func hasCaps() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	return has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON))
+}
+
 func defaultRingSize(ncpu int) int {
 	// 64 MiB in all, between 1 and 16 MiB per CPU.
 	size := 1 << 24
@@ -186,10 +209,12 @@ func loadError(err error) error {
 		return fmt.Errorf("kernel verifier rejected a program (FSTRACE_VERIFIER_LOG=1 prints its log): %w", err)
 	case errors.Is(err, unix.EPERM) && os.Geteuid() != 0:
 		return fmt.Errorf("%w (%v)", ErrPermission, err)
-	case errors.Is(err, unix.EPERM), errors.Is(err, syscall.Errno(524)), // ENOTSUPP
+	case errors.Is(err, unix.EPERM):
+		return fmt.Errorf("fentry/fexit programs: %w: the kernel refused to load them (operation not permitted); it may be locked down", ErrUnsupported)
+	case errors.Is(err, syscall.Errno(524)), // ENOTSUPP
 		errors.Is(err, unix.EOPNOTSUPP),
 		errors.Is(err, ebpf.ErrNotSupported):
-		return fmt.Errorf("fentry/fexit programs: %w: the kernel refused them (%v); it may lack BPF trampolines or be locked down", ErrUnsupported, err)
+		return fmt.Errorf("fentry/fexit programs: %w: %v (no BPF trampolines?)", ErrUnsupported, err)
 	}
 	return err
 }

@@ -1,0 +1,58 @@
+package tracer
+
+import (
+	"os"
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/fstrace/fstrace/pkg/events"
+)
+
+// plan against this machine's kernel BTF: every hook of the default kinds
+// finds a target, and unselected kinds' programs are dropped.
+func TestPlanHostKernel(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skip("no kernel BTF on this machine")
+	}
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := loadBpf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attach, userNames, err := plan(spec, kspec, DefaultKinds, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if userNames != 0 {
+		t.Errorf("user_names = %#x on a kernel whose namei entry points take struct filename", userNames)
+	}
+	for _, want := range []string{"open_exit", "unlink_enter", "rename_path", "chmod_exit", "mount_exit", "umount_enter"} {
+		if attach[want] == "" {
+			t.Errorf("%s not attached; plan: %v", want, attach)
+		}
+	}
+	if attach["follow_fork"] != "" {
+		t.Error("follow programs planned without Follow")
+	}
+	// do_ftruncate exists here, so the fd-based variant must not be loaded
+	// too (it would report ftruncate twice).
+	if attach["ftruncate_exit"] != "" && attach["ftruncate_fd_exit"] != "" {
+		t.Error("both ftruncate hooks planned")
+	}
+
+	spec, _ = loadBpf()
+	attach, _, err = plan(spec, kspec, events.MaskOf(events.KindUnlink), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := spec.Programs["open_exit"]; ok || attach["open_exit"] != "" {
+		t.Error("open_exit kept when only unlink is traced")
+	}
+	if attach["unlink_path"] != "security_path_unlink" || attach["follow_fork"] != "sched_process_fork" {
+		t.Errorf("plan for unlink+follow: %v", attach)
+	}
+}
