@@ -8,6 +8,7 @@
  *   lib/inflight.h  operations that span a namei entry and exit
  *   open.c create.c delete.c rename.c attr.c mount.c  the event families
  *   process.c       following a command's process tree
+ *   sys.c           the syscall hook mode (raw syscall tracepoints)
  */
 #include "include/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,5 +27,6 @@
 #include "attr.c"
 #include "mount.c"
 #include "process.c"
+#include "sys.c"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -42,10 +42,13 @@ int BPF_PROG(follow_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(follow_exit, struct task_struct *p)
 {
-	__u64 pt = bpf_get_current_pid_tgid();
-	__u32 tgid = pt >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (!follow_mode || (__u32)pt != tgid)	/* only when the leader exits */
+	if (!follow_mode)
+		return 0;
+	/* Only once the whole group is gone: an exec from a non-leader thread
+	 * makes the old leader exit while the process lives on. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	bpf_map_delete_elem(&followed, &tgid);
 	return 0;

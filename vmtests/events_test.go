@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,10 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// seesInodes: the VFS-level modes know the inode of what they rename or
+// delete; the syscall mode knows only names.
+func seesInodes(mode string) bool { return mode != "syscall" }
 
 // testDir makes a fresh directory for one test. Its path is resolved so
 // that expected paths are canonical (TMPDIR may be a symlink).
@@ -54,31 +59,33 @@ func init() {
 }
 
 func TestOpen(t *testing.T) {
-	dir := testDir(t)
-	if err := os.WriteFile(filepath.Join(dir, "exists"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := trace(t, dir, "open")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	ino, dev := statIno(t, filepath.Join(dir, "exists"))
-	e := r.one(t, "open", filepath.Join(dir, "exists"))
-	r.common(t, e, 0, 0)
-	expect(t, e, map[string]any{"ret": 0, "flags": "O_RDONLY", "error": nil, "mode": nil, "ino": int(ino), "dev": int(dev)})
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		if err := os.WriteFile(filepath.Join(dir, "exists"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := trace(t, mode, dir, "open")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		ino, dev := statIno(t, filepath.Join(dir, "exists"))
+		e := r.one(t, "open", filepath.Join(dir, "exists"))
+		r.common(t, e, 0, 0)
+		expect(t, e, map[string]any{"ret": 0, "flags": "O_RDONLY", "error": nil, "mode": nil, "ino": int(ino), "dev": int(dev)})
 
-	e = r.one(t, "open", filepath.Join(dir, "missing"))
-	expect(t, e, map[string]any{"ret": -2, "error": "ENOENT", "flags": "O_RDONLY"})
+		e = r.one(t, "open", filepath.Join(dir, "missing"))
+		expect(t, e, map[string]any{"ret": -2, "error": "ENOENT", "flags": "O_RDONLY"})
 
-	p := filepath.Join(dir, "new file")
-	ino, _ = statIno(t, p)
-	c := r.one(t, "create", p)
-	expect(t, c, map[string]any{"ret": 0, "mode": "0640", "ino": int(ino)})
-	o := r.one(t, "open", p)
-	expect(t, o, map[string]any{"ret": 0, "flags": "O_WRONLY|O_CREAT|O_TRUNC", "mode": "0640"})
-	if c.num("seq") >= o.num("seq") {
-		t.Errorf("create (seq %d) should come before open (seq %d)", c.num("seq"), o.num("seq"))
-	}
+		p := filepath.Join(dir, "new file")
+		ino, _ = statIno(t, p)
+		c := r.one(t, "create", p)
+		expect(t, c, map[string]any{"ret": 0, "mode": "0640", "ino": int(ino)})
+		o := r.one(t, "open", p)
+		expect(t, o, map[string]any{"ret": 0, "flags": "O_WRONLY|O_CREAT|O_TRUNC", "mode": "0640"})
+		if c.num("seq") >= o.num("seq") {
+			t.Errorf("create (seq %d) should come before open (seq %d)", c.num("seq"), o.num("seq"))
+		}
+	})
 }
 
 func init() {
@@ -114,25 +121,33 @@ func init() {
 }
 
 func TestNamespaceOps(t *testing.T) {
-	dir := testDir(t)
-	r := trace(t, dir, "namespace")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	e := r.one(t, "mkdir", dir+"/sub")
-	r.common(t, e, 0, 0)
-	expect(t, e, map[string]any{"ret": 0, "mode": "0750"})
-	expect(t, r.one(t, "mknod", dir+"/fifo"), map[string]any{"ret": 0, "mode": "0600", "file_type": "fifo"})
-	expect(t, r.one(t, "create", dir+"/regular"), map[string]any{"ret": 0, "mode": "0604"})
-	expect(t, r.one(t, "symlink", dir+"/sub/link"), map[string]any{"ret": 0, "target": "../some/target"})
-	expect(t, r.one(t, "link", dir+"/regular"), map[string]any{"ret": 0, "new_path": dir + "/sub/hard"})
-	ino, _ := statIno(t, dir+"/renamed")
-	expect(t, r.one(t, "rename", dir+"/regular"), map[string]any{"ret": 0, "new_path": dir + "/renamed", "flags": nil, "ino": int(ino)})
-	expect(t, r.one(t, "unlink", dir+"/sub/hard"), map[string]any{"ret": 0, "ino": int(ino)})
-	expect(t, r.one(t, "unlink", dir+"/sub/link"), map[string]any{"ret": 0})
-	expect(t, r.one(t, "rmdir", dir+"/sub"), map[string]any{"ret": 0})
-	expect(t, r.one(t, "unlink", dir+"/nothing"), map[string]any{"ret": -2, "error": "ENOENT"})
-	expect(t, r.one(t, "rmdir", dir+"/renamed"), map[string]any{"ret": -20, "error": "ENOTDIR"})
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		r := trace(t, mode, dir, "namespace")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		e := r.one(t, "mkdir", dir+"/sub")
+		r.common(t, e, 0, 0)
+		expect(t, e, map[string]any{"ret": 0, "mode": "0750"})
+		expect(t, r.one(t, "mknod", dir+"/fifo"), map[string]any{"ret": 0, "mode": "0600", "file_type": "fifo"})
+		expect(t, r.one(t, "create", dir+"/regular"), map[string]any{"ret": 0, "mode": "0604"})
+		expect(t, r.one(t, "symlink", dir+"/sub/link"), map[string]any{"ret": 0, "target": "../some/target"})
+		expect(t, r.one(t, "link", dir+"/regular"), map[string]any{"ret": 0, "new_path": dir + "/sub/hard"})
+		rn := r.one(t, "rename", dir+"/regular")
+		expect(t, rn, map[string]any{"ret": 0, "new_path": dir + "/renamed", "flags": nil})
+		ul := r.one(t, "unlink", dir+"/sub/hard")
+		expect(t, ul, map[string]any{"ret": 0})
+		if seesInodes(mode) {
+			ino, _ := statIno(t, dir+"/renamed")
+			expect(t, rn, map[string]any{"ino": int(ino)})
+			expect(t, ul, map[string]any{"ino": int(ino)})
+		}
+		expect(t, r.one(t, "unlink", dir+"/sub/link"), map[string]any{"ret": 0})
+		expect(t, r.one(t, "rmdir", dir+"/sub"), map[string]any{"ret": 0})
+		expect(t, r.one(t, "unlink", dir+"/nothing"), map[string]any{"ret": -2, "error": "ENOENT"})
+		expect(t, r.one(t, "rmdir", dir+"/renamed"), map[string]any{"ret": -20, "error": "ENOTDIR"})
+	})
 }
 
 func init() {
@@ -172,27 +187,29 @@ func init() {
 }
 
 func TestDirfdRelative(t *testing.T) {
-	dir := testDir(t)
-	r := trace(t, dir, "dirfd")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	expect(t, r.one(t, "open", dir+"/at-file"), map[string]any{"ret": 0, "flags": "O_RDWR|O_CREAT|O_EXCL", "mode": "0600"})
-	expect(t, r.one(t, "mkdir", dir+"/at-dir"), map[string]any{"ret": 0, "mode": "0700"})
-	renames := r.find("rename", dir+"/at-file")
-	if len(renames) != 1 {
-		t.Fatalf("want 1 rename of at-file, got %d:\n%s", len(renames), r.dump())
-	}
-	expect(t, renames[0], map[string]any{"ret": 0, "new_path": dir + "/at-dir/moved", "flags": "RENAME_NOREPLACE"})
-	rs := r.find("rename", dir+"/other")
-	if len(rs) != 2 {
-		t.Fatalf("want 2 renames of other, got %d:\n%s", len(rs), r.dump())
-	}
-	expect(t, rs[0], map[string]any{"ret": -17, "error": "EEXIST", "new_path": dir + "/at-dir/moved", "flags": "RENAME_NOREPLACE"})
-	expect(t, rs[1], map[string]any{"ret": 0, "new_path": dir + "/at-dir/moved", "flags": "RENAME_EXCHANGE"})
-	expect(t, r.one(t, "unlink", dir+"/at-dir/moved"), map[string]any{"ret": 0})
-	expect(t, r.one(t, "unlink", dir+"/at-dir/missing"), map[string]any{"ret": -2, "error": "ENOENT"})
-	expect(t, r.one(t, "rmdir", dir+"/at-dir"), map[string]any{"ret": 0})
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		r := trace(t, mode, dir, "dirfd")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		expect(t, r.one(t, "open", dir+"/at-file"), map[string]any{"ret": 0, "flags": "O_RDWR|O_CREAT|O_EXCL", "mode": "0600"})
+		expect(t, r.one(t, "mkdir", dir+"/at-dir"), map[string]any{"ret": 0, "mode": "0700"})
+		renames := r.find("rename", dir+"/at-file")
+		if len(renames) != 1 {
+			t.Fatalf("want 1 rename of at-file, got %d:\n%s", len(renames), r.dump())
+		}
+		expect(t, renames[0], map[string]any{"ret": 0, "new_path": dir + "/at-dir/moved", "flags": "RENAME_NOREPLACE"})
+		rs := r.find("rename", dir+"/other")
+		if len(rs) != 2 {
+			t.Fatalf("want 2 renames of other, got %d:\n%s", len(rs), r.dump())
+		}
+		expect(t, rs[0], map[string]any{"ret": -17, "error": "EEXIST", "new_path": dir + "/at-dir/moved", "flags": "RENAME_NOREPLACE"})
+		expect(t, rs[1], map[string]any{"ret": 0, "new_path": dir + "/at-dir/moved", "flags": "RENAME_EXCHANGE"})
+		expect(t, r.one(t, "unlink", dir+"/at-dir/moved"), map[string]any{"ret": 0})
+		expect(t, r.one(t, "unlink", dir+"/at-dir/missing"), map[string]any{"ret": -2, "error": "ENOENT"})
+		expect(t, r.one(t, "rmdir", dir+"/at-dir"), map[string]any{"ret": 0})
+	})
 }
 
 var oddNames = []string{"with space", "new\nline", "bad\xff\xfebytes", "tab\there"}
@@ -216,24 +233,26 @@ func init() {
 }
 
 func TestOddNamesAndLongPaths(t *testing.T) {
-	dir := testDir(t)
-	r := trace(t, dir, "names")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	for _, n := range oddNames {
-		// JSON carries invalid UTF-8 as U+FFFD, as encoding/json does.
-		r.one(t, "create", jsonString(filepath.Join(dir, n)))
-	}
-	long := dir
-	for i := 0; i < 12; i++ {
-		long += "/" + strings.Repeat(string(rune('a'+i)), 100)
-	}
-	if len(long) < 1000 {
-		t.Fatalf("test path too short: %d", len(long))
-	}
-	e := r.one(t, "create", long+"/leaf")
-	expect(t, e, map[string]any{"ret": 0, "path_truncated": nil})
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		r := trace(t, mode, dir, "names")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		for _, n := range oddNames {
+			// JSON carries invalid UTF-8 as U+FFFD, as encoding/json does.
+			r.one(t, "create", jsonString(filepath.Join(dir, n)))
+		}
+		long := dir
+		for i := 0; i < 12; i++ {
+			long += "/" + strings.Repeat(string(rune('a'+i)), 100)
+		}
+		if len(long) < 1000 {
+			t.Fatalf("test path too short: %d", len(long))
+		}
+		e := r.one(t, "create", long+"/leaf")
+		expect(t, e, map[string]any{"ret": 0, "path_truncated": nil})
+	})
 }
 
 // jsonString is how a path comes back from JSON: each invalid byte becomes
@@ -278,27 +297,29 @@ func init() {
 }
 
 func TestSetattr(t *testing.T) {
-	dir := testDir(t)
-	r := trace(t, dir, "attrs")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	evs := r.find("setattr", dir+"/f")
-	if len(evs) != 5 {
-		t.Fatalf("want 5 setattr events, got %d:\n%s", len(evs), r.dump())
-	}
-	atime := time.Unix(0, 1700000000123456789).UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
-	wants := []map[string]any{
-		{"mode": "0600"},
-		{"uid": 1000, "gid": 1000},
-		{"gid": 1001},
-		{"size": 3},
-		{"atime": atime},
-	}
-	for i, w := range wants {
-		expect(t, evs[i], map[string]any{"ret": 0, "attrs": w})
-	}
-	r.common(t, evs[0], 0, 0)
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		r := trace(t, mode, dir, "attrs")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		evs := r.find("setattr", dir+"/f")
+		if len(evs) != 5 {
+			t.Fatalf("want 5 setattr events, got %d:\n%s", len(evs), r.dump())
+		}
+		atime := time.Unix(0, 1700000000123456789).UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
+		wants := []map[string]any{
+			{"mode": "0600"},
+			{"uid": 1000, "gid": 1000},
+			{"gid": 1001},
+			{"size": 3},
+			{"atime": atime},
+		}
+		for i, w := range wants {
+			expect(t, evs[i], map[string]any{"ret": 0, "attrs": w})
+		}
+		r.common(t, evs[0], 0, 0)
+	})
 }
 
 func init() {
@@ -325,21 +346,23 @@ func init() {
 }
 
 func TestOtherUserAndPermissionDenied(t *testing.T) {
-	dir := testDir(t)
-	if err := os.Mkdir(dir+"/protected", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dir+"/protected/file", nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := trace(t, dir, "otheruser")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	e := r.one(t, "create", dir+"/mine")
-	r.common(t, e, 1000, 1000)
-	e = r.one(t, "unlink", dir+"/protected/file")
-	expect(t, e, map[string]any{"ret": -13, "error": "EACCES", "uid": 1000, "gid": 1000})
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		if err := os.Mkdir(dir+"/protected", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/protected/file", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := trace(t, mode, dir, "otheruser")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		e := r.one(t, "create", dir+"/mine")
+		r.common(t, e, 1000, 1000)
+		e = r.one(t, "unlink", dir+"/protected/file")
+		expect(t, e, map[string]any{"ret": -13, "error": "EACCES", "uid": 1000, "gid": 1000})
+	})
 }
 
 func init() {
@@ -349,46 +372,79 @@ func init() {
 	}
 }
 
-func TestGrandchildAndExitStatus(t *testing.T) {
-	dir := testDir(t)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	// An outsider writing at the same time must not appear.
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
+func init() {
+	helpers["execthread"] = func(h helperEnv) error {
+		// Exec from a thread that is not the group leader: the kernel makes
+		// the old leader exit first, and the process must stay followed.
+		errc := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			sh, err := exec.LookPath("sh")
+			if err != nil {
+				errc <- err
 				return
-			default:
 			}
-			os.WriteFile(fmt.Sprintf("%s/outsider-%d", dir, i%5), nil, 0o644)
-			time.Sleep(time.Millisecond)
+			errc <- unix.Exec(sh, []string{"sh", "-c", "touch '" + h.dir + "/after-exec'"}, os.Environ())
+		}()
+		return <-errc
+	}
+}
+
+func TestExecFromThread(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		r := trace(t, mode, dir, "execthread")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
 		}
-	}()
-	r := trace(t, dir, "family")
-	close(stop)
-	<-done
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	gc := r.find("create", dir+"/by-grandchild")
-	if len(gc) != 1 {
-		t.Fatalf("want one create by the grandchild, got %d:\n%s", len(gc), r.dump())
-	}
-	if e := gc[0]; e.str("comm") != "touch" || e.num("pid") == int64(r.pid) {
-		t.Errorf("grandchild event: comm %q pid %d (helper %d)", e.str("comm"), e.num("pid"), r.pid)
-	}
-	for _, ev := range r.events {
-		if strings.Contains(ev.str("path"), "outsider") {
-			t.Errorf("event of a process outside the command: %v", ev)
+		if evs := r.find("create", dir+"/after-exec"); len(evs) != 1 {
+			t.Fatalf("want the create after an exec from a non-leader thread, got %d:\n%s", len(evs), r.dump())
 		}
-	}
-	// The command's exit status is fstrace's.
-	out, err := exec.Command(fstraceBin(t), "-q", "-o", "none", "--", "sh", "-c", "exit 7").CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
-		t.Errorf("fstrace -- sh -c 'exit 7': %v, %s", err, out)
-	}
+	})
+}
+
+func TestGrandchildAndExitStatus(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		// An outsider writing at the same time must not appear.
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				os.WriteFile(fmt.Sprintf("%s/outsider-%d", dir, i%5), nil, 0o644)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		r := trace(t, mode, dir, "family")
+		close(stop)
+		<-done
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		gc := r.find("create", dir+"/by-grandchild")
+		if len(gc) != 1 {
+			t.Fatalf("want one create by the grandchild, got %d:\n%s", len(gc), r.dump())
+		}
+		if e := gc[0]; e.str("comm") != "touch" || e.num("pid") == int64(r.pid) {
+			t.Errorf("grandchild event: comm %q pid %d (helper %d)", e.str("comm"), e.num("pid"), r.pid)
+		}
+		for _, ev := range r.events {
+			if strings.Contains(ev.str("path"), "outsider") {
+				t.Errorf("event of a process outside the command: %v", ev)
+			}
+		}
+		// The command's exit status is fstrace's.
+		out, err := exec.Command(fstraceBin(t), "-q", "-o", "none", "--", "sh", "-c", "exit 7").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+			t.Errorf("fstrace -- sh -c 'exit 7': %v, %s", err, out)
+		}
+	})
 }
 
 func init() {
@@ -411,22 +467,24 @@ func init() {
 }
 
 func TestMountTmpfs(t *testing.T) {
-	dir := testDir(t)
-	if err := os.Mkdir(dir+"/mnt", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r := trace(t, dir, "mount")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d", r.status)
-	}
-	expect(t, r.one(t, "mount", dir+"/mnt"), map[string]any{"ret": 0, "source": "fstest", "fstype": "tmpfs", "flags": "MS_NOSUID|MS_NODEV"})
-	r.one(t, "create", dir+"/mnt/inside")
-	us := r.find("umount", dir+"/mnt")
-	if len(us) != 2 {
-		t.Fatalf("want 2 umount events, got %d:\n%s", len(us), r.dump())
-	}
-	expect(t, us[0], map[string]any{"ret": 0})
-	expect(t, us[1], map[string]any{"ret": -22, "error": "EINVAL"})
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		if err := os.Mkdir(dir+"/mnt", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := trace(t, mode, dir, "mount")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d", r.status)
+		}
+		expect(t, r.one(t, "mount", dir+"/mnt"), map[string]any{"ret": 0, "source": "fstest", "fstype": "tmpfs", "flags": "MS_NOSUID|MS_NODEV"})
+		r.one(t, "create", dir+"/mnt/inside")
+		us := r.find("umount", dir+"/mnt")
+		if len(us) != 2 {
+			t.Fatalf("want 2 umount events, got %d:\n%s", len(us), r.dump())
+		}
+		expect(t, us[0], map[string]any{"ret": 0})
+		expect(t, us[1], map[string]any{"ret": -22, "error": "EINVAL"})
+	})
 }
 
 const burst = 20000
@@ -445,30 +503,32 @@ func init() {
 }
 
 func TestBurstNoLoss(t *testing.T) {
-	dir := testDir(t)
-	r := trace(t, dir, "burst", "-e", "create")
-	if r.status != 0 {
-		t.Fatalf("fstrace exited %d: %s", r.status, r.stderr)
-	}
-	seen := map[string]bool{}
-	var last int64
-	for _, e := range r.events {
-		if e.str("event") != "create" {
-			continue
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		r := trace(t, mode, dir, "burst", "-e", "create")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d: %s", r.status, r.stderr)
 		}
-		if s := e.num("seq"); s != last+1 {
-			t.Fatalf("seq gap: %d after %d", s, last)
-		} else {
-			last = s
+		seen := map[string]bool{}
+		var last int64
+		for _, e := range r.events {
+			if e.str("event") != "create" {
+				continue
+			}
+			if s := e.num("seq"); s != last+1 {
+				t.Fatalf("seq gap: %d after %d", s, last)
+			} else {
+				last = s
+			}
+			seen[e.str("path")] = true
 		}
-		seen[e.str("path")] = true
-	}
-	for i := 0; i < burst; i++ {
-		if p := fmt.Sprintf("%s/b%05d", dir, i); !seen[p] {
-			t.Fatalf("missing create of %s (saw %d of %d)", p, len(seen), burst)
+		for i := 0; i < burst; i++ {
+			if p := fmt.Sprintf("%s/b%05d", dir, i); !seen[p] {
+				t.Fatalf("missing create of %s (saw %d of %d)", p, len(seen), burst)
+			}
 		}
-	}
-	if strings.Contains(r.stderr, "lost") {
-		t.Errorf("stderr reports loss: %s", r.stderr)
-	}
+		if strings.Contains(r.stderr, "lost") {
+			t.Errorf("stderr reports loss: %s", r.stderr)
+		}
+	})
 }

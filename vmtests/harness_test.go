@@ -17,6 +17,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+func init() {
+	// In a helper, keep the main goroutine on the main thread (the thread
+	// group leader), so that helpers can tell the two apart.
+	if os.Getenv("FSTRACE_HELPER") != "" {
+		runtime.LockOSThread()
+	}
+}
+
 // The test binary doubles as the traced workload: with FSTRACE_HELPER set it
 // runs one scenario from helpers and exits.
 func TestMain(m *testing.M) {
@@ -82,13 +90,13 @@ func fstraceBin(t *testing.T) string {
 }
 
 var (
-	supportOnce sync.Once
-	supportMsg  string
+	supportMu  sync.Mutex
+	supportMsg = map[string]*string{}
 )
 
 // requireTracing skips (or, with FSTRACE_REQUIRE=1, fails) when fstrace
-// cannot trace here.
-func requireTracing(t *testing.T) {
+// cannot trace here in mode.
+func requireTracing(t *testing.T, mode string) {
 	t.Helper()
 	skip := func(msg string) {
 		if os.Getenv("FSTRACE_REQUIRE") == "1" {
@@ -100,24 +108,45 @@ func requireTracing(t *testing.T) {
 		skip("needs root to load BPF programs")
 	}
 	bin := fstraceBin(t)
-	supportOnce.Do(func() {
-		out, err := exec.Command(bin, "-q", "-o", "none", "-e", "open", "--", "true").CombinedOutput()
+	supportMu.Lock()
+	msg, ok := supportMsg[mode]
+	if !ok {
+		msg = new(string)
+		out, err := exec.Command(bin, "-q", "-o", "none", "-e", "open", "--hook-mode", mode, "--", "true").CombinedOutput()
 		if err != nil {
-			supportMsg = fmt.Sprintf("fstrace cannot trace on this kernel: %s", bytes.TrimSpace(out))
+			*msg = fmt.Sprintf("fstrace cannot trace in %s mode on this kernel: %s", mode, bytes.TrimSpace(out))
 		}
-	})
-	if supportMsg != "" {
-		skip(supportMsg)
+		supportMsg[mode] = msg
+	}
+	supportMu.Unlock()
+	if *msg != "" {
+		skip(*msg)
 	}
 }
 
-// trace runs `fstrace -o json [flags] -- <this binary as helper name>` and
-// collects the events.
-func trace(t *testing.T, dir, helper string, flags ...string) traced {
+// hookModes are the modes each test runs in: $FSTRACE_MODES (e.g. "fentry
+// kprobe syscall"), or just the one fstrace picks by itself.
+func hookModes() []string {
+	if m := strings.Fields(os.Getenv("FSTRACE_MODES")); len(m) > 0 {
+		return m
+	}
+	return []string{"auto"}
+}
+
+// forModes runs f as a subtest in every hook mode.
+func forModes(t *testing.T, f func(t *testing.T, mode string)) {
+	for _, m := range hookModes() {
+		t.Run(m, func(t *testing.T) { f(t, m) })
+	}
+}
+
+// trace runs `fstrace -o json --hook-mode MODE [flags] -- <this binary as
+// helper name>` and collects the events.
+func trace(t *testing.T, mode, dir, helper string, flags ...string) traced {
 	t.Helper()
-	requireTracing(t)
+	requireTracing(t, mode)
 	info := filepath.Join(dir, ".helper-info")
-	args := append([]string{"-q", "-o", "json"}, flags...)
+	args := append([]string{"-q", "-o", "json", "--hook-mode", mode}, flags...)
 	args = append(args, "--", os.Args[0], "-test.run=^$")
 	cmd := exec.Command(fstraceBin(t), args...)
 	cmd.Env = append(os.Environ(), "FSTRACE_HELPER="+helper, "FSTRACE_DIR="+dir, "FSTRACE_INFO="+info)

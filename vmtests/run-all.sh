@@ -7,6 +7,7 @@
 # env: VMTEST_RUN        forwarded to the test binaries as -test.run
 #      VMTEST_TESTFLAGS  extra flags for every test binary, e.g. -test.count=1
 #      VMTEST_BIN_DIR    guest binaries (default vmtests/.cache/bin)
+#      FSTRACE_REQUIRE   forwarded to the guest, default 1 (skips become failures)
 #      VMTEST_LOG_DIR    console logs SERIES.log and summary.txt
 #                        (default vmtests/.cache/logs)
 #      and whatever run-vm.sh reads (VMTEST_TIMEOUT, FSTRACE_KERNEL_CACHE, ...)
@@ -28,7 +29,10 @@ if [[ ${#tests[@]} -eq 0 ]]; then
 fi
 mkdir -p "$logdir"
 
-vm_args=(-b "$bindir" -f "$HERE/guest.sh:/bin/guest.sh" -o "$logdir" -e FSTRACE_BIN=/bin/fstrace)
+# FSTRACE_REQUIRE=1: the integration tests skip where fstrace cannot trace;
+# in these VMs it must, so a skip there is a failure.
+vm_args=(-b "$bindir" -f "$HERE/guest.sh:/bin/guest.sh" -o "$logdir"
+	-e FSTRACE_BIN=/bin/fstrace -e "FSTRACE_REQUIRE=${FSTRACE_REQUIRE:-1}")
 [[ -n ${VMTEST_RUN:-} ]] && vm_args+=(-e "VMTEST_RUN=$VMTEST_RUN")
 [[ -n ${VMTEST_TESTFLAGS:-} ]] && vm_args+=(-e "VMTEST_TESTFLAGS=$VMTEST_TESTFLAGS")
 

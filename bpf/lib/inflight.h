@@ -28,8 +28,19 @@ struct inflight {
 	__u8 trunc2;
 	__u8 has_ino;
 	__u8 _pad[1];
+	/* syscall mode: the syscall, and a setattr's requested change */
+	__u32 sysno;
+	__u32 attr_mask;
+	__u32 attr_uid;
+	__u32 attr_gid;
+	__u64 size;
+	__s64 atime_sec;
+	__s64 mtime_sec;
+	__u32 atime_nsec;
+	__u32 mtime_nsec;
 	char name[FST_PATH_MAX];	/* str 0 */
-	char name2[FST_PATH_MAX];	/* str 1: second path, or symlink target */
+	char name2[FST_PATH_MAX];	/* str 1: second path, symlink target, mount source */
+	char name3[STR2_MAX];		/* str 2: mount fstype (syscall mode) */
 };
 
 struct {
@@ -76,6 +87,7 @@ static __always_inline struct inflight *stage_begin(__u32 kind)
 	in->kind = kind;
 	in->name[0] = 0;
 	in->name2[0] = 0;
+	in->name3[0] = 0;
 	return in;
 }
 

@@ -23,6 +23,7 @@ type config struct {
 	count    uint64
 	duration time.Duration
 	ringSize int
+	hookMode string
 	quiet    bool
 	version  bool
 	command  []string
@@ -41,6 +42,8 @@ Options:
   -n, --count N         stop after N events
   -d, --duration D      stop after D (e.g. 10s, 5m; a bare number is seconds)
       --ring-size SIZE  bytes per CPU ring buffer, power of two (e.g. 4M)
+      --hook-mode MODE  auto (default), fentry, kprobe or syscall: how to hook
+                        the kernel; auto takes the first the kernel accepts
   -q, --quiet           no start line or summary on stderr
   -V, --version         print the version and exit
   -h, --help            show this help
@@ -68,6 +71,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		fs.StringVar(&durationStr, name, "", "")
 	}
 	fs.StringVar(&ringStr, "ring-size", "", "")
+	fs.StringVar(&cfg.hookMode, "hook-mode", "auto", "")
 	for _, name := range []string{"q", "quiet"} {
 		fs.BoolVar(&cfg.quiet, name, false, "")
 	}
@@ -100,6 +104,11 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("no command after --")
 	}
 
+	switch cfg.hookMode {
+	case "auto", tracer.ModeFentry, tracer.ModeKprobe, tracer.ModeSyscall:
+	default:
+		return nil, fmt.Errorf("invalid --hook-mode %q (want auto, fentry, kprobe or syscall)", cfg.hookMode)
+	}
 	switch cfg.output {
 	case "text", "json", "none":
 	default:

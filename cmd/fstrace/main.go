@@ -70,6 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Events:   cfg.kinds,
 		RingSize: cfg.ringSize,
 		Follow:   cmd != nil,
+		HookMode: cfg.hookMode,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
@@ -175,6 +176,7 @@ loop:
 		cmd.signal(syscall.SIGTERM)
 		status = <-done
 	}
+	tr.Close() // waits for a Close still under way, so the counts are final
 	summary(tr, n, cfg.quiet, stderr)
 	return status
 }

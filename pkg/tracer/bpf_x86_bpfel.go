@@ -72,9 +72,19 @@ type bpfInflight struct {
 	Trunc2    uint8
 	HasIno    uint8
 	Pad       [1]uint8
+	Sysno     uint32
+	AttrMask  uint32
+	AttrUid   uint32
+	AttrGid   uint32
+	_         [4]byte
+	Size      uint64
+	AtimeSec  int64
+	MtimeSec  int64
+	AtimeNsec uint32
+	MtimeNsec uint32
 	Name      [4096]int8
 	Name2     [4096]int8
-	_         [4]byte
+	Name3     [256]int8
 }
 
 type bpfScratch struct {
@@ -97,52 +107,60 @@ type bpfScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bpfMapCpuSeq           = "cpu_seq"
-	bpfMapCreatMarks       = "creat_marks"
-	bpfMapFollowed         = "followed"
-	bpfMapInflightOps      = "inflight_ops"
-	bpfMapInflightStage    = "inflight_stage"
-	bpfMapLost             = "lost"
-	bpfMapRings            = "rings"
-	bpfMapScratchMap       = "scratch_map"
-	bpfProgChmodExit       = "chmod_exit"
-	bpfProgChownExit       = "chown_exit"
-	bpfProgFollowExec      = "follow_exec"
-	bpfProgFollowExit      = "follow_exit"
-	bpfProgFollowFork      = "follow_fork"
-	bpfProgFtruncateExit   = "ftruncate_exit"
-	bpfProgFtruncateFdExit = "ftruncate_fd_exit"
-	bpfProgLinkEnter       = "link_enter"
-	bpfProgLinkExit        = "link_exit"
-	bpfProgLinkPath        = "link_path"
-	bpfProgMkdirEnter      = "mkdir_enter"
-	bpfProgMkdirExit       = "mkdir_exit"
-	bpfProgMkdirPath       = "mkdir_path"
-	bpfProgMknodEnter      = "mknod_enter"
-	bpfProgMknodExit       = "mknod_exit"
-	bpfProgMknodPath       = "mknod_path"
-	bpfProgMountExit       = "mount_exit"
-	bpfProgOpenExit        = "open_exit"
-	bpfProgRenameEnter     = "rename_enter"
-	bpfProgRenameExit      = "rename_exit"
-	bpfProgRenamePath      = "rename_path"
-	bpfProgRmdirEnter      = "rmdir_enter"
-	bpfProgRmdirExit       = "rmdir_exit"
-	bpfProgRmdirPath       = "rmdir_path"
-	bpfProgSymlinkEnter    = "symlink_enter"
-	bpfProgSymlinkExit     = "symlink_exit"
-	bpfProgSymlinkPath     = "symlink_path"
-	bpfProgTruncateExit    = "truncate_exit"
-	bpfProgUmountEnter     = "umount_enter"
-	bpfProgUmountExit      = "umount_exit"
-	bpfProgUnlinkEnter     = "unlink_enter"
-	bpfProgUnlinkExit      = "unlink_exit"
-	bpfProgUnlinkPath      = "unlink_path"
-	bpfProgUtimesExit      = "utimes_exit"
-	bpfVarFollowMode       = "follow_mode"
-	bpfVarKindMask         = "kind_mask"
-	bpfVarSelfTgid         = "self_tgid"
-	bpfVarUserNames        = "user_names"
+	bpfMapCpuSeq             = "cpu_seq"
+	bpfMapCreatMarks         = "creat_marks"
+	bpfMapFollowed           = "followed"
+	bpfMapInflightOps        = "inflight_ops"
+	bpfMapInflightStage      = "inflight_stage"
+	bpfMapLost               = "lost"
+	bpfMapRings              = "rings"
+	bpfMapScratchMap         = "scratch_map"
+	bpfProgChmodExit         = "chmod_exit"
+	bpfProgChownExit         = "chown_exit"
+	bpfProgFmodeProbe        = "fmode_probe"
+	bpfProgFollowExec        = "follow_exec"
+	bpfProgFollowExit        = "follow_exit"
+	bpfProgFollowFork        = "follow_fork"
+	bpfProgFtruncateExit     = "ftruncate_exit"
+	bpfProgFtruncateFdExit   = "ftruncate_fd_exit"
+	bpfProgLinkEnter         = "link_enter"
+	bpfProgLinkExit          = "link_exit"
+	bpfProgLinkPath          = "link_path"
+	bpfProgMkdirEnter        = "mkdir_enter"
+	bpfProgMkdirExit         = "mkdir_exit"
+	bpfProgMkdirPath         = "mkdir_path"
+	bpfProgMknodEnter        = "mknod_enter"
+	bpfProgMknodExit         = "mknod_exit"
+	bpfProgMknodPath         = "mknod_path"
+	bpfProgMountExit         = "mount_exit"
+	bpfProgOpenExit          = "open_exit"
+	bpfProgRenameEnter       = "rename_enter"
+	bpfProgRenameExit        = "rename_exit"
+	bpfProgRenamePath        = "rename_path"
+	bpfProgRmdirEnter        = "rmdir_enter"
+	bpfProgRmdirExit         = "rmdir_exit"
+	bpfProgRmdirPath         = "rmdir_path"
+	bpfProgSymlinkEnter      = "symlink_enter"
+	bpfProgSymlinkExit       = "symlink_exit"
+	bpfProgSymlinkPath       = "symlink_path"
+	bpfProgSysEnter          = "sys_enter"
+	bpfProgSysExit           = "sys_exit"
+	bpfProgTruncateExit      = "truncate_exit"
+	bpfProgUmountEnter       = "umount_enter"
+	bpfProgUmountExit        = "umount_exit"
+	bpfProgUnlinkEnter       = "unlink_enter"
+	bpfProgUnlinkExit        = "unlink_exit"
+	bpfProgUnlinkPath        = "unlink_path"
+	bpfProgUtimesExit        = "utimes_exit"
+	bpfVarFmodeCreated       = "fmode_created"
+	bpfVarFollowMode         = "follow_mode"
+	bpfVarKindMask           = "kind_mask"
+	bpfVarProbeFdCreated     = "probe_fd_created"
+	bpfVarProbeFdExisting    = "probe_fd_existing"
+	bpfVarProbeFmodeCreated  = "probe_fmode_created"
+	bpfVarProbeFmodeExisting = "probe_fmode_existing"
+	bpfVarSelfTgid           = "self_tgid"
+	bpfVarUserNames          = "user_names"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -189,6 +207,7 @@ type bpfSpecs struct {
 type bpfProgramSpecs struct {
 	ChmodExit       *ebpf.ProgramSpec `ebpf:"chmod_exit"`
 	ChownExit       *ebpf.ProgramSpec `ebpf:"chown_exit"`
+	FmodeProbe      *ebpf.ProgramSpec `ebpf:"fmode_probe"`
 	FollowExec      *ebpf.ProgramSpec `ebpf:"follow_exec"`
 	FollowExit      *ebpf.ProgramSpec `ebpf:"follow_exit"`
 	FollowFork      *ebpf.ProgramSpec `ebpf:"follow_fork"`
@@ -214,6 +233,8 @@ type bpfProgramSpecs struct {
 	SymlinkEnter    *ebpf.ProgramSpec `ebpf:"symlink_enter"`
 	SymlinkExit     *ebpf.ProgramSpec `ebpf:"symlink_exit"`
 	SymlinkPath     *ebpf.ProgramSpec `ebpf:"symlink_path"`
+	SysEnter        *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysExit         *ebpf.ProgramSpec `ebpf:"sys_exit"`
 	TruncateExit    *ebpf.ProgramSpec `ebpf:"truncate_exit"`
 	UmountEnter     *ebpf.ProgramSpec `ebpf:"umount_enter"`
 	UmountExit      *ebpf.ProgramSpec `ebpf:"umount_exit"`
@@ -241,10 +262,15 @@ type bpfMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfVariableSpecs struct {
-	FollowMode *ebpf.VariableSpec `ebpf:"follow_mode"`
-	KindMask   *ebpf.VariableSpec `ebpf:"kind_mask"`
-	SelfTgid   *ebpf.VariableSpec `ebpf:"self_tgid"`
-	UserNames  *ebpf.VariableSpec `ebpf:"user_names"`
+	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
+	FollowMode         *ebpf.VariableSpec `ebpf:"follow_mode"`
+	KindMask           *ebpf.VariableSpec `ebpf:"kind_mask"`
+	ProbeFdCreated     *ebpf.VariableSpec `ebpf:"probe_fd_created"`
+	ProbeFdExisting    *ebpf.VariableSpec `ebpf:"probe_fd_existing"`
+	ProbeFmodeCreated  *ebpf.VariableSpec `ebpf:"probe_fmode_created"`
+	ProbeFmodeExisting *ebpf.VariableSpec `ebpf:"probe_fmode_existing"`
+	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UserNames          *ebpf.VariableSpec `ebpf:"user_names"`
 }
 
 // bpfObjects contains all objects after they have been loaded into the kernel.
@@ -294,10 +320,15 @@ func (m *bpfMaps) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfVariables struct {
-	FollowMode *ebpf.Variable `ebpf:"follow_mode"`
-	KindMask   *ebpf.Variable `ebpf:"kind_mask"`
-	SelfTgid   *ebpf.Variable `ebpf:"self_tgid"`
-	UserNames  *ebpf.Variable `ebpf:"user_names"`
+	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
+	FollowMode         *ebpf.Variable `ebpf:"follow_mode"`
+	KindMask           *ebpf.Variable `ebpf:"kind_mask"`
+	ProbeFdCreated     *ebpf.Variable `ebpf:"probe_fd_created"`
+	ProbeFdExisting    *ebpf.Variable `ebpf:"probe_fd_existing"`
+	ProbeFmodeCreated  *ebpf.Variable `ebpf:"probe_fmode_created"`
+	ProbeFmodeExisting *ebpf.Variable `ebpf:"probe_fmode_existing"`
+	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
+	UserNames          *ebpf.Variable `ebpf:"user_names"`
 }
 
 // bpfPrograms contains all programs after they have been loaded into the kernel.
@@ -306,6 +337,7 @@ type bpfVariables struct {
 type bpfPrograms struct {
 	ChmodExit       *ebpf.Program `ebpf:"chmod_exit"`
 	ChownExit       *ebpf.Program `ebpf:"chown_exit"`
+	FmodeProbe      *ebpf.Program `ebpf:"fmode_probe"`
 	FollowExec      *ebpf.Program `ebpf:"follow_exec"`
 	FollowExit      *ebpf.Program `ebpf:"follow_exit"`
 	FollowFork      *ebpf.Program `ebpf:"follow_fork"`
@@ -331,6 +363,8 @@ type bpfPrograms struct {
 	SymlinkEnter    *ebpf.Program `ebpf:"symlink_enter"`
 	SymlinkExit     *ebpf.Program `ebpf:"symlink_exit"`
 	SymlinkPath     *ebpf.Program `ebpf:"symlink_path"`
+	SysEnter        *ebpf.Program `ebpf:"sys_enter"`
+	SysExit         *ebpf.Program `ebpf:"sys_exit"`
 	TruncateExit    *ebpf.Program `ebpf:"truncate_exit"`
 	UmountEnter     *ebpf.Program `ebpf:"umount_enter"`
 	UmountExit      *ebpf.Program `ebpf:"umount_exit"`
@@ -344,6 +378,7 @@ func (p *bpfPrograms) Close() error {
 	return _BpfClose(
 		p.ChmodExit,
 		p.ChownExit,
+		p.FmodeProbe,
 		p.FollowExec,
 		p.FollowExit,
 		p.FollowFork,
@@ -369,6 +404,8 @@ func (p *bpfPrograms) Close() error {
 		p.SymlinkEnter,
 		p.SymlinkExit,
 		p.SymlinkPath,
+		p.SysEnter,
+		p.SysExit,
 		p.TruncateExit,
 		p.UmountEnter,
 		p.UmountExit,

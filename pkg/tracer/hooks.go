@@ -22,8 +22,9 @@ type hook struct {
 	namei     uint32
 	nameArgs  []int
 	optional  bool // the kernel may lack it (a sibling hook covers the case)
-	follow    bool // needed only to follow a command
-	unlessHas string
+	follow     bool // needed only to follow a command
+	tracepoint bool // targets name a tracepoint, not a kernel function
+	unlessHas  string
 }
 
 // NAMEI_* in bpf/lib/inflight.h.
@@ -49,6 +50,19 @@ func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string
 
 func one(prog, target string, kinds ...events.Kind) hook {
 	return hook{prog: prog, targets: []string{target}, kinds: kinds}
+}
+
+// followHooks track a followed command's process tree, in every mode.
+var followHooks = []hook{
+	{prog: "follow_fork", targets: []string{"sched_process_fork"}, follow: true},
+	{prog: "follow_exec", targets: []string{"sched_process_exec"}, follow: true},
+	{prog: "follow_exit", targets: []string{"sched_process_exit"}, follow: true},
+}
+
+// syscallHooks: the raw syscall tracepoints see every kind.
+var syscallHooks = []hook{
+	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: events.Kinds(), tracepoint: true},
+	{prog: "sys_exit", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true},
 }
 
 var fentryHooks = []hook{
@@ -92,10 +106,6 @@ var fentryHooks = []hook{
 	one("mount_exit", "path_mount", events.KindMount),
 	one("umount_enter", "path_umount", events.KindUmount),
 	one("umount_exit", "path_umount", events.KindUmount),
-
-	{prog: "follow_fork", targets: []string{"sched_process_fork"}, follow: true},
-	{prog: "follow_exec", targets: []string{"sched_process_exec"}, follow: true},
-	{prog: "follow_exit", targets: []string{"sched_process_exit"}, follow: true},
 }
 
 // kernelFunc finds a function in the kernel's BTF.
@@ -134,12 +144,13 @@ func userNameParam(fn *btf.Func, i int) bool {
 	return !ok || s.Name != "filename"
 }
 
-// plan decides which programs to load and where they attach, and fills in
-// the load-time constants that depend on the kernel. It edits spec.
-func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, kinds events.KindMask, follow bool) (map[string]string, uint32, error) {
+// plan decides which programs of a hook table to load and where they
+// attach, and the load-time constants that depend on the kernel. It drops
+// every other program from spec.
+func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events.KindMask, follow bool) (map[string]string, uint32, error) {
 	attach := map[string]string{}
 	var userNames uint32
-	for _, h := range fentryHooks {
+	for _, h := range append(table[:len(table):len(table)], followHooks...) {
 		if !wanted(h, kinds, follow) {
 			delete(spec.Programs, h.prog)
 			continue
@@ -152,8 +163,8 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, kinds events.KindMask, fol
 		}
 		target := ""
 		var fn *btf.Func
-		if h.follow {
-			target = h.targets[0] // a tracepoint, not a function
+		if h.follow || h.tracepoint {
+			target = h.targets[0]
 		} else {
 			for _, t := range h.targets {
 				if f, ok := kernelFunc(kspec, t); ok {
@@ -181,7 +192,20 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, kinds events.KindMask, fol
 		ps.AttachTo = target
 		attach[h.prog] = target
 	}
+	for name := range spec.Programs {
+		if _, ok := attach[name]; !ok && name != keepProgram(table) {
+			delete(spec.Programs, name)
+		}
+	}
 	return attach, userNames, nil
+}
+
+// keepProgram names a program a mode loads without attaching it.
+func keepProgram(table []hook) string {
+	if len(table) > 0 && table[0].prog == "sys_enter" {
+		return "fmode_probe"
+	}
+	return ""
 }
 
 func wanted(h hook, kinds events.KindMask, follow bool) bool {

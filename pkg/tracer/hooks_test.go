@@ -23,7 +23,7 @@ func TestPlanHostKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attach, userNames, err := plan(spec, kspec, DefaultKinds, false)
+	attach, userNames, err := plan(spec, kspec, fentryHooks, DefaultKinds, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestPlanHostKernel(t *testing.T) {
 	}
 
 	spec, _ = loadBpf()
-	attach, _, err = plan(spec, kspec, events.MaskOf(events.KindUnlink), true)
+	attach, _, err = plan(spec, kspec, fentryHooks, events.MaskOf(events.KindUnlink), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,10 @@ type Options struct {
 	Follow bool
 	// IncludeSelf also reports the tracing process's own activity.
 	IncludeSelf bool
+	// HookMode forces one way of hooking the kernel: ModeFentry,
+	// ModeKprobe or ModeSyscall. Empty (or "auto") tries them in that
+	// order and keeps the first the kernel accepts.
+	HookMode string
 }
 
 // Stats are counters of a Tracer's life so far.
@@ -78,6 +82,7 @@ type Tracer struct {
 	mu           sync.Mutex
 	delivered    uint64
 	decodeErrors uint64
+	finalLost    map[events.Kind]uint64 // set by Close
 }
 
 // New loads and attaches the programs and starts reading.
@@ -105,11 +110,31 @@ func New(opts Options) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoBTF, err)
 	}
+	modes, err := modeOrder(opts.HookMode)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, m := range modes {
+		t, err := newMode(m, kspec, kinds, opts)
+		if err == nil {
+			return t, nil
+		}
+		if len(modes) == 1 || !errors.Is(err, ErrUnsupported) {
+			return nil, err
+		}
+		errs = append(errs, fmt.Errorf("%s mode: %w", m, err))
+	}
+	return nil, fmt.Errorf("no hook mode works on this kernel: %w", errors.Join(errs...))
+}
+
+// newMode loads and attaches one hook mode's programs and starts reading.
+func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) (*Tracer, error) {
 	spec, err := loadBpf()
 	if err != nil {
 		return nil, fmt.Errorf("load BPF object: %w", err)
 	}
-	attach, userNames, err := plan(spec, kspec, kinds, opts.Follow)
+	attach, userNames, err := plan(spec, kspec, hookTables[mode], kinds, opts.Follow)
 	if err != nil {
 		return nil, err
 	}
@@ -140,12 +165,12 @@ func New(opts Options) (*Tracer, error) {
 
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
-		return nil, loadError(err)
+		return nil, loadError(mode, err)
 	}
 	t := &Tracer{
 		coll:     coll,
 		dec:      events.NewDecoder(),
-		mode:     "fentry",
+		mode:     mode,
 		attached: attach,
 		in:       make(chan *events.Event, 1024),
 		out:      make(chan *events.Event, 4096),
@@ -156,6 +181,12 @@ func New(opts Options) (*Tracer, error) {
 	if t.window <= 0 {
 		t.window = DefaultReorderWindow
 	}
+	if mode == ModeSyscall {
+		if err := probeFmodeCreated(coll); err != nil {
+			t.teardown()
+			return nil, err
+		}
+	}
 	if err := t.openRings(ncpu, ringSize); err != nil {
 		t.teardown()
 		return nil, err
@@ -164,7 +195,7 @@ func New(opts Options) (*Tracer, error) {
 		l, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[prog]})
 		if err != nil {
 			t.teardown()
-			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], loadError(err))
+			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], loadError(mode, err))
 		}
 		t.links = append(t.links, l)
 	}
@@ -177,18 +208,6 @@ func New(opts Options) (*Tracer, error) {
 	return t, nil
 }
 
-// hasCaps reports whether the process holds CAP_BPF and CAP_PERFMON (or
-// CAP_SYS_ADMIN, which covers both).
-func hasCaps() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	return has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON))
-}
-
 func defaultRingSize(ncpu int) int {
 	// 64 MiB in all, between 1 and 16 MiB per CPU.
 	size := 1 << 24
@@ -199,7 +218,8 @@ func defaultRingSize(ncpu int) int {
 }
 
 // loadError turns the kernel's refusals into errors a user can act on.
-func loadError(err error) error {
+func loadError(mode string, err error) error {
+	what := modePrograms[mode]
 	var ve *ebpf.VerifierError
 	switch {
 	case errors.As(err, &ve):
@@ -210,11 +230,11 @@ func loadError(err error) error {
 	case errors.Is(err, unix.EPERM) && os.Geteuid() != 0:
 		return fmt.Errorf("%w (%v)", ErrPermission, err)
 	case errors.Is(err, unix.EPERM):
-		return fmt.Errorf("fentry/fexit programs: %w: the kernel refused to load them (operation not permitted); it may be locked down", ErrUnsupported)
+		return fmt.Errorf("%s: %w: the kernel refused them (operation not permitted); it may be locked down", what, ErrUnsupported)
 	case errors.Is(err, syscall.Errno(524)), // ENOTSUPP
 		errors.Is(err, unix.EOPNOTSUPP),
 		errors.Is(err, ebpf.ErrNotSupported):
-		return fmt.Errorf("fentry/fexit programs: %w: %v (no BPF trampolines?)", ErrUnsupported, err)
+		return fmt.Errorf("%s: %w: %v", what, ErrUnsupported, err)
 	}
 	return err
 }
@@ -242,7 +262,8 @@ func (t *Tracer) openRings(ncpu, size int) error {
 	return nil
 }
 
-// HookMode names how the tracer hooks the kernel ("fentry").
+// HookMode names how the tracer hooks the kernel: ModeFentry, ModeKprobe
+// or ModeSyscall.
 func (t *Tracer) HookMode() string { return t.mode }
 
 // Hooks maps each loaded program to the kernel function or tracepoint it is
@@ -304,16 +325,31 @@ func (t *Tracer) follow(pid int, state uint32) error {
 	return nil
 }
 
-// Stats returns the counters so far.
+// Stats returns the counters so far; after Close, their final values.
 func (t *Tracer) Stats() (Stats, error) {
 	t.mu.Lock()
 	st := Stats{Delivered: t.delivered, DecodeErrors: t.decodeErrors, Lost: map[events.Kind]uint64{}}
+	final := t.finalLost
 	t.mu.Unlock()
+	if final != nil {
+		for k, v := range final {
+			st.Lost[k] = v
+		}
+		return st, nil
+	}
+	lost, err := t.readLost()
+	st.Lost = lost
+	return st, err
+}
+
+// readLost sums the kernel's per-CPU counts of records a ring refused.
+func (t *Tracer) readLost() (map[events.Kind]uint64, error) {
+	st := Stats{Lost: map[events.Kind]uint64{}}
 	m := t.coll.Maps["lost"]
 	for _, k := range events.Kinds() {
 		var per []uint64
 		if err := m.Lookup(uint32(k), &per); err != nil {
-			return st, fmt.Errorf("read lost counters: %w", err)
+			return st.Lost, fmt.Errorf("read lost counters: %w", err)
 		}
 		var sum uint64
 		for _, v := range per {
@@ -323,7 +359,7 @@ func (t *Tracer) Stats() (Stats, error) {
 			st.Lost[k] = sum
 		}
 	}
-	return st, nil
+	return st.Lost, nil
 }
 
 // Close detaches the programs, then drains every ring: events recorded
@@ -347,6 +383,11 @@ func (t *Tracer) Close() error {
 			errs = append(errs, rd.Close())
 		}
 		t.readers = nil
+		lost, err := t.readLost()
+		errs = append(errs, err)
+		t.mu.Lock()
+		t.finalLost = lost
+		t.mu.Unlock()
 		t.coll.Close()
 		t.closeErr = errors.Join(errs...)
 	})

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * The syscall hook mode: for kernels that refuse fentry and have no kprobes
+ * (locked-down kernels), the same events from the raw syscall tracepoints.
+ * sys_enter copies the arguments — the names the process passed, dirfds,
+ * modes, requested attributes — into the in-flight entry of the thread;
+ * sys_exit adds the result and emits. Names are made absolute against the
+ * dirfd or cwd, in the kernel, at exit; an open that succeeded is reported
+ * with the canonical path of the file it returned.
+ *
+ * It sees what goes through these syscalls, nothing else: not io_uring,
+ * not the kernel's own file operations, and only x86-64 syscall numbers.
+ */
+
+/* x86-64 syscall numbers. */
+enum {
+	NR_truncate = 76, NR_ftruncate = 77, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84,
+	NR_creat = 85, NR_link = 86, NR_unlink = 87, NR_symlink = 88, NR_chmod = 90,
+	NR_fchmod = 91, NR_chown = 92, NR_fchown = 93, NR_lchown = 94, NR_utime = 132,
+	NR_mknod = 133, NR_mount = 165, NR_umount2 = 166, NR_utimes = 235, NR_open = 2,
+	NR_openat = 257, NR_mkdirat = 258, NR_mknodat = 259, NR_fchownat = 260,
+	NR_futimesat = 261, NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265,
+	NR_symlinkat = 266, NR_fchmodat = 268, NR_utimensat = 280, NR_renameat2 = 316,
+	NR_move_mount = 429, NR_openat2 = 437, NR_fchmodat2 = 452,
+};
+
+#define AT_REMOVEDIR 0x200
+#define O_CREAT 0100
+#define O_TMPFILE 020000000
+
+/* Set by user space from a probe: FMODE_CREATED moved between kernels
+ * (1 << 20 up to 6.9, 1 << 21 after) and is no BTF type to read. */
+volatile __u32 fmode_created = 0;
+
+static __always_inline __u64 sys_arg(struct pt_regs *regs, int i)
+{
+	switch (i) {
+	case 0: return BPF_CORE_READ(regs, di);
+	case 1: return BPF_CORE_READ(regs, si);
+	case 2: return BPF_CORE_READ(regs, dx);
+	case 3: return BPF_CORE_READ(regs, r10);
+	case 4: return BPF_CORE_READ(regs, r8);
+	default: return BPF_CORE_READ(regs, r9);
+	}
+}
+
+static __always_inline void user_name(char *dst, __u64 p, __u32 max)
+{
+	if (p)
+		bpf_probe_read_user_str(dst, max, (const void *)p);
+}
+
+/* The times argument of utime/utimes/futimesat/utimensat. unit: 0 for
+ * struct utimbuf (seconds), 1000 for struct timeval, 1 for timespec. */
+static __always_inline void sys_times(struct inflight *in, __u64 p, int unit)
+{
+	__s64 v[4] = {};
+
+	if (!p) {
+		in->attr_mask = FST_ATTR_ATIME | FST_ATTR_ATIME_NOW | FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
+		return;
+	}
+	if (unit == 0) {
+		bpf_probe_read_user(v, 2 * sizeof(__s64), (void *)p);
+		in->attr_mask = FST_ATTR_ATIME | FST_ATTR_MTIME;
+		in->atime_sec = v[0];
+		in->mtime_sec = v[1];
+		return;
+	}
+	bpf_probe_read_user(v, sizeof(v), (void *)p);
+	if (unit == 1 && v[1] == UTIME_NOW) {
+		in->attr_mask |= FST_ATTR_ATIME | FST_ATTR_ATIME_NOW;
+	} else if (unit != 1 || v[1] != UTIME_OMIT) {
+		in->attr_mask |= FST_ATTR_ATIME;
+		in->atime_sec = v[0];
+		in->atime_nsec = v[1] * unit;
+	}
+	if (unit == 1 && v[3] == UTIME_NOW) {
+		in->attr_mask |= FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
+	} else if (unit != 1 || v[3] != UTIME_OMIT) {
+		in->attr_mask |= FST_ATTR_MTIME;
+		in->mtime_sec = v[2];
+		in->mtime_nsec = v[3] * unit;
+	}
+}
+
+/* sys_kind maps a syscall to the event it makes, and where its arguments
+ * are: the dirfd (-1: AT_FDCWD, -2: the path argument is an fd), the name. */
+struct sys_shape {
+	__u16 kind;
+	__s8 dfd;	/* argument index of the dirfd, -1 for AT_FDCWD, -2 for an fd target */
+	__s8 name;	/* argument index of the name */
+};
+
+static __always_inline struct sys_shape sys_shape(long id, struct pt_regs *regs)
+{
+	struct sys_shape s = {};
+
+	switch (id) {
+	case NR_open: s = (struct sys_shape){FST_OPEN, -1, 0}; break;
+	case NR_creat: s = (struct sys_shape){FST_OPEN, -1, 0}; break;
+	case NR_openat: case NR_openat2: s = (struct sys_shape){FST_OPEN, 0, 1}; break;
+	case NR_mkdir: s = (struct sys_shape){FST_MKDIR, -1, 0}; break;
+	case NR_mkdirat: s = (struct sys_shape){FST_MKDIR, 0, 1}; break;
+	case NR_mknod: s = (struct sys_shape){FST_MKNOD, -1, 0}; break;
+	case NR_mknodat: s = (struct sys_shape){FST_MKNOD, 0, 1}; break;
+	case NR_symlink: s = (struct sys_shape){FST_SYMLINK, -1, 1}; break;
+	case NR_symlinkat: s = (struct sys_shape){FST_SYMLINK, 1, 2}; break;
+	case NR_link: s = (struct sys_shape){FST_LINK, -1, 0}; break;
+	case NR_linkat: s = (struct sys_shape){FST_LINK, 0, 1}; break;
+	case NR_unlink: s = (struct sys_shape){FST_UNLINK, -1, 0}; break;
+	case NR_unlinkat: s = (struct sys_shape){FST_UNLINK, 0, 1}; break;
+	case NR_rmdir: s = (struct sys_shape){FST_RMDIR, -1, 0}; break;
+	case NR_rename: s = (struct sys_shape){FST_RENAME, -1, 0}; break;
+	case NR_renameat: case NR_renameat2: s = (struct sys_shape){FST_RENAME, 0, 1}; break;
+	case NR_chmod: case NR_chown: case NR_lchown: case NR_truncate: case NR_utime: case NR_utimes:
+		s = (struct sys_shape){FST_SETATTR, -1, 0}; break;
+	case NR_fchmod: case NR_fchown: case NR_ftruncate:
+		s = (struct sys_shape){FST_SETATTR, -2, 0}; break;
+	case NR_fchmodat: case NR_fchmodat2: case NR_fchownat: case NR_futimesat: case NR_utimensat:
+		s = (struct sys_shape){FST_SETATTR, 0, 1}; break;
+	case NR_mount: s = (struct sys_shape){FST_MOUNT, -1, 1}; break;
+	case NR_move_mount: s = (struct sys_shape){FST_MOUNT, 2, 3}; break;
+	case NR_umount2: s = (struct sys_shape){FST_UMOUNT, -1, 0}; break;
+	}
+	if (s.kind == FST_UNLINK && s.dfd == 0 && (sys_arg(regs, 2) & AT_REMOVEDIR))
+		s.kind = FST_RMDIR;
+	return s;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct sys_shape sh = sys_shape(id, regs);
+	struct inflight *in;
+	__u64 a2, a3;
+	bool want;
+
+	if (!sh.kind)
+		return 0;
+	a2 = sys_arg(regs, 2);
+	a3 = sys_arg(regs, 3);
+	want = trace_allowed(sh.kind);
+	if (sh.kind == FST_OPEN && !want) {
+		__u64 fl = id == NR_open ? sys_arg(regs, 1) : id == NR_creat ? O_CREAT : a2;
+
+		/* openat2 passes struct open_how; O_CREAT is checked at exit */
+		want = (id == NR_openat2 || (fl & O_CREAT)) && trace_allowed(FST_CREATE);
+	}
+	if (sh.kind == FST_MKNOD && !want)
+		want = trace_allowed(FST_CREATE);
+	if (!want)
+		return 0;
+	in = stage_begin(sh.kind);
+	if (!in)
+		return 0;
+	in->sysno = id;
+	in->dfd = sh.dfd >= 0 ? (int)sys_arg(regs, sh.dfd) : AT_FDCWD;
+	if (sh.dfd == -2)
+		in->dfd = sys_arg(regs, 0);	/* the fd itself; the name stays empty */
+	else
+		user_name(in->name, sys_arg(regs, sh.name), FST_PATH_MAX);
+
+	switch (id) {
+	case NR_open:
+		in->flags = sys_arg(regs, 1);
+		in->mode = a2;
+		break;
+	case NR_creat:
+		in->flags = O_CREAT | 01 | 01000;	/* O_WRONLY | O_TRUNC */
+		in->mode = sys_arg(regs, 1);
+		break;
+	case NR_openat:
+		in->flags = a2;
+		in->mode = a3;
+		break;
+	case NR_openat2: {
+		__u64 how[2] = {};	/* struct open_how: flags, mode */
+
+		bpf_probe_read_user(how, sizeof(how), (void *)a2);
+		in->flags = how[0];
+		in->mode = how[1];
+		break;
+	}
+	case NR_mkdir: case NR_chmod: case NR_fchmod:
+		in->mode = sys_arg(regs, 1);
+		break;
+	case NR_mkdirat: case NR_fchmodat: case NR_fchmodat2:
+		in->mode = a2;
+		break;
+	case NR_mknod:
+		in->mode = sys_arg(regs, 1);
+		break;
+	case NR_mknodat:
+		in->mode = a2;
+		break;
+	case NR_symlink:	/* target, linkpath */
+		user_name(in->name2, sys_arg(regs, 0), FST_PATH_MAX);
+		break;
+	case NR_symlinkat:	/* target, newdirfd, linkpath */
+		user_name(in->name2, sys_arg(regs, 0), FST_PATH_MAX);
+		break;
+	case NR_link: case NR_rename:
+		in->dfd2 = AT_FDCWD;
+		user_name(in->name2, sys_arg(regs, 1), FST_PATH_MAX);
+		break;
+	case NR_linkat: case NR_renameat: case NR_renameat2:
+		in->dfd2 = a2;
+		user_name(in->name2, a3, FST_PATH_MAX);
+		if (id == NR_renameat2)
+			in->flags = sys_arg(regs, 4);
+		break;
+	case NR_chown: case NR_fchown: case NR_lchown:
+		in->attr_uid = sys_arg(regs, 1);
+		in->attr_gid = a2;
+		break;
+	case NR_fchownat:
+		in->attr_uid = a2;
+		in->attr_gid = a3;
+		break;
+	case NR_truncate: case NR_ftruncate:
+		in->size = sys_arg(regs, 1);
+		break;
+	case NR_utime: sys_times(in, sys_arg(regs, 1), 0); break;
+	case NR_utimes: sys_times(in, sys_arg(regs, 1), 1000); break;
+	case NR_futimesat: sys_times(in, a2, 1000); break;
+	case NR_utimensat:
+		if (!sys_arg(regs, 1))	/* futimens: the dirfd is the file */
+			in->name[0] = 0;
+		sys_times(in, a2, 1);
+		break;
+	case NR_mount:		/* source, target, fstype, flags */
+		user_name(in->name2, sys_arg(regs, 0), FST_PATH_MAX);
+		user_name(in->name3, a2, STR2_MAX);
+		in->flags = a3;
+		break;
+	case NR_umount2:
+		in->flags = sys_arg(regs, 1);
+		break;
+	}
+	switch (id) {
+	case NR_chmod: case NR_fchmod: case NR_fchmodat: case NR_fchmodat2:
+		in->attr_mask = FST_ATTR_MODE;
+		in->mode &= 07777;
+		break;
+	case NR_chown: case NR_fchown: case NR_lchown: case NR_fchownat:
+		if (in->attr_uid != (__u32)-1)
+			in->attr_mask |= FST_ATTR_UID;
+		if (in->attr_gid != (__u32)-1)
+			in->attr_mask |= FST_ATTR_GID;
+		break;
+	case NR_truncate: case NR_ftruncate:
+		in->attr_mask = FST_ATTR_SIZE;
+		break;
+	}
+	stage_commit(in);
+	return 0;
+}
+
+/* fd_file returns the file an fd of the current task refers to. */
+static __always_inline struct file *fd_file(int fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid = cur_tid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight_ops, &tid);
+	struct fst_record *r;
+	struct scratch *s;
+	__u32 off, kind;
+	bool created = false;
+
+	if (!in)
+		return 0;
+	if (in->sysno != BPF_CORE_READ(regs, orig_ax) || !(s = get_scratch()))
+		goto out;
+	kind = in->kind;
+	if (kind == FST_MKNOD && ((in->mode & S_IFMT) == 0 || (in->mode & S_IFMT) == S_IFREG)) {
+		kind = FST_CREATE;
+		in->mode |= S_IFREG;
+	}
+	r = start_record(s, kind);
+	r->ret = ret < 0 ? ret : 0;
+	r->flags = in->flags;
+	r->mode = in->mode;
+	r->attr_mask = in->attr_mask;
+	r->attr_uid = in->attr_uid;
+	r->attr_gid = in->attr_gid;
+	r->size = in->size;
+	r->atime_sec = in->atime_sec;
+	r->atime_nsec = in->atime_nsec;
+	r->mtime_sec = in->mtime_sec;
+	r->mtime_nsec = in->mtime_nsec;
+	if (kind == FST_MKDIR || kind == FST_MKNOD || kind == FST_CREATE)
+		r->rflags |= FST_RF_HAS_MODE;
+
+	if (kind == FST_OPEN) {
+		r->flags &= OPEN_USER_FLAGS;
+		if (r->flags & (O_CREAT | O_TMPFILE))
+			r->rflags |= FST_RF_HAS_MODE;
+		r->mode &= 07777;
+		if (ret >= 0) {
+			struct file *f = fd_file(ret);
+
+			if (f) {
+				put_path(s, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), 0, 0);
+				set_inode(r, BPF_CORE_READ(f, f_inode));
+				created = fmode_created && (BPF_CORE_READ(f, f_mode) & fmode_created);
+			}
+		} else {
+			name_path(in->dfd, to_addr(in->name), 0, 0);
+		}
+		if (created && trace_allowed(FST_CREATE)) {
+			r->kind = FST_CREATE;
+			r->rflags |= FST_RF_HAS_MODE;
+			emit(s);
+			r->kind = FST_OPEN;
+			if (!(r->flags & (O_CREAT | O_TMPFILE)))
+				r->rflags &= ~FST_RF_HAS_MODE;
+		}
+		if (trace_allowed(FST_OPEN))
+			emit(s);
+		goto out;
+	}
+	if (!trace_allowed(kind))
+		goto out;
+	off = name_path(in->dfd, to_addr(in->name), 0, 0);
+	switch (kind) {
+	case FST_RENAME: case FST_LINK:
+		name_path(in->dfd2, to_addr(in->name2), off, 1);
+		break;
+	case FST_SYMLINK:
+		off += put_str(s, in->name2, off, 1, FST_PATH_MAX);
+		break;
+	case FST_MOUNT:
+		off += put_str(s, in->name2, off, 1, FST_PATH_MAX);
+		put_str(s, in->name3, off, 2, STR2_MAX);
+		break;
+	}
+	emit(s);
+out:
+	bpf_map_delete_elem(&inflight_ops, &tid);
+	return 0;
+}
+
+/* fmode_probe reads the f_mode of two of the caller's fds, for user space
+ * to find FMODE_CREATED: one file it just created, one it did not. Run
+ * with BPF_PROG_TEST_RUN, never attached. */
+volatile __s32 probe_fd_created = -1;
+volatile __s32 probe_fd_existing = -1;
+volatile __u32 probe_fmode_created = 0;
+volatile __u32 probe_fmode_existing = 0;
+
+SEC("raw_tp")
+int fmode_probe(void *ctx)
+{
+	struct file *f = fd_file(probe_fd_created);
+
+	if (f)
+		probe_fmode_created = BPF_CORE_READ(f, f_mode);
+	f = fd_file(probe_fd_existing);
+	if (f)
+		probe_fmode_existing = BPF_CORE_READ(f, f_mode);
+	return 0;
+}

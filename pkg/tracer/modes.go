@@ -1,0 +1,111 @@
+package tracer
+
+import (
+	"fmt"
+	"math/bits"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// Hook modes, in the order New tries them.
+const (
+	// ModeFentry: fentry/fexit programs on VFS functions. Sees every caller
+	// (syscalls, io_uring, the kernel itself) with canonical paths. Needs
+	// BPF trampolines.
+	ModeFentry = "fentry"
+	// ModeKprobe: kprobes and kretprobes on the same functions, for kernels
+	// with kprobes but without trampolines.
+	ModeKprobe = "kprobe"
+	// ModeSyscall: the raw syscall tracepoints, for kernels that allow
+	// neither (locked-down ones). Sees only what goes through syscalls.
+	ModeSyscall = "syscall"
+)
+
+// Modes lists the hook modes in the order New tries them.
+var Modes = []string{ModeFentry, ModeSyscall}
+
+var hookTables = map[string][]hook{
+	ModeFentry:  fentryHooks,
+	ModeSyscall: syscallHooks,
+}
+
+var modePrograms = map[string]string{
+	ModeFentry:  "fentry/fexit programs",
+	ModeKprobe:  "kprobe programs",
+	ModeSyscall: "syscall tracepoint programs",
+}
+
+func modeOrder(m string) ([]string, error) {
+	switch m {
+	case "", "auto":
+		return Modes, nil
+	}
+	if _, ok := hookTables[m]; ok {
+		return []string{m}, nil
+	}
+	if m == ModeKprobe {
+		return nil, fmt.Errorf("hook mode %q: not implemented yet", m)
+	}
+	return nil, fmt.Errorf("unknown hook mode %q (want auto, fentry, kprobe or syscall)", m)
+}
+
+// probeFmodeCreated finds the FMODE_CREATED bit of the running kernel, which
+// moved between versions and is not in BTF: it creates a file, opens it again,
+// and lets fmode_probe read the f_mode of both. The bit that differs is it.
+func probeFmodeCreated(coll *ebpf.Collection) error {
+	dir, err := os.MkdirTemp("", "fstrace-probe")
+	if err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	name := filepath.Join(dir, "f")
+	created, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+	}
+	defer unix.Close(created)
+	existing, err := unix.Open(name, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+	}
+	defer unix.Close(existing)
+
+	v := coll.Variables
+	if err := v["probe_fd_created"].Set(int32(created)); err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+	}
+	if err := v["probe_fd_existing"].Set(int32(existing)); err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+	}
+	if _, err := coll.Programs["fmode_probe"].Run(&ebpf.RunOptions{}); err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: run: %w", err)
+	}
+	var a, b uint32
+	if err := v["probe_fmode_created"].Get(&a); err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+	}
+	if err := v["probe_fmode_existing"].Get(&b); err != nil {
+		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+	}
+	diff := a &^ b
+	if bits.OnesCount32(diff) != 1 {
+		// Without it, files an open creates are reported as opens only.
+		return nil
+	}
+	return v["fmode_created"].Set(diff)
+}
+
+// hasCaps reports whether the process holds CAP_BPF and CAP_PERFMON (or
+// CAP_SYS_ADMIN, which covers both).
+func hasCaps() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	return has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON))
+}
