@@ -19,9 +19,9 @@ type hook struct {
 	kinds   []events.Kind
 	// namei: the user_names bit for a namei entry point, and which of its
 	// parameters are names (struct filename *, or on 5.10 user strings).
-	namei     uint32
-	nameArgs  []int
-	optional  bool // the kernel may lack it (a sibling hook covers the case)
+	namei      uint32
+	nameArgs   []int
+	optional   bool // the kernel may lack it (a sibling hook covers the case)
 	follow     bool // needed only to follow a command
 	tracepoint bool // targets name a tracepoint, not a kernel function
 	unlessHas  string
