@@ -28,8 +28,7 @@ static __always_inline struct scratch *attr_begin(const struct path *path, int r
 	return s;
 }
 
-SEC("fexit/chmod_common")
-int BPF_PROG(chmod_exit, const struct path *path, umode_t mode, int ret)
+FST_EXIT(chmod_common, chmod_exit, 9, const struct path *path, umode_t mode, int ret)
 {
 	struct scratch *s = attr_begin(path, ret);
 
@@ -41,8 +40,7 @@ int BPF_PROG(chmod_exit, const struct path *path, umode_t mode, int ret)
 	return 0;
 }
 
-SEC("fexit/chown_common")
-int BPF_PROG(chown_exit, const struct path *path, uid_t user, gid_t group, int ret)
+FST_EXIT(chown_common, chown_exit, 10, const struct path *path, uid_t user, gid_t group, int ret)
 {
 	struct scratch *s = attr_begin(path, ret);
 
@@ -60,8 +58,7 @@ int BPF_PROG(chown_exit, const struct path *path, uid_t user, gid_t group, int r
 	return 0;
 }
 
-SEC("fexit/vfs_utimes")
-int BPF_PROG(utimes_exit, const struct path *path, struct timespec64 *times, int ret)
+FST_EXIT(vfs_utimes, utimes_exit, 11, const struct path *path, struct timespec64 *times, int ret)
 {
 	struct scratch *s = attr_begin(path, ret);
 	struct timespec64 t[2] = {};
@@ -103,23 +100,20 @@ static __always_inline void truncate_emit(const struct path *path, loff_t length
 	emit(s);
 }
 
-SEC("fexit/vfs_truncate")
-int BPF_PROG(truncate_exit, const struct path *path, loff_t length, int ret)
+FST_EXIT(vfs_truncate, truncate_exit, 12, const struct path *path, loff_t length, int ret)
 {
 	truncate_emit(path, length, ret);
 	return 0;
 }
 
-SEC("fexit/do_ftruncate")
-int BPF_PROG(ftruncate_exit, struct file *file, loff_t length, int small, int ret)
+FST_EXIT(do_ftruncate, ftruncate_exit, 13, struct file *file, loff_t length, int small, int ret)
 {
 	truncate_emit(&file->f_path, length, ret);
 	return 0;
 }
 
 /* Before 6.11 ftruncate(2) reached do_sys_truncate with only the fd. */
-SEC("fexit/do_sys_ftruncate")
-int BPF_PROG(ftruncate_fd_exit, unsigned int fd, loff_t length, int small, int ret)
+FST_EXIT(do_sys_ftruncate, ftruncate_fd_exit, 14, unsigned int fd, loff_t length, int small, int ret)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);

@@ -13,8 +13,7 @@
 #define S_IFREG 0100000
 
 /* mkdir */
-SEC("fentry/do_mkdirat")
-int BPF_PROG(mkdir_enter, int dfd, const void *name, umode_t mode)
+FST_ENTRY(do_mkdirat, mkdir_enter, int dfd, const void *name, umode_t mode)
 {
 	struct inflight *in;
 
@@ -25,8 +24,7 @@ int BPF_PROG(mkdir_enter, int dfd, const void *name, umode_t mode)
 	return 0;
 }
 
-SEC("fentry/security_path_mkdir")
-int BPF_PROG(mkdir_path, const struct path *dir, struct dentry *dentry, umode_t mode)
+FST_ENTRY(security_path_mkdir, mkdir_path, const struct path *dir, struct dentry *dentry, umode_t mode)
 {
 	struct inflight *in = inflight_get(FST_MKDIR);
 
@@ -35,8 +33,7 @@ int BPF_PROG(mkdir_path, const struct path *dir, struct dentry *dentry, umode_t 
 	return 0;
 }
 
-SEC("fexit/do_mkdirat")
-int BPF_PROG(mkdir_exit, int dfd, const void *name, umode_t mode, int ret)
+FST_EXIT(do_mkdirat, mkdir_exit, 2, int dfd, const void *name, umode_t mode, int ret)
 {
 	namei_exit(FST_MKDIR, ret);
 	return 0;
@@ -50,8 +47,7 @@ static __always_inline __u32 mknod_kind(umode_t mode)
 	return type == 0 || type == S_IFREG ? FST_CREATE : FST_MKNOD;
 }
 
-SEC("fentry/do_mknodat")
-int BPF_PROG(mknod_enter, int dfd, const void *name, umode_t mode, unsigned int dev)
+FST_ENTRY(do_mknodat, mknod_enter, int dfd, const void *name, umode_t mode, unsigned int dev)
 {
 	__u32 kind = mknod_kind(mode);
 	struct inflight *in;
@@ -64,8 +60,7 @@ int BPF_PROG(mknod_enter, int dfd, const void *name, umode_t mode, unsigned int 
 }
 
 /* security_path_mknod serves mknod(2) and open(O_CREAT) alike. */
-SEC("fentry/security_path_mknod")
-int BPF_PROG(mknod_path, const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev)
+FST_ENTRY(security_path_mknod, mknod_path, const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev)
 {
 	struct inflight *in = inflight_get(mknod_kind(mode));
 	struct creat_mark cm = {};
@@ -84,16 +79,14 @@ int BPF_PROG(mknod_path, const struct path *dir, struct dentry *dentry, umode_t 
 	return 0;
 }
 
-SEC("fexit/do_mknodat")
-int BPF_PROG(mknod_exit, int dfd, const void *name, umode_t mode, unsigned int dev, int ret)
+FST_EXIT(do_mknodat, mknod_exit, 3, int dfd, const void *name, umode_t mode, unsigned int dev, int ret)
 {
 	namei_exit(mknod_kind(mode), ret);
 	return 0;
 }
 
 /* symlink: path is the new link, the target is kept as given. */
-SEC("fentry/do_symlinkat")
-int BPF_PROG(symlink_enter, const void *from, int newdfd, const void *to)
+FST_ENTRY(do_symlinkat, symlink_enter, const void *from, int newdfd, const void *to)
 {
 	struct inflight *in;
 
@@ -104,8 +97,7 @@ int BPF_PROG(symlink_enter, const void *from, int newdfd, const void *to)
 	return 0;
 }
 
-SEC("fentry/security_path_symlink")
-int BPF_PROG(symlink_path, const struct path *dir, struct dentry *dentry, const char *old_name)
+FST_ENTRY(security_path_symlink, symlink_path, const struct path *dir, struct dentry *dentry, const char *old_name)
 {
 	struct inflight *in = inflight_get(FST_SYMLINK);
 
@@ -114,16 +106,14 @@ int BPF_PROG(symlink_path, const struct path *dir, struct dentry *dentry, const 
 	return 0;
 }
 
-SEC("fexit/do_symlinkat")
-int BPF_PROG(symlink_exit, const void *from, int newdfd, const void *to, int ret)
+FST_EXIT(do_symlinkat, symlink_exit, 4, const void *from, int newdfd, const void *to, int ret)
 {
 	namei_exit(FST_SYMLINK, ret);
 	return 0;
 }
 
 /* link: path is the existing name, new_path the new one. */
-SEC("fentry/do_linkat")
-int BPF_PROG(link_enter, int olddfd, const void *old, int newdfd, const void *new, int flags)
+FST_ENTRY(do_linkat, link_enter, int olddfd, const void *old, int newdfd, const void *new, int flags)
 {
 	struct inflight *in;
 
@@ -136,8 +126,7 @@ int BPF_PROG(link_enter, int olddfd, const void *old, int newdfd, const void *ne
 	return 0;
 }
 
-SEC("fentry/security_path_link")
-int BPF_PROG(link_path, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry)
+FST_ENTRY(security_path_link, link_path, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry)
 {
 	struct inflight *in = inflight_get(FST_LINK);
 	struct scratch *s;
@@ -153,8 +142,7 @@ int BPF_PROG(link_path, struct dentry *old_dentry, const struct path *new_dir, s
 	return 0;
 }
 
-SEC("fexit/do_linkat")
-int BPF_PROG(link_exit, int olddfd, const void *old, int newdfd, const void *new, int flags, int ret)
+FST_EXIT(do_linkat, link_exit, 5, int olddfd, const void *old, int newdfd, const void *new, int flags, int ret)
 {
 	namei_exit(FST_LINK, ret);
 	return 0;

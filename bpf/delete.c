@@ -15,43 +15,37 @@ static __always_inline void delete_resolve(__u32 kind, const struct path *dir, s
 	set_inflight_inode(in, dentry);
 }
 
-SEC("fentry/do_unlinkat")
-int BPF_PROG(unlink_enter, int dfd, const void *name)
+FST_ENTRY(do_unlinkat, unlink_enter, int dfd, const void *name)
 {
 	namei_enter(FST_UNLINK, dfd, name, NAMEI_UNLINK);
 	return 0;
 }
 
-SEC("fentry/security_path_unlink")
-int BPF_PROG(unlink_path, const struct path *dir, struct dentry *dentry)
+FST_ENTRY(security_path_unlink, unlink_path, const struct path *dir, struct dentry *dentry)
 {
 	delete_resolve(FST_UNLINK, dir, dentry);
 	return 0;
 }
 
-SEC("fexit/do_unlinkat")
-int BPF_PROG(unlink_exit, int dfd, const void *name, int ret)
+FST_EXIT(do_unlinkat, unlink_exit, 6, int dfd, const void *name, int ret)
 {
 	namei_exit(FST_UNLINK, ret);
 	return 0;
 }
 
-SEC("fentry/do_rmdir")
-int BPF_PROG(rmdir_enter, int dfd, const void *name)
+FST_ENTRY(do_rmdir, rmdir_enter, int dfd, const void *name)
 {
 	namei_enter(FST_RMDIR, dfd, name, NAMEI_RMDIR);
 	return 0;
 }
 
-SEC("fentry/security_path_rmdir")
-int BPF_PROG(rmdir_path, const struct path *dir, struct dentry *dentry)
+FST_ENTRY(security_path_rmdir, rmdir_path, const struct path *dir, struct dentry *dentry)
 {
 	delete_resolve(FST_RMDIR, dir, dentry);
 	return 0;
 }
 
-SEC("fexit/do_rmdir")
-int BPF_PROG(rmdir_exit, int dfd, const void *name, int ret)
+FST_EXIT(do_rmdir, rmdir_exit, 7, int dfd, const void *name, int ret)
 {
 	namei_exit(FST_RMDIR, ret);
 	return 0;

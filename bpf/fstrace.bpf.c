@@ -6,6 +6,7 @@
  *   lib/common.h    maps, filters, the emit path
  *   lib/path.h      absolute paths in the kernel
  *   lib/inflight.h  operations that span a namei entry and exit
+ *   lib/hooks.h     one hook body as fentry/fexit and as kprobe/kretprobe
  *   open.c create.c delete.c rename.c attr.c mount.c  the event families
  *   process.c       following a command's process tree
  *   sys.c           the syscall hook mode (raw syscall tracepoints)
@@ -19,6 +20,7 @@
 #include "lib/common.h"
 #include "lib/path.h"
 #include "lib/inflight.h"
+#include "lib/hooks.h"
 
 #include "open.c"
 #include "create.c"

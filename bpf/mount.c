@@ -6,9 +6,7 @@
  * the mount point is resolved on entry and reported on exit.
  */
 
-SEC("fexit/path_mount")
-int BPF_PROG(mount_exit, const char *dev_name, const struct path *path, const char *type_page,
-	     unsigned long flags, void *data_page, int ret)
+FST_EXIT(path_mount, mount_exit, 15, const char *dev_name, const struct path *path, const char *type_page, unsigned long flags, void *data_page, int ret)
 {
 	struct scratch *s;
 	__u32 off;
@@ -25,8 +23,7 @@ int BPF_PROG(mount_exit, const char *dev_name, const struct path *path, const ch
 	return 0;
 }
 
-SEC("fentry/path_umount")
-int BPF_PROG(umount_enter, struct path *path, int flags)
+FST_ENTRY(path_umount, umount_enter, struct path *path, int flags)
 {
 	struct inflight *in;
 	struct scratch *s;
@@ -44,8 +41,7 @@ int BPF_PROG(umount_enter, struct path *path, int flags)
 	return 0;
 }
 
-SEC("fexit/path_umount")
-int BPF_PROG(umount_exit, struct path *path, int flags, int ret)
+FST_EXIT(path_umount, umount_exit, 16, struct path *path, int flags, int ret)
 {
 	struct inflight *in = inflight_get(FST_UMOUNT);
 

@@ -28,8 +28,7 @@ struct {
 	__type(value, struct creat_mark);
 } creat_marks SEC(".maps");
 
-SEC("fexit/do_filp_open")
-int BPF_PROG(open_exit, int dfd, struct filename *pathname, const struct open_flags *op, struct file *file)
+FST_EXIT(do_filp_open, open_exit, 1, int dfd, struct filename *pathname, const struct open_flags *op, struct file *file)
 {
 	__u32 tid = cur_tid();
 	struct creat_mark *cm = bpf_map_lookup_elem(&creat_marks, &tid);

@@ -5,8 +5,7 @@
  * for RENAME_EXCHANGE → exit.
  */
 
-SEC("fentry/do_renameat2")
-int BPF_PROG(rename_enter, int olddfd, const void *from, int newdfd, const void *to, unsigned int flags)
+FST_ENTRY(do_renameat2, rename_enter, int olddfd, const void *from, int newdfd, const void *to, unsigned int flags)
 {
 	struct inflight *in;
 
@@ -20,9 +19,7 @@ int BPF_PROG(rename_enter, int olddfd, const void *from, int newdfd, const void 
 	return 0;
 }
 
-SEC("fentry/security_path_rename")
-int BPF_PROG(rename_path, const struct path *old_dir, struct dentry *old_dentry,
-	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags)
+FST_ENTRY(security_path_rename, rename_path, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry, unsigned int flags)
 {
 	struct inflight *in = inflight_get(FST_RENAME);
 	struct scratch *s;
@@ -35,8 +32,7 @@ int BPF_PROG(rename_path, const struct path *old_dir, struct dentry *old_dentry,
 	return 0;
 }
 
-SEC("fexit/do_renameat2")
-int BPF_PROG(rename_exit, int olddfd, const void *from, int newdfd, const void *to, unsigned int flags, int ret)
+FST_EXIT(do_renameat2, rename_exit, 8, int olddfd, const void *from, int newdfd, const void *to, unsigned int flags, int ret)
 {
 	namei_exit(FST_RENAME, ret);
 	return 0;

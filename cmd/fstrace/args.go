@@ -30,6 +30,7 @@ type config struct {
 }
 
 const usageText = `Usage: fstrace [OPTIONS] [-- COMMAND [ARGS...]]
+       fstrace probe [-o text|json]
 
 Report filesystem events system-wide, or only those of COMMAND and its
 descendants. Needs root (or CAP_BPF and CAP_PERFMON).

@@ -39,6 +39,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "probe" {
+		return probeCmd(args[1:], stdout, stderr)
+	}
 	cfg, err := parseArgs(args, stderr)
 	if err != nil {
 		if errors.Is(err, errHelp) {

@@ -107,60 +107,108 @@ type bpfScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bpfMapCpuSeq             = "cpu_seq"
-	bpfMapCreatMarks         = "creat_marks"
-	bpfMapFollowed           = "followed"
-	bpfMapInflightOps        = "inflight_ops"
-	bpfMapInflightStage      = "inflight_stage"
-	bpfMapLost               = "lost"
-	bpfMapRings              = "rings"
-	bpfMapScratchMap         = "scratch_map"
-	bpfProgChmodExit         = "chmod_exit"
-	bpfProgChownExit         = "chown_exit"
-	bpfProgFmodeProbe        = "fmode_probe"
-	bpfProgFollowExec        = "follow_exec"
-	bpfProgFollowExit        = "follow_exit"
-	bpfProgFollowFork        = "follow_fork"
-	bpfProgFtruncateExit     = "ftruncate_exit"
-	bpfProgFtruncateFdExit   = "ftruncate_fd_exit"
-	bpfProgLinkEnter         = "link_enter"
-	bpfProgLinkExit          = "link_exit"
-	bpfProgLinkPath          = "link_path"
-	bpfProgMkdirEnter        = "mkdir_enter"
-	bpfProgMkdirExit         = "mkdir_exit"
-	bpfProgMkdirPath         = "mkdir_path"
-	bpfProgMknodEnter        = "mknod_enter"
-	bpfProgMknodExit         = "mknod_exit"
-	bpfProgMknodPath         = "mknod_path"
-	bpfProgMountExit         = "mount_exit"
-	bpfProgOpenExit          = "open_exit"
-	bpfProgRenameEnter       = "rename_enter"
-	bpfProgRenameExit        = "rename_exit"
-	bpfProgRenamePath        = "rename_path"
-	bpfProgRmdirEnter        = "rmdir_enter"
-	bpfProgRmdirExit         = "rmdir_exit"
-	bpfProgRmdirPath         = "rmdir_path"
-	bpfProgSymlinkEnter      = "symlink_enter"
-	bpfProgSymlinkExit       = "symlink_exit"
-	bpfProgSymlinkPath       = "symlink_path"
-	bpfProgSysEnter          = "sys_enter"
-	bpfProgSysExit           = "sys_exit"
-	bpfProgTruncateExit      = "truncate_exit"
-	bpfProgUmountEnter       = "umount_enter"
-	bpfProgUmountExit        = "umount_exit"
-	bpfProgUnlinkEnter       = "unlink_enter"
-	bpfProgUnlinkExit        = "unlink_exit"
-	bpfProgUnlinkPath        = "unlink_path"
-	bpfProgUtimesExit        = "utimes_exit"
-	bpfVarFmodeCreated       = "fmode_created"
-	bpfVarFollowMode         = "follow_mode"
-	bpfVarKindMask           = "kind_mask"
-	bpfVarProbeFdCreated     = "probe_fd_created"
-	bpfVarProbeFdExisting    = "probe_fd_existing"
-	bpfVarProbeFmodeCreated  = "probe_fmode_created"
-	bpfVarProbeFmodeExisting = "probe_fmode_existing"
-	bpfVarSelfTgid           = "self_tgid"
-	bpfVarUserNames          = "user_names"
+	bpfMapCpuSeq                 = "cpu_seq"
+	bpfMapCreatMarks             = "creat_marks"
+	bpfMapFollowed               = "followed"
+	bpfMapInflightOps            = "inflight_ops"
+	bpfMapInflightStage          = "inflight_stage"
+	bpfMapKargs                  = "kargs"
+	bpfMapLost                   = "lost"
+	bpfMapRings                  = "rings"
+	bpfMapScratchMap             = "scratch_map"
+	bpfProgChmodExit             = "chmod_exit"
+	bpfProgChownExit             = "chown_exit"
+	bpfProgFmodeProbe            = "fmode_probe"
+	bpfProgFollowExec            = "follow_exec"
+	bpfProgFollowExit            = "follow_exit"
+	bpfProgFollowFork            = "follow_fork"
+	bpfProgFtruncateExit         = "ftruncate_exit"
+	bpfProgFtruncateFdExit       = "ftruncate_fd_exit"
+	bpfProgKpChmodExit           = "kp_chmod_exit"
+	bpfProgKpChmodExitArgs       = "kp_chmod_exit_args"
+	bpfProgKpChownExit           = "kp_chown_exit"
+	bpfProgKpChownExitArgs       = "kp_chown_exit_args"
+	bpfProgKpFtruncateExit       = "kp_ftruncate_exit"
+	bpfProgKpFtruncateExitArgs   = "kp_ftruncate_exit_args"
+	bpfProgKpFtruncateFdExit     = "kp_ftruncate_fd_exit"
+	bpfProgKpFtruncateFdExitArgs = "kp_ftruncate_fd_exit_args"
+	bpfProgKpLinkEnter           = "kp_link_enter"
+	bpfProgKpLinkExit            = "kp_link_exit"
+	bpfProgKpLinkExitArgs        = "kp_link_exit_args"
+	bpfProgKpLinkPath            = "kp_link_path"
+	bpfProgKpMkdirEnter          = "kp_mkdir_enter"
+	bpfProgKpMkdirExit           = "kp_mkdir_exit"
+	bpfProgKpMkdirExitArgs       = "kp_mkdir_exit_args"
+	bpfProgKpMkdirPath           = "kp_mkdir_path"
+	bpfProgKpMknodEnter          = "kp_mknod_enter"
+	bpfProgKpMknodExit           = "kp_mknod_exit"
+	bpfProgKpMknodExitArgs       = "kp_mknod_exit_args"
+	bpfProgKpMknodPath           = "kp_mknod_path"
+	bpfProgKpMountExit           = "kp_mount_exit"
+	bpfProgKpMountExitArgs       = "kp_mount_exit_args"
+	bpfProgKpOpenExit            = "kp_open_exit"
+	bpfProgKpOpenExitArgs        = "kp_open_exit_args"
+	bpfProgKpRenameEnter         = "kp_rename_enter"
+	bpfProgKpRenameExit          = "kp_rename_exit"
+	bpfProgKpRenameExitArgs      = "kp_rename_exit_args"
+	bpfProgKpRenamePath          = "kp_rename_path"
+	bpfProgKpRmdirEnter          = "kp_rmdir_enter"
+	bpfProgKpRmdirExit           = "kp_rmdir_exit"
+	bpfProgKpRmdirExitArgs       = "kp_rmdir_exit_args"
+	bpfProgKpRmdirPath           = "kp_rmdir_path"
+	bpfProgKpSymlinkEnter        = "kp_symlink_enter"
+	bpfProgKpSymlinkExit         = "kp_symlink_exit"
+	bpfProgKpSymlinkExitArgs     = "kp_symlink_exit_args"
+	bpfProgKpSymlinkPath         = "kp_symlink_path"
+	bpfProgKpTruncateExit        = "kp_truncate_exit"
+	bpfProgKpTruncateExitArgs    = "kp_truncate_exit_args"
+	bpfProgKpUmountEnter         = "kp_umount_enter"
+	bpfProgKpUmountExit          = "kp_umount_exit"
+	bpfProgKpUmountExitArgs      = "kp_umount_exit_args"
+	bpfProgKpUnlinkEnter         = "kp_unlink_enter"
+	bpfProgKpUnlinkExit          = "kp_unlink_exit"
+	bpfProgKpUnlinkExitArgs      = "kp_unlink_exit_args"
+	bpfProgKpUnlinkPath          = "kp_unlink_path"
+	bpfProgKpUtimesExit          = "kp_utimes_exit"
+	bpfProgKpUtimesExitArgs      = "kp_utimes_exit_args"
+	bpfProgLinkEnter             = "link_enter"
+	bpfProgLinkExit              = "link_exit"
+	bpfProgLinkPath              = "link_path"
+	bpfProgMkdirEnter            = "mkdir_enter"
+	bpfProgMkdirExit             = "mkdir_exit"
+	bpfProgMkdirPath             = "mkdir_path"
+	bpfProgMknodEnter            = "mknod_enter"
+	bpfProgMknodExit             = "mknod_exit"
+	bpfProgMknodPath             = "mknod_path"
+	bpfProgMountExit             = "mount_exit"
+	bpfProgOpenExit              = "open_exit"
+	bpfProgRenameEnter           = "rename_enter"
+	bpfProgRenameExit            = "rename_exit"
+	bpfProgRenamePath            = "rename_path"
+	bpfProgRmdirEnter            = "rmdir_enter"
+	bpfProgRmdirExit             = "rmdir_exit"
+	bpfProgRmdirPath             = "rmdir_path"
+	bpfProgSymlinkEnter          = "symlink_enter"
+	bpfProgSymlinkExit           = "symlink_exit"
+	bpfProgSymlinkPath           = "symlink_path"
+	bpfProgSysEnter              = "sys_enter"
+	bpfProgSysExit               = "sys_exit"
+	bpfProgTruncateExit          = "truncate_exit"
+	bpfProgUmountEnter           = "umount_enter"
+	bpfProgUmountExit            = "umount_exit"
+	bpfProgUnlinkEnter           = "unlink_enter"
+	bpfProgUnlinkExit            = "unlink_exit"
+	bpfProgUnlinkPath            = "unlink_path"
+	bpfProgUtimesExit            = "utimes_exit"
+	bpfVarFmodeCreated           = "fmode_created"
+	bpfVarFollowMode             = "follow_mode"
+	bpfVarKindMask               = "kind_mask"
+	bpfVarProbeFdCreated         = "probe_fd_created"
+	bpfVarProbeFdExisting        = "probe_fd_existing"
+	bpfVarProbeFmodeCreated      = "probe_fmode_created"
+	bpfVarProbeFmodeExisting     = "probe_fmode_existing"
+	bpfVarSelfTgid               = "self_tgid"
+	bpfVarUserNames              = "user_names"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -205,43 +253,90 @@ type bpfSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfProgramSpecs struct {
-	ChmodExit       *ebpf.ProgramSpec `ebpf:"chmod_exit"`
-	ChownExit       *ebpf.ProgramSpec `ebpf:"chown_exit"`
-	FmodeProbe      *ebpf.ProgramSpec `ebpf:"fmode_probe"`
-	FollowExec      *ebpf.ProgramSpec `ebpf:"follow_exec"`
-	FollowExit      *ebpf.ProgramSpec `ebpf:"follow_exit"`
-	FollowFork      *ebpf.ProgramSpec `ebpf:"follow_fork"`
-	FtruncateExit   *ebpf.ProgramSpec `ebpf:"ftruncate_exit"`
-	FtruncateFdExit *ebpf.ProgramSpec `ebpf:"ftruncate_fd_exit"`
-	LinkEnter       *ebpf.ProgramSpec `ebpf:"link_enter"`
-	LinkExit        *ebpf.ProgramSpec `ebpf:"link_exit"`
-	LinkPath        *ebpf.ProgramSpec `ebpf:"link_path"`
-	MkdirEnter      *ebpf.ProgramSpec `ebpf:"mkdir_enter"`
-	MkdirExit       *ebpf.ProgramSpec `ebpf:"mkdir_exit"`
-	MkdirPath       *ebpf.ProgramSpec `ebpf:"mkdir_path"`
-	MknodEnter      *ebpf.ProgramSpec `ebpf:"mknod_enter"`
-	MknodExit       *ebpf.ProgramSpec `ebpf:"mknod_exit"`
-	MknodPath       *ebpf.ProgramSpec `ebpf:"mknod_path"`
-	MountExit       *ebpf.ProgramSpec `ebpf:"mount_exit"`
-	OpenExit        *ebpf.ProgramSpec `ebpf:"open_exit"`
-	RenameEnter     *ebpf.ProgramSpec `ebpf:"rename_enter"`
-	RenameExit      *ebpf.ProgramSpec `ebpf:"rename_exit"`
-	RenamePath      *ebpf.ProgramSpec `ebpf:"rename_path"`
-	RmdirEnter      *ebpf.ProgramSpec `ebpf:"rmdir_enter"`
-	RmdirExit       *ebpf.ProgramSpec `ebpf:"rmdir_exit"`
-	RmdirPath       *ebpf.ProgramSpec `ebpf:"rmdir_path"`
-	SymlinkEnter    *ebpf.ProgramSpec `ebpf:"symlink_enter"`
-	SymlinkExit     *ebpf.ProgramSpec `ebpf:"symlink_exit"`
-	SymlinkPath     *ebpf.ProgramSpec `ebpf:"symlink_path"`
-	SysEnter        *ebpf.ProgramSpec `ebpf:"sys_enter"`
-	SysExit         *ebpf.ProgramSpec `ebpf:"sys_exit"`
-	TruncateExit    *ebpf.ProgramSpec `ebpf:"truncate_exit"`
-	UmountEnter     *ebpf.ProgramSpec `ebpf:"umount_enter"`
-	UmountExit      *ebpf.ProgramSpec `ebpf:"umount_exit"`
-	UnlinkEnter     *ebpf.ProgramSpec `ebpf:"unlink_enter"`
-	UnlinkExit      *ebpf.ProgramSpec `ebpf:"unlink_exit"`
-	UnlinkPath      *ebpf.ProgramSpec `ebpf:"unlink_path"`
-	UtimesExit      *ebpf.ProgramSpec `ebpf:"utimes_exit"`
+	ChmodExit             *ebpf.ProgramSpec `ebpf:"chmod_exit"`
+	ChownExit             *ebpf.ProgramSpec `ebpf:"chown_exit"`
+	FmodeProbe            *ebpf.ProgramSpec `ebpf:"fmode_probe"`
+	FollowExec            *ebpf.ProgramSpec `ebpf:"follow_exec"`
+	FollowExit            *ebpf.ProgramSpec `ebpf:"follow_exit"`
+	FollowFork            *ebpf.ProgramSpec `ebpf:"follow_fork"`
+	FtruncateExit         *ebpf.ProgramSpec `ebpf:"ftruncate_exit"`
+	FtruncateFdExit       *ebpf.ProgramSpec `ebpf:"ftruncate_fd_exit"`
+	KpChmodExit           *ebpf.ProgramSpec `ebpf:"kp_chmod_exit"`
+	KpChmodExitArgs       *ebpf.ProgramSpec `ebpf:"kp_chmod_exit_args"`
+	KpChownExit           *ebpf.ProgramSpec `ebpf:"kp_chown_exit"`
+	KpChownExitArgs       *ebpf.ProgramSpec `ebpf:"kp_chown_exit_args"`
+	KpFtruncateExit       *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit"`
+	KpFtruncateExitArgs   *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit_args"`
+	KpFtruncateFdExit     *ebpf.ProgramSpec `ebpf:"kp_ftruncate_fd_exit"`
+	KpFtruncateFdExitArgs *ebpf.ProgramSpec `ebpf:"kp_ftruncate_fd_exit_args"`
+	KpLinkEnter           *ebpf.ProgramSpec `ebpf:"kp_link_enter"`
+	KpLinkExit            *ebpf.ProgramSpec `ebpf:"kp_link_exit"`
+	KpLinkExitArgs        *ebpf.ProgramSpec `ebpf:"kp_link_exit_args"`
+	KpLinkPath            *ebpf.ProgramSpec `ebpf:"kp_link_path"`
+	KpMkdirEnter          *ebpf.ProgramSpec `ebpf:"kp_mkdir_enter"`
+	KpMkdirExit           *ebpf.ProgramSpec `ebpf:"kp_mkdir_exit"`
+	KpMkdirExitArgs       *ebpf.ProgramSpec `ebpf:"kp_mkdir_exit_args"`
+	KpMkdirPath           *ebpf.ProgramSpec `ebpf:"kp_mkdir_path"`
+	KpMknodEnter          *ebpf.ProgramSpec `ebpf:"kp_mknod_enter"`
+	KpMknodExit           *ebpf.ProgramSpec `ebpf:"kp_mknod_exit"`
+	KpMknodExitArgs       *ebpf.ProgramSpec `ebpf:"kp_mknod_exit_args"`
+	KpMknodPath           *ebpf.ProgramSpec `ebpf:"kp_mknod_path"`
+	KpMountExit           *ebpf.ProgramSpec `ebpf:"kp_mount_exit"`
+	KpMountExitArgs       *ebpf.ProgramSpec `ebpf:"kp_mount_exit_args"`
+	KpOpenExit            *ebpf.ProgramSpec `ebpf:"kp_open_exit"`
+	KpOpenExitArgs        *ebpf.ProgramSpec `ebpf:"kp_open_exit_args"`
+	KpRenameEnter         *ebpf.ProgramSpec `ebpf:"kp_rename_enter"`
+	KpRenameExit          *ebpf.ProgramSpec `ebpf:"kp_rename_exit"`
+	KpRenameExitArgs      *ebpf.ProgramSpec `ebpf:"kp_rename_exit_args"`
+	KpRenamePath          *ebpf.ProgramSpec `ebpf:"kp_rename_path"`
+	KpRmdirEnter          *ebpf.ProgramSpec `ebpf:"kp_rmdir_enter"`
+	KpRmdirExit           *ebpf.ProgramSpec `ebpf:"kp_rmdir_exit"`
+	KpRmdirExitArgs       *ebpf.ProgramSpec `ebpf:"kp_rmdir_exit_args"`
+	KpRmdirPath           *ebpf.ProgramSpec `ebpf:"kp_rmdir_path"`
+	KpSymlinkEnter        *ebpf.ProgramSpec `ebpf:"kp_symlink_enter"`
+	KpSymlinkExit         *ebpf.ProgramSpec `ebpf:"kp_symlink_exit"`
+	KpSymlinkExitArgs     *ebpf.ProgramSpec `ebpf:"kp_symlink_exit_args"`
+	KpSymlinkPath         *ebpf.ProgramSpec `ebpf:"kp_symlink_path"`
+	KpTruncateExit        *ebpf.ProgramSpec `ebpf:"kp_truncate_exit"`
+	KpTruncateExitArgs    *ebpf.ProgramSpec `ebpf:"kp_truncate_exit_args"`
+	KpUmountEnter         *ebpf.ProgramSpec `ebpf:"kp_umount_enter"`
+	KpUmountExit          *ebpf.ProgramSpec `ebpf:"kp_umount_exit"`
+	KpUmountExitArgs      *ebpf.ProgramSpec `ebpf:"kp_umount_exit_args"`
+	KpUnlinkEnter         *ebpf.ProgramSpec `ebpf:"kp_unlink_enter"`
+	KpUnlinkExit          *ebpf.ProgramSpec `ebpf:"kp_unlink_exit"`
+	KpUnlinkExitArgs      *ebpf.ProgramSpec `ebpf:"kp_unlink_exit_args"`
+	KpUnlinkPath          *ebpf.ProgramSpec `ebpf:"kp_unlink_path"`
+	KpUtimesExit          *ebpf.ProgramSpec `ebpf:"kp_utimes_exit"`
+	KpUtimesExitArgs      *ebpf.ProgramSpec `ebpf:"kp_utimes_exit_args"`
+	LinkEnter             *ebpf.ProgramSpec `ebpf:"link_enter"`
+	LinkExit              *ebpf.ProgramSpec `ebpf:"link_exit"`
+	LinkPath              *ebpf.ProgramSpec `ebpf:"link_path"`
+	MkdirEnter            *ebpf.ProgramSpec `ebpf:"mkdir_enter"`
+	MkdirExit             *ebpf.ProgramSpec `ebpf:"mkdir_exit"`
+	MkdirPath             *ebpf.ProgramSpec `ebpf:"mkdir_path"`
+	MknodEnter            *ebpf.ProgramSpec `ebpf:"mknod_enter"`
+	MknodExit             *ebpf.ProgramSpec `ebpf:"mknod_exit"`
+	MknodPath             *ebpf.ProgramSpec `ebpf:"mknod_path"`
+	MountExit             *ebpf.ProgramSpec `ebpf:"mount_exit"`
+	OpenExit              *ebpf.ProgramSpec `ebpf:"open_exit"`
+	RenameEnter           *ebpf.ProgramSpec `ebpf:"rename_enter"`
+	RenameExit            *ebpf.ProgramSpec `ebpf:"rename_exit"`
+	RenamePath            *ebpf.ProgramSpec `ebpf:"rename_path"`
+	RmdirEnter            *ebpf.ProgramSpec `ebpf:"rmdir_enter"`
+	RmdirExit             *ebpf.ProgramSpec `ebpf:"rmdir_exit"`
+	RmdirPath             *ebpf.ProgramSpec `ebpf:"rmdir_path"`
+	SymlinkEnter          *ebpf.ProgramSpec `ebpf:"symlink_enter"`
+	SymlinkExit           *ebpf.ProgramSpec `ebpf:"symlink_exit"`
+	SymlinkPath           *ebpf.ProgramSpec `ebpf:"symlink_path"`
+	SysEnter              *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysExit               *ebpf.ProgramSpec `ebpf:"sys_exit"`
+	TruncateExit          *ebpf.ProgramSpec `ebpf:"truncate_exit"`
+	UmountEnter           *ebpf.ProgramSpec `ebpf:"umount_enter"`
+	UmountExit            *ebpf.ProgramSpec `ebpf:"umount_exit"`
+	UnlinkEnter           *ebpf.ProgramSpec `ebpf:"unlink_enter"`
+	UnlinkExit            *ebpf.ProgramSpec `ebpf:"unlink_exit"`
+	UnlinkPath            *ebpf.ProgramSpec `ebpf:"unlink_path"`
+	UtimesExit            *ebpf.ProgramSpec `ebpf:"utimes_exit"`
 }
 
 // bpfMapSpecs contains maps before they are loaded into the kernel.
@@ -253,6 +348,7 @@ type bpfMapSpecs struct {
 	Followed      *ebpf.MapSpec `ebpf:"followed"`
 	InflightOps   *ebpf.MapSpec `ebpf:"inflight_ops"`
 	InflightStage *ebpf.MapSpec `ebpf:"inflight_stage"`
+	Kargs         *ebpf.MapSpec `ebpf:"kargs"`
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 	Rings         *ebpf.MapSpec `ebpf:"rings"`
 	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
@@ -298,6 +394,7 @@ type bpfMaps struct {
 	Followed      *ebpf.Map `ebpf:"followed"`
 	InflightOps   *ebpf.Map `ebpf:"inflight_ops"`
 	InflightStage *ebpf.Map `ebpf:"inflight_stage"`
+	Kargs         *ebpf.Map `ebpf:"kargs"`
 	Lost          *ebpf.Map `ebpf:"lost"`
 	Rings         *ebpf.Map `ebpf:"rings"`
 	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
@@ -310,6 +407,7 @@ func (m *bpfMaps) Close() error {
 		m.Followed,
 		m.InflightOps,
 		m.InflightStage,
+		m.Kargs,
 		m.Lost,
 		m.Rings,
 		m.ScratchMap,
@@ -335,43 +433,90 @@ type bpfVariables struct {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfPrograms struct {
-	ChmodExit       *ebpf.Program `ebpf:"chmod_exit"`
-	ChownExit       *ebpf.Program `ebpf:"chown_exit"`
-	FmodeProbe      *ebpf.Program `ebpf:"fmode_probe"`
-	FollowExec      *ebpf.Program `ebpf:"follow_exec"`
-	FollowExit      *ebpf.Program `ebpf:"follow_exit"`
-	FollowFork      *ebpf.Program `ebpf:"follow_fork"`
-	FtruncateExit   *ebpf.Program `ebpf:"ftruncate_exit"`
-	FtruncateFdExit *ebpf.Program `ebpf:"ftruncate_fd_exit"`
-	LinkEnter       *ebpf.Program `ebpf:"link_enter"`
-	LinkExit        *ebpf.Program `ebpf:"link_exit"`
-	LinkPath        *ebpf.Program `ebpf:"link_path"`
-	MkdirEnter      *ebpf.Program `ebpf:"mkdir_enter"`
-	MkdirExit       *ebpf.Program `ebpf:"mkdir_exit"`
-	MkdirPath       *ebpf.Program `ebpf:"mkdir_path"`
-	MknodEnter      *ebpf.Program `ebpf:"mknod_enter"`
-	MknodExit       *ebpf.Program `ebpf:"mknod_exit"`
-	MknodPath       *ebpf.Program `ebpf:"mknod_path"`
-	MountExit       *ebpf.Program `ebpf:"mount_exit"`
-	OpenExit        *ebpf.Program `ebpf:"open_exit"`
-	RenameEnter     *ebpf.Program `ebpf:"rename_enter"`
-	RenameExit      *ebpf.Program `ebpf:"rename_exit"`
-	RenamePath      *ebpf.Program `ebpf:"rename_path"`
-	RmdirEnter      *ebpf.Program `ebpf:"rmdir_enter"`
-	RmdirExit       *ebpf.Program `ebpf:"rmdir_exit"`
-	RmdirPath       *ebpf.Program `ebpf:"rmdir_path"`
-	SymlinkEnter    *ebpf.Program `ebpf:"symlink_enter"`
-	SymlinkExit     *ebpf.Program `ebpf:"symlink_exit"`
-	SymlinkPath     *ebpf.Program `ebpf:"symlink_path"`
-	SysEnter        *ebpf.Program `ebpf:"sys_enter"`
-	SysExit         *ebpf.Program `ebpf:"sys_exit"`
-	TruncateExit    *ebpf.Program `ebpf:"truncate_exit"`
-	UmountEnter     *ebpf.Program `ebpf:"umount_enter"`
-	UmountExit      *ebpf.Program `ebpf:"umount_exit"`
-	UnlinkEnter     *ebpf.Program `ebpf:"unlink_enter"`
-	UnlinkExit      *ebpf.Program `ebpf:"unlink_exit"`
-	UnlinkPath      *ebpf.Program `ebpf:"unlink_path"`
-	UtimesExit      *ebpf.Program `ebpf:"utimes_exit"`
+	ChmodExit             *ebpf.Program `ebpf:"chmod_exit"`
+	ChownExit             *ebpf.Program `ebpf:"chown_exit"`
+	FmodeProbe            *ebpf.Program `ebpf:"fmode_probe"`
+	FollowExec            *ebpf.Program `ebpf:"follow_exec"`
+	FollowExit            *ebpf.Program `ebpf:"follow_exit"`
+	FollowFork            *ebpf.Program `ebpf:"follow_fork"`
+	FtruncateExit         *ebpf.Program `ebpf:"ftruncate_exit"`
+	FtruncateFdExit       *ebpf.Program `ebpf:"ftruncate_fd_exit"`
+	KpChmodExit           *ebpf.Program `ebpf:"kp_chmod_exit"`
+	KpChmodExitArgs       *ebpf.Program `ebpf:"kp_chmod_exit_args"`
+	KpChownExit           *ebpf.Program `ebpf:"kp_chown_exit"`
+	KpChownExitArgs       *ebpf.Program `ebpf:"kp_chown_exit_args"`
+	KpFtruncateExit       *ebpf.Program `ebpf:"kp_ftruncate_exit"`
+	KpFtruncateExitArgs   *ebpf.Program `ebpf:"kp_ftruncate_exit_args"`
+	KpFtruncateFdExit     *ebpf.Program `ebpf:"kp_ftruncate_fd_exit"`
+	KpFtruncateFdExitArgs *ebpf.Program `ebpf:"kp_ftruncate_fd_exit_args"`
+	KpLinkEnter           *ebpf.Program `ebpf:"kp_link_enter"`
+	KpLinkExit            *ebpf.Program `ebpf:"kp_link_exit"`
+	KpLinkExitArgs        *ebpf.Program `ebpf:"kp_link_exit_args"`
+	KpLinkPath            *ebpf.Program `ebpf:"kp_link_path"`
+	KpMkdirEnter          *ebpf.Program `ebpf:"kp_mkdir_enter"`
+	KpMkdirExit           *ebpf.Program `ebpf:"kp_mkdir_exit"`
+	KpMkdirExitArgs       *ebpf.Program `ebpf:"kp_mkdir_exit_args"`
+	KpMkdirPath           *ebpf.Program `ebpf:"kp_mkdir_path"`
+	KpMknodEnter          *ebpf.Program `ebpf:"kp_mknod_enter"`
+	KpMknodExit           *ebpf.Program `ebpf:"kp_mknod_exit"`
+	KpMknodExitArgs       *ebpf.Program `ebpf:"kp_mknod_exit_args"`
+	KpMknodPath           *ebpf.Program `ebpf:"kp_mknod_path"`
+	KpMountExit           *ebpf.Program `ebpf:"kp_mount_exit"`
+	KpMountExitArgs       *ebpf.Program `ebpf:"kp_mount_exit_args"`
+	KpOpenExit            *ebpf.Program `ebpf:"kp_open_exit"`
+	KpOpenExitArgs        *ebpf.Program `ebpf:"kp_open_exit_args"`
+	KpRenameEnter         *ebpf.Program `ebpf:"kp_rename_enter"`
+	KpRenameExit          *ebpf.Program `ebpf:"kp_rename_exit"`
+	KpRenameExitArgs      *ebpf.Program `ebpf:"kp_rename_exit_args"`
+	KpRenamePath          *ebpf.Program `ebpf:"kp_rename_path"`
+	KpRmdirEnter          *ebpf.Program `ebpf:"kp_rmdir_enter"`
+	KpRmdirExit           *ebpf.Program `ebpf:"kp_rmdir_exit"`
+	KpRmdirExitArgs       *ebpf.Program `ebpf:"kp_rmdir_exit_args"`
+	KpRmdirPath           *ebpf.Program `ebpf:"kp_rmdir_path"`
+	KpSymlinkEnter        *ebpf.Program `ebpf:"kp_symlink_enter"`
+	KpSymlinkExit         *ebpf.Program `ebpf:"kp_symlink_exit"`
+	KpSymlinkExitArgs     *ebpf.Program `ebpf:"kp_symlink_exit_args"`
+	KpSymlinkPath         *ebpf.Program `ebpf:"kp_symlink_path"`
+	KpTruncateExit        *ebpf.Program `ebpf:"kp_truncate_exit"`
+	KpTruncateExitArgs    *ebpf.Program `ebpf:"kp_truncate_exit_args"`
+	KpUmountEnter         *ebpf.Program `ebpf:"kp_umount_enter"`
+	KpUmountExit          *ebpf.Program `ebpf:"kp_umount_exit"`
+	KpUmountExitArgs      *ebpf.Program `ebpf:"kp_umount_exit_args"`
+	KpUnlinkEnter         *ebpf.Program `ebpf:"kp_unlink_enter"`
+	KpUnlinkExit          *ebpf.Program `ebpf:"kp_unlink_exit"`
+	KpUnlinkExitArgs      *ebpf.Program `ebpf:"kp_unlink_exit_args"`
+	KpUnlinkPath          *ebpf.Program `ebpf:"kp_unlink_path"`
+	KpUtimesExit          *ebpf.Program `ebpf:"kp_utimes_exit"`
+	KpUtimesExitArgs      *ebpf.Program `ebpf:"kp_utimes_exit_args"`
+	LinkEnter             *ebpf.Program `ebpf:"link_enter"`
+	LinkExit              *ebpf.Program `ebpf:"link_exit"`
+	LinkPath              *ebpf.Program `ebpf:"link_path"`
+	MkdirEnter            *ebpf.Program `ebpf:"mkdir_enter"`
+	MkdirExit             *ebpf.Program `ebpf:"mkdir_exit"`
+	MkdirPath             *ebpf.Program `ebpf:"mkdir_path"`
+	MknodEnter            *ebpf.Program `ebpf:"mknod_enter"`
+	MknodExit             *ebpf.Program `ebpf:"mknod_exit"`
+	MknodPath             *ebpf.Program `ebpf:"mknod_path"`
+	MountExit             *ebpf.Program `ebpf:"mount_exit"`
+	OpenExit              *ebpf.Program `ebpf:"open_exit"`
+	RenameEnter           *ebpf.Program `ebpf:"rename_enter"`
+	RenameExit            *ebpf.Program `ebpf:"rename_exit"`
+	RenamePath            *ebpf.Program `ebpf:"rename_path"`
+	RmdirEnter            *ebpf.Program `ebpf:"rmdir_enter"`
+	RmdirExit             *ebpf.Program `ebpf:"rmdir_exit"`
+	RmdirPath             *ebpf.Program `ebpf:"rmdir_path"`
+	SymlinkEnter          *ebpf.Program `ebpf:"symlink_enter"`
+	SymlinkExit           *ebpf.Program `ebpf:"symlink_exit"`
+	SymlinkPath           *ebpf.Program `ebpf:"symlink_path"`
+	SysEnter              *ebpf.Program `ebpf:"sys_enter"`
+	SysExit               *ebpf.Program `ebpf:"sys_exit"`
+	TruncateExit          *ebpf.Program `ebpf:"truncate_exit"`
+	UmountEnter           *ebpf.Program `ebpf:"umount_enter"`
+	UmountExit            *ebpf.Program `ebpf:"umount_exit"`
+	UnlinkEnter           *ebpf.Program `ebpf:"unlink_enter"`
+	UnlinkExit            *ebpf.Program `ebpf:"unlink_exit"`
+	UnlinkPath            *ebpf.Program `ebpf:"unlink_path"`
+	UtimesExit            *ebpf.Program `ebpf:"utimes_exit"`
 }
 
 func (p *bpfPrograms) Close() error {
@@ -384,6 +529,53 @@ func (p *bpfPrograms) Close() error {
 		p.FollowFork,
 		p.FtruncateExit,
 		p.FtruncateFdExit,
+		p.KpChmodExit,
+		p.KpChmodExitArgs,
+		p.KpChownExit,
+		p.KpChownExitArgs,
+		p.KpFtruncateExit,
+		p.KpFtruncateExitArgs,
+		p.KpFtruncateFdExit,
+		p.KpFtruncateFdExitArgs,
+		p.KpLinkEnter,
+		p.KpLinkExit,
+		p.KpLinkExitArgs,
+		p.KpLinkPath,
+		p.KpMkdirEnter,
+		p.KpMkdirExit,
+		p.KpMkdirExitArgs,
+		p.KpMkdirPath,
+		p.KpMknodEnter,
+		p.KpMknodExit,
+		p.KpMknodExitArgs,
+		p.KpMknodPath,
+		p.KpMountExit,
+		p.KpMountExitArgs,
+		p.KpOpenExit,
+		p.KpOpenExitArgs,
+		p.KpRenameEnter,
+		p.KpRenameExit,
+		p.KpRenameExitArgs,
+		p.KpRenamePath,
+		p.KpRmdirEnter,
+		p.KpRmdirExit,
+		p.KpRmdirExitArgs,
+		p.KpRmdirPath,
+		p.KpSymlinkEnter,
+		p.KpSymlinkExit,
+		p.KpSymlinkExitArgs,
+		p.KpSymlinkPath,
+		p.KpTruncateExit,
+		p.KpTruncateExitArgs,
+		p.KpUmountEnter,
+		p.KpUmountExit,
+		p.KpUmountExitArgs,
+		p.KpUnlinkEnter,
+		p.KpUnlinkExit,
+		p.KpUnlinkExitArgs,
+		p.KpUnlinkPath,
+		p.KpUtimesExit,
+		p.KpUtimesExitArgs,
 		p.LinkEnter,
 		p.LinkExit,
 		p.LinkPath,

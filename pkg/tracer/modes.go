@@ -5,8 +5,10 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,11 +27,31 @@ const (
 )
 
 // Modes lists the hook modes in the order New tries them.
-var Modes = []string{ModeFentry, ModeSyscall}
+var Modes = []string{ModeFentry, ModeKprobe, ModeSyscall}
 
 var hookTables = map[string][]hook{
 	ModeFentry:  fentryHooks,
+	ModeKprobe:  kprobeHooks(fentryHooks),
 	ModeSyscall: syscallHooks,
+}
+
+// kprobeHooks is the fentry table in kprobe form: each program kp_NAME
+// (lib/hooks.h), and for an exit hook also kp_NAME_args, the kprobe that
+// saves the arguments its kretprobe needs.
+func kprobeHooks(fentry []hook) []hook {
+	var out []hook
+	for _, h := range fentry {
+		k := h
+		k.prog = "kp_" + h.prog
+		out = append(out, k)
+		if strings.HasSuffix(h.prog, "_exit") {
+			a := k
+			a.prog += "_args"
+			a.nameArgs = nil
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 var modePrograms = map[string]string{
@@ -45,9 +67,6 @@ func modeOrder(m string) ([]string, error) {
 	}
 	if _, ok := hookTables[m]; ok {
 		return []string{m}, nil
-	}
-	if m == ModeKprobe {
-		return nil, fmt.Errorf("hook mode %q: not implemented yet", m)
 	}
 	return nil, fmt.Errorf("unknown hook mode %q (want auto, fentry, kprobe or syscall)", m)
 }
@@ -108,4 +127,15 @@ func hasCaps() bool {
 	}
 	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
 	return has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON))
+}
+
+// attachProgram attaches one program the way its type asks.
+func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) (link.Link, error) {
+	if prog.Type() != ebpf.Kprobe {
+		return link.AttachTracing(link.TracingOptions{Program: prog})
+	}
+	if strings.HasPrefix(spec.SectionName, "kretprobe") {
+		return link.Kretprobe(target, prog, nil)
+	}
+	return link.Kprobe(target, prog, nil)
 }

@@ -134,6 +134,10 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("load BPF object: %w", err)
 	}
+	progSpecs := make(map[string]*ebpf.ProgramSpec, len(spec.Programs))
+	for name, ps := range spec.Programs {
+		progSpecs[name] = ps
+	}
 	attach, userNames, err := plan(spec, kspec, hookTables[mode], kinds, opts.Follow)
 	if err != nil {
 		return nil, err
@@ -192,10 +196,16 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		return nil, err
 	}
 	for prog := range attach {
-		l, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[prog]})
+		l, err := attachProgram(progSpecs[prog], coll.Programs[prog], attach[prog])
 		if err != nil {
 			t.teardown()
-			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], loadError(mode, err))
+			// A mode whose programs load but cannot attach is as
+			// unsupported as one whose programs the kernel refuses.
+			err = loadError(mode, err)
+			if !errors.Is(err, ErrUnsupported) {
+				err = fmt.Errorf("%w: %v", ErrUnsupported, err)
+			}
+			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], err)
 		}
 		t.links = append(t.links, l)
 	}
@@ -232,7 +242,7 @@ func loadError(mode string, err error) error {
 	case errors.Is(err, unix.EPERM):
 		return fmt.Errorf("%s: %w: the kernel refused them (operation not permitted); it may be locked down", what, ErrUnsupported)
 	case errors.Is(err, syscall.Errno(524)), // ENOTSUPP
-		errors.Is(err, unix.EOPNOTSUPP),
+		errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, os.ErrNotExist),
 		errors.Is(err, ebpf.ErrNotSupported):
 		return fmt.Errorf("%s: %w: %v", what, ErrUnsupported, err)
 	}

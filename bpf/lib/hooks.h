@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * One body, two hook modes. FST_ENTRY and FST_EXIT declare a hook once and
+ * emit it as an fentry/fexit program (name) and as a kprobe/kretprobe pair
+ * (kp_name), for kernels with kprobes but no BPF trampolines. A kretprobe
+ * sees only the return value, so kp_name_args saves the arguments on entry,
+ * keyed by thread and hook, and the kretprobe takes them back.
+ */
+#ifndef __FSTRACE_HOOKS_H
+#define __FSTRACE_HOOKS_H
+
+#define KARGS_N 6	/* up to five arguments, then the return value */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u64[KARGS_N]);
+} kargs SEC(".maps");
+
+static __always_inline void kargs_save(__u32 id, struct pt_regs *regs)
+{
+	__u64 key = ((__u64)id << 32) | (__u32)bpf_get_current_pid_tgid();
+	__u64 v[KARGS_N] = {
+		PT_REGS_PARM1(regs), PT_REGS_PARM2(regs), PT_REGS_PARM3(regs),
+		PT_REGS_PARM4(regs), PT_REGS_PARM5(regs),
+	};
+
+	bpf_map_update_elem(&kargs, &key, v, BPF_ANY);
+}
+
+/* kargs_take copies the saved arguments to v and forgets them. */
+static __always_inline bool kargs_take(__u32 id, __u64 *v)
+{
+	__u64 key = ((__u64)id << 32) | (__u32)bpf_get_current_pid_tgid();
+	__u64 *saved = bpf_map_lookup_elem(&kargs, &key);
+
+	if (!saved)
+		return false;
+	__builtin_memcpy(v, saved, KARGS_N * sizeof(__u64));
+	bpf_map_delete_elem(&kargs, &key);
+	return true;
+}
+
+#define FST_NOWARN_PUSH _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wint-conversion\"")
+#define FST_NOWARN_POP _Pragma("GCC diagnostic pop")
+
+/* FST_ENTRY(fn, name, args...) { body }: runs body on entry to fn. */
+#define FST_ENTRY(fn, name, args...)						\
+	static __always_inline int name##_body(void *ctx, ##args);		\
+	SEC("fentry/" #fn) int name(unsigned long long *ctx)			\
+	{									\
+		FST_NOWARN_PUSH							\
+		return name##_body(___bpf_ctx_cast(args));			\
+		FST_NOWARN_POP							\
+	}									\
+	SEC("kprobe/" #fn) int kp_##name(struct pt_regs *ctx)			\
+	{									\
+		FST_NOWARN_PUSH							\
+		return name##_body(___bpf_kprobe_args(args));			\
+		FST_NOWARN_POP							\
+	}									\
+	static __always_inline int name##_body(void *ctx, ##args)
+
+/* FST_EXIT(fn, name, id, args..., ret) { body }: runs body when fn returns,
+ * with its arguments and its return value. id tells kprobe-mode hooks'
+ * saved arguments apart. */
+#define FST_EXIT(fn, name, id, args...)						\
+	static __always_inline int name##_body(void *ctx, ##args);		\
+	SEC("fexit/" #fn) int name(unsigned long long *ctx)			\
+	{									\
+		FST_NOWARN_PUSH							\
+		return name##_body(___bpf_ctx_cast(args));			\
+		FST_NOWARN_POP							\
+	}									\
+	SEC("kprobe/" #fn) int kp_##name##_args(struct pt_regs *ctx)		\
+	{									\
+		kargs_save(id, ctx);						\
+		return 0;							\
+	}									\
+	SEC("kretprobe/" #fn) int kp_##name(struct pt_regs *regs)		\
+	{									\
+		unsigned long long ctx[KARGS_N];				\
+										\
+		if (!kargs_take(id, ctx))					\
+			return 0;						\
+		ctx[___bpf_narg(args) - 1] = PT_REGS_RC(regs);			\
+		FST_NOWARN_PUSH							\
+		return name##_body(___bpf_ctx_cast(args));			\
+		FST_NOWARN_POP							\
+	}									\
+	static __always_inline int name##_body(void *ctx, ##args)
+
+#endif /* __FSTRACE_HOOKS_H */

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/fstrace/fstrace/pkg/tracer"
+)
+
+const probeUsage = `Usage: fstrace probe [-o text|json]
+
+Report what the running kernel supports — BTF, ring buffers, fentry,
+kprobes, syscall tracepoints, BPF LSM — by loading and attaching each hook
+mode's programs, and which mode fstrace would use. Needs root.
+`
+
+// probeCmd implements `fstrace probe`.
+func probeCmd(args []string, stdout, stderr io.Writer) int {
+	format := "text"
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; a {
+		case "-o", "--output":
+			if i+1 >= len(args) {
+				fmt.Fprintf(stderr, "fstrace: %s needs a value\n", a)
+				return exitUsage
+			}
+			i++
+			format = args[i]
+		case "-o=json", "--output=json":
+			format = "json"
+		case "-o=text", "--output=text":
+			format = "text"
+		case "-h", "--help":
+			fmt.Fprint(stderr, probeUsage)
+			return exitOK
+		default:
+			fmt.Fprintf(stderr, "fstrace: probe: unexpected argument %q\n%s", a, probeUsage)
+			return exitUsage
+		}
+	}
+	if format != "text" && format != "json" {
+		fmt.Fprintf(stderr, "fstrace: invalid --output %q (want text or json)\n", format)
+		return exitUsage
+	}
+	r, err := tracer.Probe()
+	if err != nil && r == nil {
+		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		return exitFailure
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		return exitFailure
+	}
+	if format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.Encode(r)
+	} else {
+		printProbe(stdout, r)
+	}
+	if r.Mode == "" {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func printProbe(w io.Writer, r *tracer.ProbeReport) {
+	fmt.Fprintf(w, "kernel        %s\n", r.Kernel)
+	fmt.Fprintf(w, "btf           %s\n", yesNo(r.BTF))
+	fmt.Fprintf(w, "ring buffer   %s\n", yesNo(r.RingBuffer))
+	fmt.Fprintf(w, "bpf lsm       %s\n", yesNo(r.LSM))
+	for _, m := range r.Modes {
+		if m.Supported {
+			fmt.Fprintf(w, "%-13s yes\n", m.Mode)
+		} else {
+			fmt.Fprintf(w, "%-13s no: %s\n", m.Mode, m.Error)
+		}
+	}
+	if r.Mode == "" {
+		fmt.Fprintln(w, "mode          none: fstrace cannot trace on this kernel")
+		return
+	}
+	fmt.Fprintf(w, "mode          %s\n", r.Mode)
+	for _, m := range r.Modes {
+		if m.Mode != r.Mode {
+			continue
+		}
+		fmt.Fprintf(w, "hooks (%s):\n", m.Mode)
+		names := make([]string, 0, len(m.Hooks))
+		for p := range m.Hooks {
+			names = append(names, p)
+		}
+		sort.Strings(names)
+		for _, p := range names {
+			fmt.Fprintf(w, "  %-20s %s\n", p, m.Hooks[p])
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package tracer
+
+import (
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
+)
+
+// ModeProbe is the outcome of trying one hook mode.
+type ModeProbe struct {
+	Mode      string            `json:"mode"`
+	Supported bool              `json:"supported"`
+	Error     string            `json:"error,omitempty"`
+	Hooks     map[string]string `json:"hooks,omitempty"` // program -> kernel function or tracepoint
+}
+
+// ProbeReport says what the running kernel offers fstrace.
+type ProbeReport struct {
+	Kernel     string      `json:"kernel"`
+	BTF        bool        `json:"btf"`
+	RingBuffer bool        `json:"ring_buffer"`
+	LSM        bool        `json:"lsm"` // BPF LSM programs load and "bpf" is an active LSM
+	Modes      []ModeProbe `json:"modes"`
+	Mode       string      `json:"mode"` // what New would pick; empty when none works
+}
+
+// Probe loads and attaches each hook mode's programs in turn, as New would,
+// and reports which work. Requires the same privileges as New.
+func Probe() (*ProbeReport, error) {
+	r := &ProbeReport{}
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		r.Kernel = unix.ByteSliceToString(uts.Release[:])
+	}
+	_, err := os.Stat("/sys/kernel/btf/vmlinux")
+	r.BTF = err == nil
+	r.RingBuffer = features.HaveMapType(ebpf.RingBuf) == nil
+	lsms, _ := os.ReadFile("/sys/kernel/security/lsm")
+	r.LSM = features.HaveProgramType(ebpf.LSM) == nil && strings.Contains(","+strings.TrimSpace(string(lsms))+",", ",bpf,")
+	if !r.BTF {
+		return r, ErrNoBTF
+	}
+	for _, m := range Modes {
+		p := ModeProbe{Mode: m}
+		t, err := New(Options{HookMode: m, Events: SupportedKinds, Follow: true})
+		if err != nil {
+			if errors.Is(err, ErrPermission) {
+				return r, err
+			}
+			p.Error = err.Error()
+		} else {
+			p.Supported = true
+			p.Hooks = t.Hooks()
+			t.Close()
+			if r.Mode == "" {
+				r.Mode = m
+			}
+		}
+		r.Modes = append(r.Modes, p)
+	}
+	return r, nil
+}
