@@ -66,15 +66,17 @@ shift
 
 # --- host prerequisites ---------------------------------------------------
 cache=${FSTRACE_KERNEL_CACHE:-/var/cache/fstrace-kernels}
-if [[ -f $kernel_arg ]]; then
-	kernel=$kernel_arg
-	: "${name:=$(basename "$kernel_arg")}"
-	kver="(local file)"
-else
+if [[ $kernel_arg =~ ^[0-9]+\.[0-9]+$ ]]; then
 	kernel=$cache/vmlinuz-$kernel_arg
 	[[ -s $kernel ]] || die "no kernel $kernel: run vmtests/fetch-kernels.sh $kernel_arg"
 	: "${name:=$kernel_arg}"
 	kver=$(cat "$kernel.version" 2>/dev/null || echo unknown)
+elif [[ -f $kernel_arg ]]; then
+	kernel=$kernel_arg
+	: "${name:=$(basename "$kernel_arg")}"
+	kver="(local file)"
+else
+	die "KERNEL must be a series like 6.1 or a vmlinuz file, got '$kernel_arg'"
 fi
 QEMU=${QEMU:-qemu-system-x86_64}
 command -v "$QEMU" >/dev/null || die "$QEMU not found: apt-get install qemu-system-x86"
@@ -194,6 +196,9 @@ cd /root
 sh /etc/vmtest/cmd
 rc=$?
 sync
+# Kernel messages printed mid-line could split the marker the host looks
+# for: from here on only emergencies reach the console.
+echo 1 >/proc/sys/kernel/printk 2>/dev/null
 # Own line, even if the command's output did not end with a newline.
 echo
 echo "FSTRACE-VMTEST-EXIT $rc"

@@ -94,6 +94,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		fmt.Fprint(stderr, usageText)
 		return nil, errHelp
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	rest := fs.Args()
 	if len(rest) > 0 {
 		// flag stops at "--" and drops it, or at the first non-flag.
@@ -115,7 +117,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	default:
 		return nil, fmt.Errorf("invalid --output %q (want text, json or none)", cfg.output)
 	}
-	if eventsList != "" {
+	if eventsList != "" || set["e"] || set["events"] {
 		m, err := events.ParseKindList(eventsList)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --events: %v", err)
@@ -128,21 +130,21 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		}
 		cfg.kinds = m
 	}
-	if countStr != "" {
+	if countStr != "" || set["n"] || set["count"] {
 		n, err := strconv.ParseUint(countStr, 10, 64)
 		if err != nil || n == 0 {
 			return nil, fmt.Errorf("invalid --count %q (want a positive whole number)", countStr)
 		}
 		cfg.count = n
 	}
-	if durationStr != "" {
+	if durationStr != "" || set["d"] || set["duration"] {
 		d, err := parseDuration(durationStr)
 		if err != nil {
 			return nil, err
 		}
 		cfg.duration = d
 	}
-	if ringStr != "" {
+	if ringStr != "" || set["ring-size"] {
 		n, err := parseSize(ringStr)
 		if err != nil {
 			return nil, err

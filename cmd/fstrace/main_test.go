@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/tracer"
+)
+
+// Bad input: one line on stderr (plus the hint), exit status 2, nothing
+// loaded.
+func TestBadUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"-e", "opne"}, `unknown event kind "opne"`},
+		{[]string{"-e", ""}, `unknown event kind ""`},
+		{[]string{"-o", "yaml"}, `invalid --output "yaml"`},
+		{[]string{"-n", "0"}, `invalid --count "0"`},
+		{[]string{"-n", ""}, `invalid --count ""`},
+		{[]string{"--duration="}, `invalid --duration ""`},
+		{[]string{"--count", "ten"}, `invalid --count "ten"`},
+		{[]string{"-d", "soon"}, `invalid --duration "soon"`},
+		{[]string{"-d", "-5s"}, `invalid --duration "-5s"`},
+		{[]string{"--ring-size", "3M"}, `invalid --ring-size "3M"`},
+		{[]string{"--hook-mode", "ebpf"}, `invalid --hook-mode "ebpf"`},
+		{[]string{"stray"}, `unexpected argument "stray"`},
+		{[]string{"--"}, "no command after --"},
+		{[]string{"-e", "read"}, "read not supported yet"},
+		{[]string{"probe", "-o", "xml"}, `invalid --output "xml"`},
+	} {
+		var stdout, stderr bytes.Buffer
+		if got := run(tc.args, &stdout, &stderr); got != exitUsage {
+			t.Errorf("fstrace %q: exit %d, want %d", tc.args, got, exitUsage)
+		}
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if !strings.HasPrefix(first, "fstrace: ") || !strings.Contains(first, tc.want) {
+			t.Errorf("fstrace %q: stderr %q, want a line with %q", tc.args, stderr.String(), tc.want)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("fstrace %q wrote to stdout: %q", tc.args, stdout.String())
+		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	cfg, err := parseArgs([]string{"-o", "json", "--events", "open, unlink", "-n", "5", "-d", "1.5", "--ring-size", "4M", "--", "ls", "-l", "--", "x"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.output != "json" || cfg.kinds != events.MaskOf(events.KindOpen, events.KindUnlink) ||
+		cfg.count != 5 || cfg.duration != 1500*time.Millisecond || cfg.ringSize != 4<<20 {
+		t.Errorf("parsed %+v", cfg)
+	}
+	if strings.Join(cfg.command, " ") != "ls -l -- x" {
+		t.Errorf("command %q", cfg.command)
+	}
+	cfg, err = parseArgs([]string{"-e", "all"}, &bytes.Buffer{})
+	if err != nil || cfg.kinds != tracer.SupportedKinds {
+		t.Errorf("-e all: %v, %v", cfg, err)
+	}
+}
+
+func TestCommandNotFound(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if got := run([]string{"--", "/nonexistent/command"}, &stdout, &stderr); got != exitNotFound {
+		t.Errorf("exit %d, want %d; stderr %q", got, exitNotFound, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "command not found") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
