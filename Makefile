@@ -2,12 +2,14 @@
 #
 #   make            build ./fstrace
 #   make test       unit tests, and the integration tests that can run here
-#   make vmtest     integration tests in QEMU guests on kernels 5.10 6.1 6.12 7.2
-#   make check      generated code up to date + test + vmtest (what CI runs)
+#   make hosttest   integration tests on this kernel, as root, in syscall mode
+#   make vmtest     integration tests in QEMU guests on kernels 5.10 6.1 6.12 7.2,
+#                   each in every hook mode (VMTEST_MODES="fentry kprobe syscall")
+#   make check      generated code up to date + test + hosttest + vmtest (CI)
 #   make generate   rebuild the BPF objects and Go bindings (needs clang)
 GO ?= go
 
-.PHONY: all build generate check-generate test check
+.PHONY: all build generate check-generate test hosttest check
 .DEFAULT_GOAL := build
 
 all: build
@@ -28,7 +30,12 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
-check: check-generate test vmtest
+# The integration tests on this machine's own kernel, as root, in syscall
+# mode: they must run, not skip.
+hosttest:
+	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 $(GO) test -count=1 -v ./vmtests
+
+check: check-generate test hosttest vmtest
 
 # ===========================================================================
 # VM tests (vmtests/): boot Debian kernels in QEMU (software emulation) and run
@@ -44,8 +51,9 @@ KERNELS         ?= 5.10 6.1 6.12 7.2
 # others -> path-with-dashes.test (./pkg/tracer -> pkg-tracer.test).
 VMTEST_PKGS     ?= ./vmtests
 VMTEST_RUN      ?=
+VMTEST_MODES    ?= fentry kprobe syscall
 VMTEST_TESTFLAGS ?=
-VMTEST_TIMEOUT  ?= 900
+VMTEST_TIMEOUT  ?= 1800
 VMTEST_GOFLAGS  ?= -trimpath
 # Targets to make before building the guest binaries (e.g. generate).
 VMTEST_PREREQS  ?=
@@ -55,7 +63,7 @@ GO              ?= go
 .PHONY: vmtest vmtest-kernels vmtest-bins vmtest-clean
 
 vmtest: vmtest-kernels vmtest-bins
-	VMTEST_RUN='$(VMTEST_RUN)' VMTEST_TESTFLAGS='$(VMTEST_TESTFLAGS)' \
+	VMTEST_RUN='$(VMTEST_RUN)' VMTEST_TESTFLAGS='$(VMTEST_TESTFLAGS)' VMTEST_MODES='$(VMTEST_MODES)' \
 	VMTEST_TIMEOUT='$(VMTEST_TIMEOUT)' vmtests/run-all.sh $(KERNELS)
 
 vmtest-kernels:

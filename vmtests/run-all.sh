@@ -6,6 +6,7 @@
 # usage: vmtests/run-all.sh [SERIES...]      (default: 5.10 6.1 6.12 7.2)
 # env: VMTEST_RUN        forwarded to the test binaries as -test.run
 #      VMTEST_TESTFLAGS  extra flags for every test binary, e.g. -test.count=1
+#      VMTEST_MODES      hook modes each test runs in (default: fentry kprobe syscall)
 #      VMTEST_BIN_DIR    guest binaries (default vmtests/.cache/bin)
 #      FSTRACE_REQUIRE   forwarded to the guest, default 1 (skips become failures)
 #      VMTEST_LOG_DIR    console logs SERIES.log and summary.txt
@@ -35,6 +36,9 @@ vm_args=(-b "$bindir" -f "$HERE/guest.sh:/bin/guest.sh" -o "$logdir"
 	-e FSTRACE_BIN=/bin/fstrace -e "FSTRACE_REQUIRE=${FSTRACE_REQUIRE:-1}")
 [[ -n ${VMTEST_RUN:-} ]] && vm_args+=(-e "VMTEST_RUN=$VMTEST_RUN")
 [[ -n ${VMTEST_TESTFLAGS:-} ]] && vm_args+=(-e "VMTEST_TESTFLAGS=$VMTEST_TESTFLAGS")
+# Inside the VMs a test that cannot trace fails rather than skips, and runs
+# in every hook mode the kernels offer.
+vm_args+=(-e "FSTRACE_REQUIRE=1" -e "FSTRACE_MODES=${VMTEST_MODES:-fentry kprobe syscall}")
 
 rows=()
 npass=0 nfail=0
