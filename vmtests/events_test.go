@@ -367,7 +367,19 @@ func TestOtherUserAndPermissionDenied(t *testing.T) {
 
 func init() {
 	helpers["family"] = func(h helperEnv) error {
-		// helper -> sh -> touch: the grandchild's create must be seen.
+		// Let the outsider write while this command is traced, then go on:
+		// helper -> sh -> touch, the grandchild's create must be seen.
+		if err := os.WriteFile(h.dir+"/ready", nil, 0o644); err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(h.dir + "/outsider-done"); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("outsider never finished")
+			}
+		}
 		return exec.Command("sh", "-c", "touch '"+h.dir+"/by-grandchild'; exit 0").Run()
 	}
 }
@@ -406,23 +418,23 @@ func TestExecFromThread(t *testing.T) {
 func TestGrandchildAndExitStatus(t *testing.T) {
 	forModes(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
-		stop := make(chan struct{})
+		// An outsider writing while the command runs must not appear. It
+		// stops before the command ends, so that nothing is inside a hooked
+		// function when fstrace detaches.
 		done := make(chan struct{})
-		// An outsider writing at the same time must not appear.
 		go func() {
 			defer close(done)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
+			for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if _, err := os.Stat(dir + "/ready"); err == nil {
+					break
 				}
-				os.WriteFile(fmt.Sprintf("%s/outsider-%d", dir, i%5), nil, 0o644)
-				time.Sleep(time.Millisecond)
 			}
+			for i := 0; i < 20; i++ {
+				os.WriteFile(fmt.Sprintf("%s/outsider-%d", dir, i), nil, 0o644)
+			}
+			os.WriteFile(dir+"/outsider-done", nil, 0o644)
 		}()
 		r := trace(t, mode, dir, "family")
-		close(stop)
 		<-done
 		if r.status != 0 {
 			t.Fatalf("fstrace exited %d", r.status)

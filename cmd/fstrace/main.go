@@ -80,6 +80,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer tr.Close()
+	if w := tr.Warning(); w != "" {
+		fmt.Fprintf(stderr, "fstrace: WARNING: %s\n", w)
+	}
 	if !cfg.quiet {
 		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(cfg.kinds), tr.HookMode(), untilLabel(cmd))
 	}

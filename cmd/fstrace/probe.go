@@ -79,7 +79,9 @@ func printProbe(w io.Writer, r *tracer.ProbeReport) {
 	fmt.Fprintf(w, "ring buffer   %s\n", yesNo(r.RingBuffer))
 	fmt.Fprintf(w, "bpf lsm       %s\n", yesNo(r.LSM))
 	for _, m := range r.Modes {
-		if m.Supported {
+		if m.Supported && m.Warning != "" {
+			fmt.Fprintf(w, "%-13s yes, but not chosen: %s\n", m.Mode, m.Warning)
+		} else if m.Supported {
 			fmt.Fprintf(w, "%-13s yes\n", m.Mode)
 		} else {
 			fmt.Fprintf(w, "%-13s no: %s\n", m.Mode, m.Error)

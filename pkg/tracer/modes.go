@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -139,3 +141,17 @@ func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) (l
 	}
 	return link.Kprobe(target, prog, nil)
 }
+
+var errUnsafeFexit = errors.New("this kernel frees a BPF trampoline while tasks may still sleep in the traced function, so detaching fexit programs can crash it (no struct bpf_tramp_image in its BTF: before 5.12)")
+
+// fexitDetachSafe reports whether the kernel keeps a BPF trampoline alive
+// until no task is inside it. Kernels before 5.12 free it at detach even
+// while a task sleeps in the traced function and will return into it; the
+// fix brought struct bpf_tramp_image, which the BTF shows.
+func fexitDetachSafe(kspec *btf.Spec) bool {
+	var s *btf.Struct
+	return kspec.TypeByName("bpf_tramp_image", &s) == nil
+}
+
+// Warning returns a caution about the chosen hook mode on this kernel, or "".
+func (t *Tracer) Warning() string { return t.warning }

@@ -15,6 +15,7 @@ type ModeProbe struct {
 	Mode      string            `json:"mode"`
 	Supported bool              `json:"supported"`
 	Error     string            `json:"error,omitempty"`
+	Warning   string            `json:"warning,omitempty"`
 	Hooks     map[string]string `json:"hooks,omitempty"` // program -> kernel function or tracepoint
 }
 
@@ -47,16 +48,19 @@ func Probe() (*ProbeReport, error) {
 	for _, m := range Modes {
 		p := ModeProbe{Mode: m}
 		t, err := New(Options{HookMode: m, Events: SupportedKinds, Follow: true})
-		if err != nil {
+		switch {
+		case err != nil:
 			if errors.Is(err, ErrPermission) {
 				return r, err
 			}
 			p.Error = err.Error()
-		} else {
+		default:
 			p.Supported = true
 			p.Hooks = t.Hooks()
+			p.Warning = t.Warning()
 			t.Close()
-			if r.Mode == "" {
+			// New skips fentry where detaching fexit is unsafe.
+			if r.Mode == "" && p.Warning == "" {
 				r.Mode = m
 			}
 		}

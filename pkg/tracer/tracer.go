@@ -67,6 +67,7 @@ type Tracer struct {
 	readers  []*ringbuf.Reader
 	dec      *events.Decoder
 	mode     string
+	warning  string
 	attached map[string]string
 
 	in      chan *events.Event
@@ -116,6 +117,10 @@ func New(opts Options) (*Tracer, error) {
 	}
 	var errs []error
 	for _, m := range modes {
+		if len(modes) > 1 && m == ModeFentry && !fexitDetachSafe(kspec) {
+			errs = append(errs, fmt.Errorf("fentry mode: skipped: %w", errUnsafeFexit))
+			continue
+		}
 		t, err := newMode(m, kspec, kinds, opts)
 		if err == nil {
 			return t, nil
@@ -184,6 +189,9 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	}
 	if t.window <= 0 {
 		t.window = DefaultReorderWindow
+	}
+	if mode == ModeFentry && !fexitDetachSafe(kspec) {
+		t.warning = "fentry mode forced on a kernel where " + errUnsafeFexit.Error() + "; --hook-mode kprobe avoids it"
 	}
 	if mode == ModeSyscall {
 		if err := probeFmodeCreated(coll); err != nil {
