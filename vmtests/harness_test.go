@@ -295,3 +295,28 @@ func runHelper(name string) int {
 	}
 	return 0
 }
+
+var (
+	autoOnce sync.Once
+	autoMode string
+)
+
+// actualMode resolves "auto" to the mode fstrace picks here, by asking
+// `fstrace probe`.
+func actualMode(t *testing.T, mode string) string {
+	t.Helper()
+	if mode != "auto" {
+		return mode
+	}
+	autoOnce.Do(func() {
+		out, err := exec.Command(fstraceBin(t), "probe", "-o", "json").Output()
+		var r struct{ Mode string }
+		if err == nil && json.Unmarshal(out, &r) == nil {
+			autoMode = r.Mode
+		}
+	})
+	if autoMode == "" {
+		t.Fatal("fstrace probe did not name a mode")
+	}
+	return autoMode
+}
