@@ -3,7 +3,9 @@
 
 /*
  * fstrace's BPF programs: one compilation unit, one file per event family.
- *   lib/common.h    maps, filters, the emit path
+ *   lib/common.h    maps and the per-CPU scratch record
+ *   lib/filter.h    the in-kernel filters
+ *   lib/emit.h      the early check and the emit path
  *   lib/path.h      absolute paths in the kernel
  *   lib/inflight.h  operations that span a namei entry and exit
  *   lib/hooks.h     one hook body as fentry/fexit and as kprobe/kretprobe
@@ -18,6 +20,8 @@
 
 #include "fstrace.h"
 #include "lib/common.h"
+#include "lib/filter.h"
+#include "lib/emit.h"
 #include "lib/path.h"
 #include "lib/inflight.h"
 #include "lib/hooks.h"

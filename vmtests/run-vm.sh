@@ -18,7 +18,8 @@
 # env: FSTRACE_KERNEL_CACHE (kernel cache, default /var/cache/fstrace-kernels),
 #      VMTEST_TIMEOUT, VMTEST_MEM (MiB, 2048), VMTEST_SMP (2),
 #      VMTEST_LSM (lsm= value, default lockdown,capability,bpf; empty omits lsm=),
-#      VMTEST_APPEND (extra kernel command line), QEMU (qemu-system-x86_64),
+#      VMTEST_APPEND (extra kernel command line), VMTEST_QEMU_ARGS (extra
+#      QEMU arguments, word-split), QEMU (qemu-system-x86_64),
 #      BUSYBOX (a static busybox, default: busybox in PATH)
 #
 # The guest prints "FSTRACE-VMTEST-BOOT ..." when /init starts and, as its
@@ -225,12 +226,13 @@ start=$(date +%s.%N)
 # The serial console goes to our stdout and, via QEMU's own chardev log, to
 # $log (',' doubled: QEMU's option escape); stdin is /dev/null so QEMU never
 # grabs the terminal.
+# shellcheck disable=SC2086 # VMTEST_QEMU_ARGS is split on purpose
 timeout -k 10 "$timeout_s" "$QEMU" \
 	-nodefaults -display none -no-reboot \
 	-machine pc -accel "$accel" -cpu max -smp "${VMTEST_SMP:-2}" -m "${VMTEST_MEM:-2048}" \
 	-chardev "stdio,id=con0,signal=off,logfile=${log//,/,,},logappend=on" -serial chardev:con0 \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \
-	</dev/null &
+	${VMTEST_QEMU_ARGS:-} </dev/null &
 qpid=$!
 set +e
 wait "$qpid"

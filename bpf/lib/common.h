@@ -30,8 +30,15 @@ struct walk {
 	__u32 trunc;
 };
 
+/* The key of a path filter lookup (lib/filter.h). */
+struct path_key {
+	__u32 prefixlen;	/* in bits, over data */
+	__u8 data[256];		/* generation byte, then the path and '/' */
+};
+
 struct scratch {
 	struct walk walk;
+	struct path_key pkey;
 	struct fst_record rec;
 	char data[DATA_SZ];
 	char tmp[TMP_SZ];
@@ -94,24 +101,6 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_map, &zero);
 }
 
-/* trace_allowed holds every in-kernel decision about whether an event of
- * this kind from the current task is wanted. */
-static __always_inline bool trace_allowed(__u32 kind)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (!(kind_mask & (1U << kind)))
-		return false;
-	if (tgid == self_tgid)
-		return false;
-	if (follow_mode) {
-		__u32 *st = bpf_map_lookup_elem(&followed, &tgid);
-		if (!st || *st != FOLLOW_TRACED)
-			return false;
-	}
-	return true;
-}
-
 /* start_record zeroes the header and fills in who did it. */
 static __always_inline struct fst_record *start_record(struct scratch *s, __u32 kind)
 {
@@ -140,34 +129,6 @@ static __always_inline void set_inode(struct fst_record *r, struct inode *inode)
 	r->ino = BPF_CORE_READ(inode, i_ino);
 	r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	r->rflags |= FST_RF_HAS_INO;
-}
-
-/* emit sends header + strings to this CPU's ring. */
-static __always_inline void emit(struct scratch *s)
-{
-	struct fst_record *r = &s->rec;
-	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 zero = 0, kind = r->kind;
-	__u64 len, *seq, *nlost;
-	void *ring;
-
-	len = sizeof(*r) + (__u64)r->str_len[0] + r->str_len[1] + r->str_len[2];
-	if (len > MAX_RECORD)
-		len = MAX_RECORD;
-
-	seq = bpf_map_lookup_elem(&cpu_seq, &zero);
-	if (!seq)
-		return;
-	*seq += 1;
-	r->cpu_seq = *seq;
-	r->cpu = cpu;
-
-	ring = bpf_map_lookup_elem(&rings, &cpu);
-	if (ring && bpf_ringbuf_output(ring, r, len, 0) == 0)
-		return;
-	nlost = bpf_map_lookup_elem(&lost, &kind);
-	if (nlost)
-		*nlost += 1;
 }
 
 #endif /* __FSTRACE_COMMON_H */

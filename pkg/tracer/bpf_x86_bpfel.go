@@ -13,11 +13,38 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type bpfCgroupKey struct {
+	_   structs.HostLayout
+	Gen uint32
+	Pad uint32
+	Id  uint64
+}
+
+type bpfCommKey struct {
+	_    structs.HostLayout
+	Gen  uint32
+	Comm [16]int8
+}
+
 type bpfCreatMark struct {
 	_      structs.HostLayout
 	Dentry uint64
 	Mode   uint32
 	Pad    uint32
+}
+
+type bpfFilterCfg struct {
+	_           structs.HostLayout
+	Kinds       uint32
+	IncludeDims uint32
+	AnyDims     uint32
+	FailedOnly  uint32
+}
+
+type bpfFilterVal struct {
+	_       structs.HostLayout
+	Include uint32
+	Exclude uint32
 }
 
 type bpfFstRecord struct {
@@ -54,6 +81,12 @@ type bpfFstRecord struct {
 	Pad       [2]uint32
 }
 
+type bpfIdKey struct {
+	_   structs.HostLayout
+	Gen uint32
+	Id  uint32
+}
+
 type bpfInflight struct {
 	_         structs.HostLayout
 	Dentry    uint64
@@ -87,6 +120,12 @@ type bpfInflight struct {
 	Name3     [256]int8
 }
 
+type bpfPathKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Data      [256]uint8
+}
+
 type bpfScratch struct {
 	_    structs.HostLayout
 	Walk struct {
@@ -98,6 +137,8 @@ type bpfScratch struct {
 		Pos    uint32
 		Trunc  uint32
 	}
+	Pkey bpfPathKey
+	_    [4]byte
 	Rec  bpfFstRecord
 	Data [12288]int8
 	Tmp  [8192]int8
@@ -109,6 +150,14 @@ type bpfScratch struct {
 const (
 	bpfMapCpuSeq                 = "cpu_seq"
 	bpfMapCreatMarks             = "creat_marks"
+	bpfMapFilterCfgs             = "filter_cfgs"
+	bpfMapFilterCgroup           = "filter_cgroup"
+	bpfMapFilterComm             = "filter_comm"
+	bpfMapFilterGid              = "filter_gid"
+	bpfMapFilterPath             = "filter_path"
+	bpfMapFilterPid              = "filter_pid"
+	bpfMapFilterUid              = "filter_uid"
+	bpfMapFiltered               = "filtered"
 	bpfMapFollowed               = "followed"
 	bpfMapInflightOps            = "inflight_ops"
 	bpfMapInflightStage          = "inflight_stage"
@@ -118,6 +167,7 @@ const (
 	bpfMapScratchMap             = "scratch_map"
 	bpfProgChmodExit             = "chmod_exit"
 	bpfProgChownExit             = "chown_exit"
+	bpfProgFilterTest            = "filter_test"
 	bpfProgFmodeProbe            = "fmode_probe"
 	bpfProgFollowExec            = "follow_exec"
 	bpfProgFollowExit            = "follow_exit"
@@ -200,8 +250,21 @@ const (
 	bpfProgUnlinkExit            = "unlink_exit"
 	bpfProgUnlinkPath            = "unlink_path"
 	bpfProgUtimesExit            = "utimes_exit"
+	bpfVarFilterGen              = "filter_gen"
 	bpfVarFmodeCreated           = "fmode_created"
 	bpfVarFollowMode             = "follow_mode"
+	bpfVarFtCgroup               = "ft_cgroup"
+	bpfVarFtComm                 = "ft_comm"
+	bpfVarFtGid                  = "ft_gid"
+	bpfVarFtKind                 = "ft_kind"
+	bpfVarFtLen                  = "ft_len"
+	bpfVarFtLen2                 = "ft_len2"
+	bpfVarFtPath                 = "ft_path"
+	bpfVarFtPath2                = "ft_path2"
+	bpfVarFtPid                  = "ft_pid"
+	bpfVarFtRet                  = "ft_ret"
+	bpfVarFtUid                  = "ft_uid"
+	bpfVarFtVerdict              = "ft_verdict"
 	bpfVarKindMask               = "kind_mask"
 	bpfVarProbeFdCreated         = "probe_fd_created"
 	bpfVarProbeFdExisting        = "probe_fd_existing"
@@ -255,6 +318,7 @@ type bpfSpecs struct {
 type bpfProgramSpecs struct {
 	ChmodExit             *ebpf.ProgramSpec `ebpf:"chmod_exit"`
 	ChownExit             *ebpf.ProgramSpec `ebpf:"chown_exit"`
+	FilterTest            *ebpf.ProgramSpec `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.ProgramSpec `ebpf:"fmode_probe"`
 	FollowExec            *ebpf.ProgramSpec `ebpf:"follow_exec"`
 	FollowExit            *ebpf.ProgramSpec `ebpf:"follow_exit"`
@@ -345,6 +409,14 @@ type bpfProgramSpecs struct {
 type bpfMapSpecs struct {
 	CpuSeq        *ebpf.MapSpec `ebpf:"cpu_seq"`
 	CreatMarks    *ebpf.MapSpec `ebpf:"creat_marks"`
+	FilterCfgs    *ebpf.MapSpec `ebpf:"filter_cfgs"`
+	FilterCgroup  *ebpf.MapSpec `ebpf:"filter_cgroup"`
+	FilterComm    *ebpf.MapSpec `ebpf:"filter_comm"`
+	FilterGid     *ebpf.MapSpec `ebpf:"filter_gid"`
+	FilterPath    *ebpf.MapSpec `ebpf:"filter_path"`
+	FilterPid     *ebpf.MapSpec `ebpf:"filter_pid"`
+	FilterUid     *ebpf.MapSpec `ebpf:"filter_uid"`
+	Filtered      *ebpf.MapSpec `ebpf:"filtered"`
 	Followed      *ebpf.MapSpec `ebpf:"followed"`
 	InflightOps   *ebpf.MapSpec `ebpf:"inflight_ops"`
 	InflightStage *ebpf.MapSpec `ebpf:"inflight_stage"`
@@ -358,8 +430,21 @@ type bpfMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfVariableSpecs struct {
+	FilterGen          *ebpf.VariableSpec `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
 	FollowMode         *ebpf.VariableSpec `ebpf:"follow_mode"`
+	FtCgroup           *ebpf.VariableSpec `ebpf:"ft_cgroup"`
+	FtComm             *ebpf.VariableSpec `ebpf:"ft_comm"`
+	FtGid              *ebpf.VariableSpec `ebpf:"ft_gid"`
+	FtKind             *ebpf.VariableSpec `ebpf:"ft_kind"`
+	FtLen              *ebpf.VariableSpec `ebpf:"ft_len"`
+	FtLen2             *ebpf.VariableSpec `ebpf:"ft_len2"`
+	FtPath             *ebpf.VariableSpec `ebpf:"ft_path"`
+	FtPath2            *ebpf.VariableSpec `ebpf:"ft_path2"`
+	FtPid              *ebpf.VariableSpec `ebpf:"ft_pid"`
+	FtRet              *ebpf.VariableSpec `ebpf:"ft_ret"`
+	FtUid              *ebpf.VariableSpec `ebpf:"ft_uid"`
+	FtVerdict          *ebpf.VariableSpec `ebpf:"ft_verdict"`
 	KindMask           *ebpf.VariableSpec `ebpf:"kind_mask"`
 	ProbeFdCreated     *ebpf.VariableSpec `ebpf:"probe_fd_created"`
 	ProbeFdExisting    *ebpf.VariableSpec `ebpf:"probe_fd_existing"`
@@ -391,6 +476,14 @@ func (o *bpfObjects) Close() error {
 type bpfMaps struct {
 	CpuSeq        *ebpf.Map `ebpf:"cpu_seq"`
 	CreatMarks    *ebpf.Map `ebpf:"creat_marks"`
+	FilterCfgs    *ebpf.Map `ebpf:"filter_cfgs"`
+	FilterCgroup  *ebpf.Map `ebpf:"filter_cgroup"`
+	FilterComm    *ebpf.Map `ebpf:"filter_comm"`
+	FilterGid     *ebpf.Map `ebpf:"filter_gid"`
+	FilterPath    *ebpf.Map `ebpf:"filter_path"`
+	FilterPid     *ebpf.Map `ebpf:"filter_pid"`
+	FilterUid     *ebpf.Map `ebpf:"filter_uid"`
+	Filtered      *ebpf.Map `ebpf:"filtered"`
 	Followed      *ebpf.Map `ebpf:"followed"`
 	InflightOps   *ebpf.Map `ebpf:"inflight_ops"`
 	InflightStage *ebpf.Map `ebpf:"inflight_stage"`
@@ -404,6 +497,14 @@ func (m *bpfMaps) Close() error {
 	return _BpfClose(
 		m.CpuSeq,
 		m.CreatMarks,
+		m.FilterCfgs,
+		m.FilterCgroup,
+		m.FilterComm,
+		m.FilterGid,
+		m.FilterPath,
+		m.FilterPid,
+		m.FilterUid,
+		m.Filtered,
 		m.Followed,
 		m.InflightOps,
 		m.InflightStage,
@@ -418,8 +519,21 @@ func (m *bpfMaps) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfVariables struct {
+	FilterGen          *ebpf.Variable `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
 	FollowMode         *ebpf.Variable `ebpf:"follow_mode"`
+	FtCgroup           *ebpf.Variable `ebpf:"ft_cgroup"`
+	FtComm             *ebpf.Variable `ebpf:"ft_comm"`
+	FtGid              *ebpf.Variable `ebpf:"ft_gid"`
+	FtKind             *ebpf.Variable `ebpf:"ft_kind"`
+	FtLen              *ebpf.Variable `ebpf:"ft_len"`
+	FtLen2             *ebpf.Variable `ebpf:"ft_len2"`
+	FtPath             *ebpf.Variable `ebpf:"ft_path"`
+	FtPath2            *ebpf.Variable `ebpf:"ft_path2"`
+	FtPid              *ebpf.Variable `ebpf:"ft_pid"`
+	FtRet              *ebpf.Variable `ebpf:"ft_ret"`
+	FtUid              *ebpf.Variable `ebpf:"ft_uid"`
+	FtVerdict          *ebpf.Variable `ebpf:"ft_verdict"`
 	KindMask           *ebpf.Variable `ebpf:"kind_mask"`
 	ProbeFdCreated     *ebpf.Variable `ebpf:"probe_fd_created"`
 	ProbeFdExisting    *ebpf.Variable `ebpf:"probe_fd_existing"`
@@ -435,6 +549,7 @@ type bpfVariables struct {
 type bpfPrograms struct {
 	ChmodExit             *ebpf.Program `ebpf:"chmod_exit"`
 	ChownExit             *ebpf.Program `ebpf:"chown_exit"`
+	FilterTest            *ebpf.Program `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.Program `ebpf:"fmode_probe"`
 	FollowExec            *ebpf.Program `ebpf:"follow_exec"`
 	FollowExit            *ebpf.Program `ebpf:"follow_exit"`
@@ -523,6 +638,7 @@ func (p *bpfPrograms) Close() error {
 	return _BpfClose(
 		p.ChmodExit,
 		p.ChownExit,
+		p.FilterTest,
 		p.FmodeProbe,
 		p.FollowExec,
 		p.FollowExit,

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/filters"
 )
 
 // DefaultKinds are the kinds traced when Options.Events is zero: every
@@ -47,6 +48,9 @@ type Options struct {
 	Follow bool
 	// IncludeSelf also reports the tracing process's own activity.
 	IncludeSelf bool
+	// Filter selects the events to keep, in the kernel; SetFilter
+	// replaces it while tracing.
+	Filter filters.Set
 	// HookMode forces one way of hooking the kernel: ModeFentry,
 	// ModeKprobe or ModeSyscall. Empty (or "auto") tries them in that
 	// order and keeps the first the kernel accepts.
@@ -57,6 +61,7 @@ type Options struct {
 type Stats struct {
 	Delivered    uint64                 // events returned by Read
 	Lost         map[events.Kind]uint64 // records a full ring could not take
+	Filtered     map[events.Kind]uint64 // events the in-kernel filters dropped
 	DecodeErrors uint64                 // records that failed to decode
 }
 
@@ -68,6 +73,7 @@ type Tracer struct {
 	dec      *events.Decoder
 	mode     string
 	warning  string
+	filter   *filterState
 	attached map[string]string
 
 	in      chan *events.Event
@@ -83,7 +89,7 @@ type Tracer struct {
 	mu           sync.Mutex
 	delivered    uint64
 	decodeErrors uint64
-	finalLost    map[events.Kind]uint64 // set by Close
+	final        *Stats // the kernel's counters, read by Close
 }
 
 // New loads and attaches the programs and starts reading.
@@ -189,6 +195,11 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	}
 	if t.window <= 0 {
 		t.window = DefaultReorderWindow
+	}
+	t.filter = &filterState{coll: coll, kinds: kinds}
+	if err := t.filter.set(opts.Filter); err != nil {
+		t.teardown()
+		return nil, err
 	}
 	if mode == ModeFentry && !fexitDetachSafe(kspec) {
 		t.warning = "fentry mode forced on a kernel where " + errUnsafeFexit.Error() + "; --hook-mode kprobe avoids it"
@@ -343,41 +354,44 @@ func (t *Tracer) follow(pid int, state uint32) error {
 	return nil
 }
 
+// SetFilter replaces the filter set, atomically: every event is judged by
+// either the old set or the new one, whole.
+func (t *Tracer) SetFilter(s filters.Set) error { return t.filter.set(s) }
+
 // Stats returns the counters so far; after Close, their final values.
 func (t *Tracer) Stats() (Stats, error) {
 	t.mu.Lock()
-	st := Stats{Delivered: t.delivered, DecodeErrors: t.decodeErrors, Lost: map[events.Kind]uint64{}}
-	final := t.finalLost
+	st := Stats{Delivered: t.delivered, DecodeErrors: t.decodeErrors}
+	final := t.final
 	t.mu.Unlock()
 	if final != nil {
-		for k, v := range final {
-			st.Lost[k] = v
-		}
+		st.Lost, st.Filtered = final.Lost, final.Filtered
 		return st, nil
 	}
-	lost, err := t.readLost()
-	st.Lost = lost
-	return st, err
+	var err, err2 error
+	st.Lost, err = t.perKind("lost")
+	st.Filtered, err2 = t.perKind("filtered")
+	return st, errors.Join(err, err2)
 }
 
-// readLost sums the kernel's per-CPU counts of records a ring refused.
-func (t *Tracer) readLost() (map[events.Kind]uint64, error) {
-	st := Stats{Lost: map[events.Kind]uint64{}}
-	m := t.coll.Maps["lost"]
+// perKind sums a per-CPU, per-kind counter map of the kernel side.
+func (t *Tracer) perKind(name string) (map[events.Kind]uint64, error) {
+	out := map[events.Kind]uint64{}
+	m := t.coll.Maps[name]
 	for _, k := range events.Kinds() {
 		var per []uint64
 		if err := m.Lookup(uint32(k), &per); err != nil {
-			return st.Lost, fmt.Errorf("read lost counters: %w", err)
+			return out, fmt.Errorf("read %s counters: %w", name, err)
 		}
 		var sum uint64
 		for _, v := range per {
 			sum += v
 		}
 		if sum > 0 {
-			st.Lost[k] = sum
+			out[k] = sum
 		}
 	}
-	return st.Lost, nil
+	return out, nil
 }
 
 // Close detaches the programs, then drains every ring: events recorded
@@ -401,10 +415,10 @@ func (t *Tracer) Close() error {
 			errs = append(errs, rd.Close())
 		}
 		t.readers = nil
-		lost, err := t.readLost()
+		st, err := t.Stats()
 		errs = append(errs, err)
 		t.mu.Lock()
-		t.finalLost = lost
+		t.final = &st
 		t.mu.Unlock()
 		t.coll.Close()
 		t.closeErr = errors.Join(errs...)

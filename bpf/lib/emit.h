@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * The two decisions every event goes through: trace_allowed, early, before
+ * any work, and emit, last, which applies the complete filter set of one
+ * generation and writes the record to this CPU's ring.
+ */
+#ifndef __FSTRACE_EMIT_H
+#define __FSTRACE_EMIT_H
+
+/* trace_allowed holds every early in-kernel decision about whether an event
+ * of this kind from the current task is wanted. */
+static __always_inline bool trace_allowed(__u32 kind)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!(kind_mask & (1U << kind)))
+		return false;
+	if (tgid == self_tgid)
+		return false;
+	if (follow_mode) {
+		__u32 *st = bpf_map_lookup_elem(&followed, &tgid);
+		if (!st || *st != FOLLOW_TRACED)
+			return false;
+	}
+	return who_ok_now(kind);
+}
+
+/* path_ok looks up record string at off (len bytes) in the path filter. */
+static __always_inline bool path_ok(struct scratch *s, const struct filter_cfg *c, __u32 gen,
+				    __u32 off, __u32 len, __u32 bit)
+{
+	struct path_key *k = &s->pkey;
+	__u32 n = len > PATH_KEY_MAX - 2 ? PATH_KEY_MAX - 2 : len;
+	__u32 plen = 1 + n;
+
+	k->data[0] = gen;
+	bpf_probe_read_kernel(&k->data[1], n & 255, &s->data[off & 8191]);
+	if (len <= PATH_KEY_MAX - 2 && (n == 0 || k->data[n & 255] != '/')) {
+		k->data[(n + 1) & 255] = '/';
+		plen++;
+	}
+	k->prefixlen = plen * 8;
+	return dim_ok(c, DIM_PATH, bpf_map_lookup_elem(&filter_path, k), bit);
+}
+
+/* filter_verdict applies the complete filter set of one generation to the
+ * record in the scratch buffer: 1 keeps it. A global function, verified
+ * once; filter_test (below) runs it alone. */
+__noinline int filter_verdict(void)
+{
+	struct scratch *s = get_scratch();
+	__u32 kind, bit, gen = filter_gen & 1;
+	struct fst_record *r;
+	struct filter_cfg *c;
+	bool ok;
+
+	if (!s)
+		return 0;
+	r = &s->rec;
+	kind = r->kind;
+	bit = 1U << (kind & 31);
+	c = bpf_map_lookup_elem(&filter_cfgs, &gen);
+	if (!c)
+		return 1;
+	ok = who_ok(gen, kind, r->pid, r->uid, r->gid, r->comm, r->cgroup_id) &&
+	     !(c->failed_only && r->ret >= 0);
+	if (ok && (c->any_dims & DIM_PATH)) {
+		ok = path_ok(s, c, gen, 0, r->str_len[0], bit);
+		if (!ok && (kind == FST_RENAME || kind == FST_LINK))
+			ok = path_ok(s, c, gen, r->str_len[0], r->str_len[1], bit);
+	}
+	return ok;
+}
+
+/* emit_record applies the filters and sends header + strings to this CPU's
+ * ring. A global function: verified once, not in every program. */
+__noinline int emit_record(void)
+{
+	struct scratch *s = get_scratch();
+	struct fst_record *r;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 zero = 0, kind;
+	__u64 len, *seq, *nlost;
+	void *ring;
+
+	if (!s)
+		return 0;
+	r = &s->rec;
+	kind = r->kind;
+	if (!filter_verdict()) {
+		count_filtered(kind);
+		return 0;
+	}
+
+	len = sizeof(*r) + (__u64)r->str_len[0] + r->str_len[1] + r->str_len[2];
+	if (len > MAX_RECORD)
+		len = MAX_RECORD;
+	seq = bpf_map_lookup_elem(&cpu_seq, &zero);
+	if (!seq)
+		return 0;
+	*seq += 1;
+	r->cpu_seq = *seq;
+	r->cpu = cpu;
+
+	ring = bpf_map_lookup_elem(&rings, &cpu);
+	if (ring && bpf_ringbuf_output(ring, r, len, 0) == 0)
+		return 1;
+	nlost = bpf_map_lookup_elem(&lost, &kind);
+	if (nlost)
+		*nlost += 1;
+	return 0;
+}
+
+static __always_inline void emit(struct scratch *s)
+{
+	emit_record();
+}
+
+/* filter_test runs filter_verdict on a record described by the variables
+ * below: the unit tests' way into the kernel-side filter logic, with
+ * BPF_PROG_TEST_RUN. Never attached. */
+volatile __u32 ft_kind, ft_pid, ft_uid, ft_gid, ft_len, ft_len2, ft_verdict;
+volatile __s32 ft_ret;
+volatile __u64 ft_cgroup;
+volatile char ft_comm[FST_COMM_LEN];
+volatile char ft_path[PATH_KEY_MAX];
+volatile char ft_path2[PATH_KEY_MAX];
+
+SEC("raw_tp")
+int filter_test(void *ctx)
+{
+	struct scratch *s = get_scratch();
+	struct fst_record *r;
+	__u32 len = ft_len & 255, len2 = ft_len2 & 255;
+
+	if (!s)
+		return 0;
+	r = &s->rec;
+	r->kind = ft_kind;
+	r->pid = ft_pid;
+	r->uid = ft_uid;
+	r->gid = ft_gid;
+	r->ret = ft_ret;
+	r->cgroup_id = ft_cgroup;
+	bpf_probe_read_kernel(r->comm, sizeof(r->comm), (void *)ft_comm);
+	bpf_probe_read_kernel(s->data, len, (void *)ft_path);
+	bpf_probe_read_kernel(&s->data[len], len2, (void *)ft_path2);
+	r->str_len[0] = len;
+	r->str_len[1] = len2;
+	ft_verdict = filter_verdict();
+	return 0;
+}
+
+#endif /* __FSTRACE_EMIT_H */

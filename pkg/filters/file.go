@@ -1,0 +1,178 @@
+package filters
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/fstrace/fstrace/pkg/events"
+)
+
+// A filter file, in YAML or JSON:
+//
+//	events: [open, unlink]        # or "open,unlink"
+//	failed: false
+//	pid: [1234]
+//	uid: [root, 1000]             # names or numbers
+//	comm: [{value: nginx, events: [open]}]
+//	path: [/etc, /var/log]
+//	exclude_comm: [sshd]
+//
+// Keys: events, failed, and pid, uid, gid, comm, cgroup, path with their
+// exclude_ forms. A list item is a value, or {value, events, exclude}.
+type fileSpec struct {
+	Events kindList `json:"events"`
+	Failed bool     `json:"failed"`
+
+	PID    []item `json:"pid"`
+	UID    []item `json:"uid"`
+	GID    []item `json:"gid"`
+	Comm   []item `json:"comm"`
+	Cgroup []item `json:"cgroup"`
+	Path   []item `json:"path"`
+
+	ExcludePID    []item `json:"exclude_pid"`
+	ExcludeUID    []item `json:"exclude_uid"`
+	ExcludeGID    []item `json:"exclude_gid"`
+	ExcludeComm   []item `json:"exclude_comm"`
+	ExcludeCgroup []item `json:"exclude_cgroup"`
+	ExcludePath   []item `json:"exclude_path"`
+}
+
+type kindList events.KindMask
+
+func (k *kindList) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var list []string
+		if err := json.Unmarshal(b, &list); err != nil {
+			return fmt.Errorf("events: want a list of event kinds")
+		}
+		s = strings.Join(list, ",")
+	}
+	m, err := events.ParseKindList(s)
+	*k = kindList(m)
+	return err
+}
+
+type item struct {
+	Value   string
+	Events  events.KindMask
+	Exclude bool
+}
+
+func (it *item) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var o struct {
+			Value   json.RawMessage `json:"value"`
+			Events  kindList        `json:"events"`
+			Exclude bool            `json:"exclude"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&o); err != nil {
+			return err
+		}
+		it.Events, it.Exclude = events.KindMask(o.Events), o.Exclude
+		b = o.Value
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		it.Value = s
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("want a string or a number, got %s", b)
+	}
+	it.Value = n.String()
+	return nil
+}
+
+// Parse reads a filter file's contents, YAML or JSON.
+func Parse(data []byte) (Set, error) {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return Set{}, err
+	}
+	var f fileSpec
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if len(bytes.TrimSpace(j)) > 0 && string(bytes.TrimSpace(j)) != "null" {
+		if err := dec.Decode(&f); err != nil {
+			return Set{}, err
+		}
+	}
+	s := Set{Events: events.KindMask(f.Events), Failed: f.Failed}
+	ids := []struct {
+		dst     *[]Rule[uint32]
+		items   []item
+		exclude bool
+		resolve func(string) (uint32, error)
+	}{
+		{&s.PID, f.PID, false, ParsePID}, {&s.PID, f.ExcludePID, true, ParsePID},
+		{&s.UID, f.UID, false, ResolveUser}, {&s.UID, f.ExcludeUID, true, ResolveUser},
+		{&s.GID, f.GID, false, ResolveGroup}, {&s.GID, f.ExcludeGID, true, ResolveGroup},
+	}
+	for _, d := range ids {
+		for _, it := range d.items {
+			v, err := d.resolve(it.Value)
+			if err != nil {
+				return Set{}, err
+			}
+			*d.dst = append(*d.dst, Rule[uint32]{Value: v, Events: it.Events, Exclude: it.Exclude || d.exclude})
+		}
+	}
+	for _, d := range []struct {
+		dst     *[]Rule[string]
+		items   []item
+		exclude bool
+		resolve func(string) (string, error)
+	}{
+		{&s.Comm, f.Comm, false, checkComm}, {&s.Comm, f.ExcludeComm, true, checkComm},
+		{&s.Path, f.Path, false, CleanPath}, {&s.Path, f.ExcludePath, true, CleanPath},
+	} {
+		for _, it := range d.items {
+			v, err := d.resolve(it.Value)
+			if err != nil {
+				return Set{}, err
+			}
+			*d.dst = append(*d.dst, Rule[string]{Value: v, Events: it.Events, Exclude: it.Exclude || d.exclude})
+		}
+	}
+	for i, list := range [][]item{f.Cgroup, f.ExcludeCgroup} {
+		for _, it := range list {
+			v, err := ResolveCgroup(it.Value)
+			if err != nil {
+				return Set{}, err
+			}
+			s.Cgroup = append(s.Cgroup, Rule[uint64]{Value: v, Events: it.Events, Exclude: it.Exclude || i == 1})
+		}
+	}
+	return s, s.Validate()
+}
+
+// Load reads a filter file.
+func Load(path string) (Set, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Set{}, err
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return Set{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func checkComm(s string) (string, error) {
+	if s == "" || len(s) > MaxCommLen {
+		return "", fmt.Errorf("comm %q: want 1 to %d bytes", s, MaxCommLen)
+	}
+	return s, nil
+}

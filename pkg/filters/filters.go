@@ -1,0 +1,163 @@
+package filters
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fstrace/fstrace/pkg/events"
+)
+
+// MaxPathLen is the longest path rule: the kernel matches on a path's first
+// bytes (the path itself may be of any length).
+const MaxPathLen = 254
+
+// MaxCommLen is the longest comm the kernel keeps (TASK_COMM_LEN - 1).
+const MaxCommLen = 15
+
+// Rule is one entry of a dimension. Events zero means every kind.
+type Rule[T comparable] struct {
+	Value   T
+	Events  events.KindMask
+	Exclude bool
+}
+
+// Set is a complete filter set. The zero Set keeps everything.
+type Set struct {
+	Events events.KindMask // the kinds kept; zero: every traced kind
+	Failed bool            // keep failed operations only
+
+	PID    []Rule[uint32] // thread group ids
+	UID    []Rule[uint32]
+	GID    []Rule[uint32]
+	Comm   []Rule[string]
+	Cgroup []Rule[uint64] // cgroup v2 ids
+	Path   []Rule[string] // absolute, cleaned
+}
+
+// Merge returns s with o's rules added; Events keeps what both keep, Failed
+// holds if either asks for it.
+func (s Set) Merge(o Set) Set {
+	out := s
+	switch {
+	case s.Events == 0:
+		out.Events = o.Events
+	case o.Events != 0:
+		out.Events = s.Events & o.Events
+	}
+	out.Failed = s.Failed || o.Failed
+	out.PID = append(append([]Rule[uint32](nil), s.PID...), o.PID...)
+	out.UID = append(append([]Rule[uint32](nil), s.UID...), o.UID...)
+	out.GID = append(append([]Rule[uint32](nil), s.GID...), o.GID...)
+	out.Comm = append(append([]Rule[string](nil), s.Comm...), o.Comm...)
+	out.Cgroup = append(append([]Rule[uint64](nil), s.Cgroup...), o.Cgroup...)
+	out.Path = append(append([]Rule[string](nil), s.Path...), o.Path...)
+	return out
+}
+
+// Validate checks the values the kernel cannot take.
+func (s Set) Validate() error {
+	for _, r := range s.Comm {
+		if r.Value == "" || len(r.Value) > MaxCommLen {
+			return fmt.Errorf("comm %q: want 1 to %d bytes", r.Value, MaxCommLen)
+		}
+	}
+	for _, r := range s.Path {
+		if !filepath.IsAbs(r.Value) || filepath.Clean(r.Value) != r.Value {
+			return fmt.Errorf("path %q: want an absolute, clean path", r.Value)
+		}
+		if len(r.Value) > MaxPathLen {
+			return fmt.Errorf("path %q: longer than %d bytes", r.Value, MaxPathLen)
+		}
+	}
+	return nil
+}
+
+// ParsePID parses a process id.
+func ParsePID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a process id", s)
+	}
+	return uint32(n), nil
+}
+
+// ResolveUser turns a user name or a numeric uid into a uid, as id(1) does.
+func ResolveUser(s string) (uint32, error) {
+	s = strings.TrimSpace(s)
+	if u, err := user.Lookup(s); err == nil {
+		n, err := strconv.ParseUint(u.Uid, 10, 32)
+		return uint32(n), err
+	}
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	return 0, fmt.Errorf("%q: no such user", s)
+}
+
+// ResolveGroup turns a group name or a numeric gid into a gid.
+func ResolveGroup(s string) (uint32, error) {
+	s = strings.TrimSpace(s)
+	if g, err := user.LookupGroup(s); err == nil {
+		n, err := strconv.ParseUint(g.Gid, 10, 32)
+		return uint32(n), err
+	}
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	return 0, fmt.Errorf("%q: no such group", s)
+}
+
+// CgroupRoot is where the cgroup v2 hierarchy is mounted.
+var CgroupRoot = "/sys/fs/cgroup"
+
+// ResolveCgroup turns a cgroup v2 id, or a cgroup path (absolute, or
+// relative to CgroupRoot), into the id the kernel reports: the inode
+// number of the cgroup's directory.
+func ResolveCgroup(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty cgroup")
+	}
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return n, nil
+	}
+	p := s
+	if !strings.HasPrefix(p, CgroupRoot+"/") && p != CgroupRoot {
+		p = filepath.Join(CgroupRoot, s)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return 0, fmt.Errorf("cgroup %q: %w", s, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return 0, fmt.Errorf("cgroup %q: %s is not a directory", s, p)
+	}
+	return st.Ino, nil
+}
+
+// CleanPath makes a path rule absolute (against the working directory) and
+// clean.
+func CleanPath(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty path")
+	}
+	if !filepath.IsAbs(s) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		s = filepath.Join(wd, s)
+	}
+	s = filepath.Clean(s)
+	if len(s) > MaxPathLen {
+		return "", fmt.Errorf("path %q: longer than %d bytes", s, MaxPathLen)
+	}
+	return s, nil
+}

@@ -1,0 +1,169 @@
+package tracer
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/filters"
+)
+
+// DIM_* in bpf/lib/filter.h.
+const (
+	dimPID = 1 << iota
+	dimUID
+	dimGID
+	dimComm
+	dimCgroup
+	dimPath
+)
+
+// filterState writes filter sets into the kernel's maps, alternating
+// between the two generations (see bpf/lib/filter.h).
+type filterState struct {
+	mu      sync.Mutex
+	coll    *ebpf.Collection
+	gen     uint32          // the generation in use
+	keys    [2][]filterKey  // what each generation wrote
+	kinds   events.KindMask // the kinds the programs trace
+	flipped time.Time
+}
+
+type filterKey struct {
+	m   *ebpf.Map
+	key any
+}
+
+// rules merges a dimension's rules per value into include/exclude masks.
+func rules[T comparable](rs []filters.Rule[T], all events.KindMask) (map[T]*bpfFilterVal, bool) {
+	out := map[T]*bpfFilterVal{}
+	include := false
+	for _, r := range rs {
+		m := r.Events
+		if m == 0 {
+			m = all
+		}
+		v := out[r.Value]
+		if v == nil {
+			v = &bpfFilterVal{}
+			out[r.Value] = v
+		}
+		if r.Exclude {
+			v.Exclude |= uint32(m)
+		} else {
+			v.Include |= uint32(m)
+			include = true
+		}
+	}
+	return out, include
+}
+
+// set installs s in the idle generation, then makes it the one in use.
+func (f *filterState) set(s filters.Set) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := 1 - f.gen
+	// Events still being judged by the idle generation's previous set
+	// (flipped away from moments ago) finish within microseconds.
+	if d := time.Since(f.flipped); d < 10*time.Millisecond {
+		time.Sleep(10*time.Millisecond - d)
+	}
+	for _, k := range f.keys[next] {
+		k.m.Delete(k.key)
+	}
+	f.keys[next] = nil
+	put := func(m *ebpf.Map, key any, v *bpfFilterVal) error {
+		if err := m.Put(key, v); err != nil {
+			return fmt.Errorf("install filter: %w", err)
+		}
+		f.keys[next] = append(f.keys[next], filterKey{m, key})
+		return nil
+	}
+	all := f.kinds
+	cfg := bpfFilterCfg{Kinds: uint32(all)}
+	if s.Events != 0 {
+		cfg.Kinds = uint32(s.Events & all)
+	}
+	if s.Failed {
+		cfg.FailedOnly = 1
+	}
+	note := func(dim uint32, n int, include bool) {
+		if n > 0 {
+			cfg.AnyDims |= dim
+		}
+		if include {
+			cfg.IncludeDims |= dim
+		}
+	}
+	for _, d := range []struct {
+		rs  []filters.Rule[uint32]
+		m   *ebpf.Map
+		dim uint32
+	}{
+		{s.PID, f.coll.Maps["filter_pid"], dimPID},
+		{s.UID, f.coll.Maps["filter_uid"], dimUID},
+		{s.GID, f.coll.Maps["filter_gid"], dimGID},
+	} {
+		vals, inc := rules(d.rs, all)
+		for id, v := range vals {
+			if err := put(d.m, bpfIdKey{Gen: next, Id: id}, v); err != nil {
+				return err
+			}
+		}
+		note(d.dim, len(vals), inc)
+	}
+	vals, inc := rules(s.Comm, all)
+	for name, v := range vals {
+		k := bpfCommKey{Gen: next}
+		for i := 0; i < len(name) && i < len(k.Comm)-1; i++ {
+			k.Comm[i] = int8(name[i])
+		}
+		if err := put(f.coll.Maps["filter_comm"], k, v); err != nil {
+			return err
+		}
+	}
+	note(dimComm, len(vals), inc)
+	cvals, inc := rules(s.Cgroup, all)
+	for id, v := range cvals {
+		if err := put(f.coll.Maps["filter_cgroup"], bpfCgroupKey{Gen: next, Id: id}, v); err != nil {
+			return err
+		}
+	}
+	note(dimCgroup, len(cvals), inc)
+	pvals, inc := rules(s.Path, all)
+	for p, v := range pvals {
+		if err := put(f.coll.Maps["filter_path"], pathKey(next, p), v); err != nil {
+			return err
+		}
+	}
+	note(dimPath, len(pvals), inc)
+
+	if err := f.coll.Maps["filter_cfgs"].Put(next, cfg); err != nil {
+		return fmt.Errorf("install filter: %w", err)
+	}
+	if err := f.coll.Variables["filter_gen"].Set(next); err != nil {
+		return fmt.Errorf("switch filter: %w", err)
+	}
+	f.gen = next
+	f.flipped = time.Now()
+	return nil
+}
+
+// pathKey is the LPM key of a subtree: the generation byte, then the path
+// with a trailing '/', so that /etc holds /etc and /etc/x but not /etcx.
+func pathKey(gen uint32, p string) bpfPathKey {
+	var k bpfPathKey
+	data := append([]byte{byte(gen)}, p...)
+	if p != "/" {
+		data = append(data, '/')
+	}
+	n := copy(k.Data[:], data)
+	k.Prefixlen = uint32(n * 8)
+	return k
+}

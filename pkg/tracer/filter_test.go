@@ -1,0 +1,135 @@
+package tracer
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/filters"
+)
+
+// filterProbe loads only the filter_test program and its maps: the kernel's
+// own filter code, run with BPF_PROG_TEST_RUN.
+func filterProbe(t *testing.T) *filterState {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	spec, err := loadBpf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range spec.Programs {
+		if name != "filter_test" {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		if os.Getenv("FSTRACE_REQUIRE") == "1" {
+			t.Fatalf("load filter_test: %v", err)
+		}
+		t.Skipf("cannot load a raw_tp program here: %v", err)
+	}
+	t.Cleanup(func() { coll.Close() })
+	return &filterState{coll: coll, kinds: SupportedKinds}
+}
+
+type fev struct {
+	kind          events.Kind
+	pid, uid, gid uint32
+	comm          string
+	cgroup        uint64
+	ret           int32
+	path, path2   string
+}
+
+func verdict(t *testing.T, f *filterState, e fev) bool {
+	t.Helper()
+	v := f.coll.Variables
+	var comm [16]byte
+	copy(comm[:15], e.comm)
+	var p1, p2 [256]byte
+	copy(p1[:], e.path)
+	copy(p2[:], e.path2)
+	for name, val := range map[string]any{
+		"ft_kind": uint32(e.kind), "ft_pid": e.pid, "ft_uid": e.uid, "ft_gid": e.gid,
+		"ft_ret": e.ret, "ft_cgroup": e.cgroup, "ft_comm": comm,
+		"ft_path": p1, "ft_path2": p2,
+		"ft_len": uint32(min(len(e.path), 255)), "ft_len2": uint32(min(len(e.path2), 255)),
+	} {
+		if err := v[name].Set(val); err != nil {
+			t.Fatalf("set %s: %v", name, err)
+		}
+	}
+	if _, err := f.coll.Programs["filter_test"].Run(&ebpf.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var out uint32
+	if err := v["ft_verdict"].Get(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out == 1
+}
+
+func TestKernelFilterLogic(t *testing.T) {
+	f := filterProbe(t)
+	open := events.KindOpen
+	unlink := events.KindUnlink
+	ev := fev{kind: open, pid: 100, uid: 1000, gid: 1000, comm: "cat", cgroup: 42, path: "/etc/passwd"}
+	with := func(mod func(e *fev)) fev { e := ev; mod(&e); return e }
+	long := "/etc/" + strings.Repeat("x", 240)
+
+	for _, tc := range []struct {
+		name string
+		set  filters.Set
+		keep []fev
+		drop []fev
+	}{
+		{"empty set keeps all", filters.Set{}, []fev{ev, with(func(e *fev) { e.kind = unlink })}, nil},
+		{"pid, OR within", filters.Set{PID: []filters.Rule[uint32]{{Value: 100}, {Value: 101}}},
+			[]fev{ev, with(func(e *fev) { e.pid = 101 })}, []fev{with(func(e *fev) { e.pid = 200 })}},
+		{"per-entry event mask", filters.Set{PID: []filters.Rule[uint32]{{Value: 100, Events: events.MaskOf(open)}}},
+			[]fev{ev}, []fev{with(func(e *fev) { e.kind = unlink })}},
+		{"AND across kinds", filters.Set{UID: []filters.Rule[uint32]{{Value: 1000}}, Comm: []filters.Rule[string]{{Value: "cat"}}},
+			[]fev{ev}, []fev{with(func(e *fev) { e.comm = "dog" }), with(func(e *fev) { e.uid = 0 })}},
+		{"exclude comm", filters.Set{Comm: []filters.Rule[string]{{Value: "sshd", Exclude: true}}},
+			[]fev{ev}, []fev{with(func(e *fev) { e.comm = "sshd" })}},
+		{"exclude only some kinds", filters.Set{GID: []filters.Rule[uint32]{{Value: 1000, Exclude: true, Events: events.MaskOf(unlink)}}},
+			[]fev{ev}, []fev{with(func(e *fev) { e.kind = unlink })}},
+		{"cgroup", filters.Set{Cgroup: []filters.Rule[uint64]{{Value: 42}}},
+			[]fev{ev}, []fev{with(func(e *fev) { e.cgroup = 43 })}},
+		{"path subtree", filters.Set{Path: []filters.Rule[string]{{Value: "/etc"}}},
+			[]fev{ev, with(func(e *fev) { e.path = "/etc" }), with(func(e *fev) { e.path = long })},
+			[]fev{with(func(e *fev) { e.path = "/etcx/passwd" }), with(func(e *fev) { e.path = "/var/etc" })}},
+		{"root path", filters.Set{Path: []filters.Rule[string]{{Value: "/"}}}, []fev{ev}, nil},
+		{"exclude inside include", filters.Set{Path: []filters.Rule[string]{{Value: "/etc"}, {Value: "/etc/ssl", Exclude: true}}},
+			[]fev{ev}, []fev{with(func(e *fev) { e.path = "/etc/ssl/cert.pem" })}},
+		{"rename: either side", filters.Set{Path: []filters.Rule[string]{{Value: "/srv"}}},
+			[]fev{with(func(e *fev) { e.kind = events.KindRename; e.path = "/tmp/a"; e.path2 = "/srv/a" })},
+			[]fev{with(func(e *fev) { e.kind = events.KindRename; e.path = "/tmp/a"; e.path2 = "/tmp/b" })}},
+		{"failed only", filters.Set{Failed: true},
+			[]fev{with(func(e *fev) { e.ret = -2 })}, []fev{ev}},
+		{"global event mask", filters.Set{Events: events.MaskOf(unlink)},
+			[]fev{with(func(e *fev) { e.kind = unlink })}, []fev{ev}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := f.set(tc.set); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range tc.keep {
+				if !verdict(t, f, e) {
+					t.Errorf("dropped %+v", e)
+				}
+			}
+			for _, e := range tc.drop {
+				if verdict(t, f, e) {
+					t.Errorf("kept %+v", e)
+				}
+			}
+		})
+	}
+}
