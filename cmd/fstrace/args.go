@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/filters"
 	"github.com/fstrace/fstrace/pkg/tracer"
 )
 
@@ -17,16 +18,30 @@ var version = "0.1.0-dev"
 
 var errHelp = errors.New("help requested")
 
+// listFlag collects a repeatable flag's values, each of which may be a
+// comma-separated list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, w := range strings.Split(v, ",") {
+		*l = append(*l, strings.TrimSpace(w))
+	}
+	return nil
+}
+
 type config struct {
-	output   string
-	kinds    events.KindMask
-	count    uint64
-	duration time.Duration
-	ringSize int
-	hookMode string
-	quiet    bool
-	version  bool
-	command  []string
+	output     string
+	kinds      events.KindMask
+	count      uint64
+	duration   time.Duration
+	ringSize   int
+	hookMode   string
+	filter     filters.Set
+	filterFile string
+	quiet      bool
+	version    bool
+	command    []string
 }
 
 const usageText = `Usage: fstrace [OPTIONS] [-- COMMAND [ARGS...]]
@@ -45,6 +60,21 @@ Options:
       --ring-size SIZE  bytes per CPU ring buffer, power of two (e.g. 4M)
       --hook-mode MODE  auto (default), fentry, kprobe or syscall: how to hook
                         the kernel; auto takes the first the kernel accepts
+
+Filters (in the kernel; repeatable, and comma lists; AND across flags, OR
+within one; the --exclude- forms drop what they match):
+      --pid PID             thread group ids
+      --uid USER            user names or ids
+      --gid GROUP           group names or ids
+      --comm NAME           process names (at most 15 bytes)
+      --cgroup CGROUP       cgroup v2 paths (or ids)
+      --path PATH           the path and everything below it; for rename
+                            and link either path counts
+      --failed              failed operations only
+      --exclude-pid, --exclude-uid, --exclude-gid, --exclude-comm,
+      --exclude-cgroup, --exclude-path
+      --filter-file FILE    more filters from a YAML or JSON file, added to
+                            the flags' and read again on SIGHUP
   -q, --quiet           no start line or summary on stderr
   -V, --version         print the version and exit
   -h, --help            show this help
@@ -73,6 +103,17 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&ringStr, "ring-size", "", "")
 	fs.StringVar(&cfg.hookMode, "hook-mode", "auto", "")
+	lists := map[string]*listFlag{}
+	for _, name := range []string{"pid", "uid", "gid", "comm", "cgroup", "path"} {
+		for _, n := range []string{name, "exclude-" + name} {
+			l := new(listFlag)
+			lists[n] = l
+			fs.Var(l, n, "")
+		}
+	}
+	failed := false
+	fs.BoolVar(&failed, "failed", false, "")
+	fs.StringVar(&cfg.filterFile, "filter-file", "", "")
 	for _, name := range []string{"q", "quiet"} {
 		fs.BoolVar(&cfg.quiet, name, false, "")
 	}
@@ -129,6 +170,17 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 			return nil, fmt.Errorf("invalid --events: %s not supported yet", extra)
 		}
 		cfg.kinds = m
+	}
+	if err := buildFilter(cfg, lists, failed); err != nil {
+		return nil, err
+	}
+	if set["filter-file"] {
+		if cfg.filterFile == "" {
+			return nil, errors.New("invalid --filter-file: empty path")
+		}
+		if _, err := filters.Load(cfg.filterFile); err != nil {
+			return nil, fmt.Errorf("invalid --filter-file: %v", err)
+		}
 	}
 	if countStr != "" || set["n"] || set["count"] {
 		n, err := strconv.ParseUint(countStr, 10, 64)
@@ -197,4 +249,62 @@ func parseSize(s string) (int, error) {
 		return 0, fmt.Errorf("invalid --ring-size %q (want a power of two, e.g. 4M)", s)
 	}
 	return n * mult, nil
+}
+
+// buildFilter turns the filter flags into a filter set; a bad value is an
+// error naming the flag.
+func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
+	f := filters.Set{Failed: failed}
+	ids := []struct {
+		name    string
+		dst     *[]filters.Rule[uint32]
+		resolve func(string) (uint32, error)
+	}{
+		{"pid", &f.PID, filters.ParsePID},
+		{"uid", &f.UID, filters.ResolveUser},
+		{"gid", &f.GID, filters.ResolveGroup},
+	}
+	for _, d := range ids {
+		for _, excl := range []bool{false, true} {
+			name := d.name
+			if excl {
+				name = "exclude-" + name
+			}
+			for _, v := range *lists[name] {
+				id, err := d.resolve(v)
+				if err != nil {
+					return fmt.Errorf("invalid --%s: %v", name, err)
+				}
+				*d.dst = append(*d.dst, filters.Rule[uint32]{Value: id, Exclude: excl})
+			}
+		}
+	}
+	for _, excl := range []bool{false, true} {
+		prefix := ""
+		if excl {
+			prefix = "exclude-"
+		}
+		for _, v := range *lists[prefix+"comm"] {
+			if v == "" || len(v) > filters.MaxCommLen {
+				return fmt.Errorf("invalid --%scomm %q: want 1 to %d bytes", prefix, v, filters.MaxCommLen)
+			}
+			f.Comm = append(f.Comm, filters.Rule[string]{Value: v, Exclude: excl})
+		}
+		for _, v := range *lists[prefix+"cgroup"] {
+			id, err := filters.ResolveCgroup(v)
+			if err != nil {
+				return fmt.Errorf("invalid --%scgroup: %v", prefix, err)
+			}
+			f.Cgroup = append(f.Cgroup, filters.Rule[uint64]{Value: id, Exclude: excl})
+		}
+		for _, v := range *lists[prefix+"path"] {
+			p, err := filters.CleanPath(v)
+			if err != nil {
+				return fmt.Errorf("invalid --%spath: %v", prefix, err)
+			}
+			f.Path = append(f.Path, filters.Rule[string]{Value: p, Exclude: excl})
+		}
+	}
+	cfg.filter = f
+	return nil
 }

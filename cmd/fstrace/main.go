@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/filters"
 	"github.com/fstrace/fstrace/pkg/tracer"
 )
 
@@ -74,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		RingSize: cfg.ringSize,
 		Follow:   cmd != nil,
 		HookMode: cfg.hookMode,
+		Filter:   *currentFilter(cfg, nil),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
@@ -90,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	hup := make(chan os.Signal, 1)
+	if cfg.filterFile != "" {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 
 	var done <-chan int // the command's exit status
 	if cmd != nil {
@@ -162,6 +169,16 @@ loop:
 				continue
 			}
 			stop()
+		case <-hup:
+			f := currentFilter(cfg, stderr)
+			if f == nil {
+				continue // the error is printed; the filters in force stay
+			}
+			if err := tr.SetFilter(*f); err != nil {
+				fmt.Fprintf(stderr, "fstrace: reload %s: %v (keeping the filters in force)\n", cfg.filterFile, err)
+			} else if !cfg.quiet {
+				fmt.Fprintf(stderr, "fstrace: filters reloaded from %s\n", cfg.filterFile)
+			}
 		case st := <-done:
 			status = st
 			done = nil
@@ -185,6 +202,24 @@ loop:
 	tr.Close() // waits for a Close still under way, so the counts are final
 	summary(tr, n, cfg.quiet, stderr)
 	return status
+}
+
+// currentFilter is the flags' filter set plus the filter file's. With a
+// non-nil stderr it reports a bad file there and returns nil.
+func currentFilter(cfg *config, stderr io.Writer) *filters.Set {
+	f := cfg.filter
+	if cfg.filterFile != "" {
+		ff, err := filters.Load(cfg.filterFile)
+		if err != nil {
+			if stderr != nil {
+				fmt.Fprintf(stderr, "fstrace: reload: %v (keeping the filters in force)\n", err)
+				return nil
+			}
+			ff = filters.Set{} // checked when the flags were parsed
+		}
+		f = f.Merge(ff)
+	}
+	return &f
 }
 
 func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {

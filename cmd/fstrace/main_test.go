@@ -33,6 +33,14 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"--"}, "no command after --"},
 		{[]string{"-e", "read"}, "read not supported yet"},
 		{[]string{"probe", "-o", "xml"}, `invalid --output "xml"`},
+		{[]string{"--pid", "abc"}, `invalid --pid: "abc" is not a process id`},
+		{[]string{"--pid", "1,,2"}, `invalid --pid: "" is not a process id`},
+		{[]string{"--uid", "no-such-user-xyz"}, `invalid --uid: "no-such-user-xyz": no such user`},
+		{[]string{"--gid", "no-such-group-xyz"}, `invalid --gid: "no-such-group-xyz": no such group`},
+		{[]string{"--path", ""}, "invalid --path: empty path"},
+		{[]string{"--comm", "a-very-long-process-name"}, `invalid --comm "a-very-long-process-name"`},
+		{[]string{"--cgroup", "/no/such/cgroup"}, "invalid --cgroup"},
+		{[]string{"--filter-file", "/no/such/file"}, "invalid --filter-file"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if got := run(tc.args, &stdout, &stderr); got != exitUsage {
@@ -73,5 +81,23 @@ func TestCommandNotFound(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "command not found") {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func TestFilterFlags(t *testing.T) {
+	cfg, err := parseArgs([]string{"--pid", "1,2", "--pid", "3", "--uid", "root", "--gid", "0",
+		"--comm", "cat", "--exclude-comm", "sshd", "--path", "/etc/", "--exclude-path", "/etc/ssl", "--failed"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.filter
+	if len(f.PID) != 3 || f.PID[2].Value != 3 || len(f.UID) != 1 || f.UID[0].Value != 0 || !f.Failed {
+		t.Errorf("filter %+v", f)
+	}
+	if len(f.Comm) != 2 || f.Comm[1].Value != "sshd" || !f.Comm[1].Exclude {
+		t.Errorf("comm rules %+v", f.Comm)
+	}
+	if len(f.Path) != 2 || f.Path[0].Value != "/etc" || !f.Path[1].Exclude {
+		t.Errorf("path rules %+v", f.Path)
 	}
 }

@@ -1,0 +1,73 @@
+package filters
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fstrace/fstrace/pkg/events"
+)
+
+func TestParseFile(t *testing.T) {
+	yaml := `
+events: [open, unlink]
+failed: true
+pid: [12, {value: 34, events: open}]
+uid: [root, 1000]
+comm: [cat]
+exclude_comm: [sshd]
+path: [/etc/, {value: /var/log, exclude: true}]
+`
+	s, err := Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Events != events.MaskOf(events.KindOpen, events.KindUnlink) || !s.Failed {
+		t.Errorf("events %v failed %v", s.Events, s.Failed)
+	}
+	if len(s.PID) != 2 || s.PID[1].Value != 34 || s.PID[1].Events != events.MaskOf(events.KindOpen) {
+		t.Errorf("pid rules %+v", s.PID)
+	}
+	if len(s.UID) != 2 || s.UID[0].Value != 0 || s.UID[1].Value != 1000 {
+		t.Errorf("uid rules %+v", s.UID)
+	}
+	if len(s.Comm) != 2 || !s.Comm[1].Exclude || s.Comm[1].Value != "sshd" {
+		t.Errorf("comm rules %+v", s.Comm)
+	}
+	if len(s.Path) != 2 || s.Path[0].Value != "/etc" || !s.Path[1].Exclude {
+		t.Errorf("path rules %+v", s.Path)
+	}
+	// The same in JSON.
+	j, err := Parse([]byte(`{"pid": [12], "path": ["/etc"], "failed": true}`))
+	if err != nil || len(j.PID) != 1 || j.Path[0].Value != "/etc" || !j.Failed {
+		t.Errorf("json: %+v, %v", j, err)
+	}
+}
+
+func TestParseFileErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`pid: [abc]`, `"abc" is not a process id`},
+		{`uid: [no-such-user-xyz]`, "no such user"},
+		{`events: [bogus]`, `unknown event kind "bogus"`},
+		{`colour: red`, `unknown field "colour"`},
+		{`path: [""]`, "empty path"},
+		{`comm: [a-name-longer-than-fifteen]`, "want 1 to 15 bytes"},
+		{`pid: [{value: 1, evnts: open}]`, `unknown field "evnts"`},
+	} {
+		_, err := Parse([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error with %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := Set{Events: events.MaskOf(events.KindOpen, events.KindUnlink), PID: []Rule[uint32]{{Value: 1}}}
+	b := Set{Events: events.MaskOf(events.KindOpen), Failed: true, PID: []Rule[uint32]{{Value: 2}}}
+	m := a.Merge(b)
+	if m.Events != events.MaskOf(events.KindOpen) || !m.Failed || len(m.PID) != 2 {
+		t.Errorf("merge: %+v", m)
+	}
+	if len(a.PID) != 1 {
+		t.Error("merge changed its receiver")
+	}
+}
