@@ -1,0 +1,159 @@
+package tracer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fstrace/fstrace/pkg/events"
+	"github.com/fstrace/fstrace/pkg/filters"
+)
+
+// newTestTracer starts a tracer in whatever mode this kernel allows, or
+// skips (fails with FSTRACE_REQUIRE=1) where none works.
+func newTestTracer(t testing.TB, opts Options) *Tracer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	opts.IncludeSelf = true // the test process is the workload
+	tr, err := New(opts)
+	if err != nil {
+		if os.Getenv("FSTRACE_REQUIRE") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("cannot trace here: %v", err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// collect reads events until the tracer is closed.
+func collect(t *testing.T, tr *Tracer) []*events.Event {
+	t.Helper()
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out []*events.Event
+	for {
+		ev, err := tr.Read(context.Background())
+		if errors.Is(err, ErrClosed) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+}
+
+func createdIn(evs []*events.Event, dir string) []string {
+	var out []string
+	for _, e := range evs {
+		if e.Kind == events.KindCreate && filepath.Dir(e.Path) == dir {
+			out = append(out, filepath.Base(e.Path))
+		}
+	}
+	return out
+}
+
+func touch(t *testing.T, p string) {
+	t.Helper()
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two tracers in one process, with different filters, do not see each
+// other's filters; SetFilter switches a running tracer's set.
+func TestIndependentTracersAndSetFilter(t *testing.T) {
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	only := func(dir string) filters.Set {
+		return filters.Set{Path: []filters.Rule[string]{{Value: dir}}}
+	}
+	ta := newTestTracer(t, Options{Events: events.MaskOf(events.KindCreate, events.KindOpen), Filter: only(a)})
+	tb := newTestTracer(t, Options{Events: events.MaskOf(events.KindCreate, events.KindOpen), Filter: only(b)})
+
+	touch(t, a+"/1")
+	touch(t, b+"/1")
+	if err := tb.SetFilter(only(a)); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, a+"/2")
+	touch(t, b+"/2")
+	time.Sleep(50 * time.Millisecond)
+
+	evA, evB := collect(t, ta), collect(t, tb)
+	if got := createdIn(evA, a); len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Errorf("tracer A saw creates %v in a, want [1 2]", got)
+	}
+	if got := createdIn(evA, b); len(got) != 0 {
+		t.Errorf("tracer A saw creates %v in b", got)
+	}
+	if got := createdIn(evB, b); len(got) != 1 || got[0] != "1" {
+		t.Errorf("tracer B saw creates %v in b, want [1] (before SetFilter)", got)
+	}
+	if got := createdIn(evB, a); len(got) != 1 || got[0] != "2" {
+		t.Errorf("tracer B saw creates %v in a, want [2] (after SetFilter)", got)
+	}
+	st, err := tb.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Filtered[events.KindCreate] == 0 {
+		t.Errorf("no filtered creates counted: %+v", st)
+	}
+}
+
+// The cost of an open(2) under tracing: untraced, traced and delivered (the
+// reader consumes it), traced and dropped by an in-kernel filter. Run them
+// side by side: go test -run '^$' -bench Open -count 5 ./pkg/tracer
+func benchOpen(b *testing.B, tr *Tracer) {
+	p := filepath.Join(b.TempDir(), "f")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if tr != nil {
+		go func() {
+			for {
+				ev, err := tr.Read(context.Background())
+				if err != nil {
+					return
+				}
+				tr.Release(ev)
+			}
+		}()
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		f, err := os.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+func BenchmarkOpenUntraced(b *testing.B) { benchOpen(b, nil) }
+
+func BenchmarkOpenDelivered(b *testing.B) {
+	benchOpen(b, newTestTracer(b, Options{Events: events.MaskOf(events.KindOpen)}))
+}
+
+func BenchmarkOpenFiltered(b *testing.B) {
+	tr := newTestTracer(b, Options{Events: events.MaskOf(events.KindOpen),
+		Filter: filters.Set{Comm: []filters.Rule[string]{{Value: "no-such-comm"}}}})
+	benchOpen(b, tr)
+}
