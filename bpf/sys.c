@@ -224,9 +224,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	case NR_utime: sys_times(in, sys_arg(regs, 1), 0); break;
 	case NR_utimes: sys_times(in, sys_arg(regs, 1), 1000); break;
 	case NR_futimesat: sys_times(in, a2, 1000); break;
-	case NR_utimensat:
-		if (!sys_arg(regs, 1))	/* futimens: the dirfd is the file */
-			in->name[0] = 0;
+	case NR_utimensat:	/* a NULL name (futimens): the dirfd is the file */
 		sys_times(in, a2, 1);
 		break;
 	case NR_mount:		/* source, target, fstype, flags */

@@ -255,54 +255,42 @@ func parseSize(s string) (int, error) {
 // error naming the flag.
 func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
 	f := filters.Set{Failed: failed}
-	ids := []struct {
-		name    string
-		dst     *[]filters.Rule[uint32]
-		resolve func(string) (uint32, error)
-	}{
-		{"pid", &f.PID, filters.ParsePID},
-		{"uid", &f.UID, filters.ResolveUser},
-		{"gid", &f.GID, filters.ResolveGroup},
-	}
-	for _, d := range ids {
-		for _, excl := range []bool{false, true} {
-			name := d.name
-			if excl {
+	for _, exclude := range []bool{false, true} {
+		flag := func(name string) (string, []string) {
+			if exclude {
 				name = "exclude-" + name
 			}
-			for _, v := range *lists[name] {
-				id, err := d.resolve(v)
-				if err != nil {
-					return fmt.Errorf("invalid --%s: %v", name, err)
-				}
-				*d.dst = append(*d.dst, filters.Rule[uint32]{Value: id, Exclude: excl})
-			}
+			return name, *lists[name]
 		}
-	}
-	for _, excl := range []bool{false, true} {
-		prefix := ""
-		if excl {
-			prefix = "exclude-"
-		}
-		for _, v := range *lists[prefix+"comm"] {
-			if v == "" || len(v) > filters.MaxCommLen {
-				return fmt.Errorf("invalid --%scomm %q: want 1 to %d bytes", prefix, v, filters.MaxCommLen)
+		for _, add := range []func() (string, error){
+			func() (string, error) {
+				n, v := flag("pid")
+				return n, filters.Add(&f.PID, filters.ParsePID, 0, exclude, v...)
+			},
+			func() (string, error) {
+				n, v := flag("uid")
+				return n, filters.Add(&f.UID, filters.ResolveUser, 0, exclude, v...)
+			},
+			func() (string, error) {
+				n, v := flag("gid")
+				return n, filters.Add(&f.GID, filters.ResolveGroup, 0, exclude, v...)
+			},
+			func() (string, error) {
+				n, v := flag("comm")
+				return n, filters.Add(&f.Comm, filters.CheckComm, 0, exclude, v...)
+			},
+			func() (string, error) {
+				n, v := flag("cgroup")
+				return n, filters.Add(&f.Cgroup, filters.ResolveCgroup, 0, exclude, v...)
+			},
+			func() (string, error) {
+				n, v := flag("path")
+				return n, filters.Add(&f.Path, filters.CleanPath, 0, exclude, v...)
+			},
+		} {
+			if name, err := add(); err != nil {
+				return fmt.Errorf("invalid --%s: %v", name, err)
 			}
-			f.Comm = append(f.Comm, filters.Rule[string]{Value: v, Exclude: excl})
-		}
-		for _, v := range *lists[prefix+"cgroup"] {
-			id, err := filters.ResolveCgroup(v)
-			if err != nil {
-				return fmt.Errorf("invalid --%scgroup: %v", prefix, err)
-			}
-			f.Cgroup = append(f.Cgroup, filters.Rule[uint64]{Value: id, Exclude: excl})
-		}
-		for _, v := range *lists[prefix+"path"] {
-			p, err := filters.CleanPath(v)
-			if err != nil {
-				return fmt.Errorf("invalid --%spath: %v", prefix, err)
-			}
-			f.Path = append(f.Path, filters.Rule[string]{Value: p, Exclude: excl})
 		}
 	}
 	cfg.filter = f

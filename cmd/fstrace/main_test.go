@@ -38,7 +38,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"--uid", "no-such-user-xyz"}, `invalid --uid: "no-such-user-xyz": no such user`},
 		{[]string{"--gid", "no-such-group-xyz"}, `invalid --gid: "no-such-group-xyz": no such group`},
 		{[]string{"--path", ""}, "invalid --path: empty path"},
-		{[]string{"--comm", "a-very-long-process-name"}, `invalid --comm "a-very-long-process-name"`},
+		{[]string{"--comm", "a-very-long-process-name"}, `invalid --comm: comm "a-very-long-process-name"`},
 		{[]string{"--cgroup", "/no/such/cgroup"}, "invalid --cgroup"},
 		{[]string{"--filter-file", "/no/such/file"}, "invalid --filter-file"},
 	} {

@@ -109,50 +109,23 @@ func Parse(data []byte) (Set, error) {
 		}
 	}
 	s := Set{Events: events.KindMask(f.Events), Failed: f.Failed}
-	ids := []struct {
-		dst     *[]Rule[uint32]
-		items   []item
-		exclude bool
-		resolve func(string) (uint32, error)
-	}{
-		{&s.PID, f.PID, false, ParsePID}, {&s.PID, f.ExcludePID, true, ParsePID},
-		{&s.UID, f.UID, false, ResolveUser}, {&s.UID, f.ExcludeUID, true, ResolveUser},
-		{&s.GID, f.GID, false, ResolveGroup}, {&s.GID, f.ExcludeGID, true, ResolveGroup},
-	}
-	for _, d := range ids {
-		for _, it := range d.items {
-			v, err := d.resolve(it.Value)
-			if err != nil {
-				return Set{}, err
+	add := func(fn func(it item, exclude bool) error, lists ...[]item) {
+		for i, list := range lists {
+			for _, it := range list {
+				if err == nil {
+					err = fn(it, it.Exclude || i == 1)
+				}
 			}
-			*d.dst = append(*d.dst, Rule[uint32]{Value: v, Events: it.Events, Exclude: it.Exclude || d.exclude})
 		}
 	}
-	for _, d := range []struct {
-		dst     *[]Rule[string]
-		items   []item
-		exclude bool
-		resolve func(string) (string, error)
-	}{
-		{&s.Comm, f.Comm, false, checkComm}, {&s.Comm, f.ExcludeComm, true, checkComm},
-		{&s.Path, f.Path, false, CleanPath}, {&s.Path, f.ExcludePath, true, CleanPath},
-	} {
-		for _, it := range d.items {
-			v, err := d.resolve(it.Value)
-			if err != nil {
-				return Set{}, err
-			}
-			*d.dst = append(*d.dst, Rule[string]{Value: v, Events: it.Events, Exclude: it.Exclude || d.exclude})
-		}
-	}
-	for i, list := range [][]item{f.Cgroup, f.ExcludeCgroup} {
-		for _, it := range list {
-			v, err := ResolveCgroup(it.Value)
-			if err != nil {
-				return Set{}, err
-			}
-			s.Cgroup = append(s.Cgroup, Rule[uint64]{Value: v, Events: it.Events, Exclude: it.Exclude || i == 1})
-		}
+	add(func(it item, x bool) error { return Add(&s.PID, ParsePID, it.Events, x, it.Value) }, f.PID, f.ExcludePID)
+	add(func(it item, x bool) error { return Add(&s.UID, ResolveUser, it.Events, x, it.Value) }, f.UID, f.ExcludeUID)
+	add(func(it item, x bool) error { return Add(&s.GID, ResolveGroup, it.Events, x, it.Value) }, f.GID, f.ExcludeGID)
+	add(func(it item, x bool) error { return Add(&s.Comm, CheckComm, it.Events, x, it.Value) }, f.Comm, f.ExcludeComm)
+	add(func(it item, x bool) error { return Add(&s.Cgroup, ResolveCgroup, it.Events, x, it.Value) }, f.Cgroup, f.ExcludeCgroup)
+	add(func(it item, x bool) error { return Add(&s.Path, CleanPath, it.Events, x, it.Value) }, f.Path, f.ExcludePath)
+	if err != nil {
+		return Set{}, err
 	}
 	return s, s.Validate()
 }
@@ -166,13 +139,6 @@ func Load(path string) (Set, error) {
 	s, err := Parse(data)
 	if err != nil {
 		return Set{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
-}
-
-func checkComm(s string) (string, error) {
-	if s == "" || len(s) > MaxCommLen {
-		return "", fmt.Errorf("comm %q: want 1 to %d bytes", s, MaxCommLen)
 	}
 	return s, nil
 }

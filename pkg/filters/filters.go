@@ -79,6 +79,27 @@ func (s Set) Validate() error {
 	return nil
 }
 
+// Add resolves values and appends a rule for each to dst. Events zero means
+// every kind; exclude makes them exclusions.
+func Add[T comparable](dst *[]Rule[T], resolve func(string) (T, error), ev events.KindMask, exclude bool, values ...string) error {
+	for _, v := range values {
+		x, err := resolve(v)
+		if err != nil {
+			return err
+		}
+		*dst = append(*dst, Rule[T]{Value: x, Events: ev, Exclude: exclude})
+	}
+	return nil
+}
+
+// CheckComm accepts a process name the kernel can hold.
+func CheckComm(s string) (string, error) {
+	if s == "" || len(s) > MaxCommLen {
+		return "", fmt.Errorf("comm %q: want 1 to %d bytes", s, MaxCommLen)
+	}
+	return s, nil
+}
+
 // ParsePID parses a process id.
 func ParsePID(s string) (uint32, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
