@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/fstrace/fstrace/pkg/events"
 	"github.com/fstrace/fstrace/pkg/filters"
@@ -31,17 +34,20 @@ func (l *listFlag) Set(v string) error {
 }
 
 type config struct {
-	output     string
-	kinds      events.KindMask
-	count      uint64
-	duration   time.Duration
-	ringSize   int
-	hookMode   string
-	filter     filters.Set
-	filterFile string
-	quiet      bool
-	version    bool
-	command    []string
+	output      string
+	kinds       events.KindMask
+	count       uint64
+	duration    time.Duration
+	ringSize    int
+	hookMode    string
+	filter      filters.Set
+	filterFile  string
+	metricsAddr string
+	webConfig   string
+	onLoss      string
+	quiet       bool
+	version     bool
+	command     []string
 }
 
 const usageText = `Usage: fstrace [OPTIONS] [-- COMMAND [ARGS...]]
@@ -75,12 +81,19 @@ within one; the --exclude- forms drop what they match):
       --exclude-cgroup, --exclude-path
       --filter-file FILE    more filters from a YAML or JSON file, added to
                             the flags' and read again on SIGHUP
+
+Metrics and loss:
+      --metrics-addr ADDR   serve Prometheus metrics on ADDR (/metrics, and
+                            /healthz); ":9464" means 127.0.0.1:9464
+      --web.config.file F   TLS and basic auth for it (exporter-toolkit format)
+      --on-loss warn|exit   when the kernel drops events because a ring is
+                            full: warn on stderr (default), or stop, exit 3
   -q, --quiet           no start line or summary on stderr
   -V, --version         print the version and exit
   -h, --help            show this help
 
-Exit status: 0 on success, 1 when tracing fails, 2 on bad usage; with
-COMMAND, COMMAND's exit status.
+Exit status: 0 on success, 1 when tracing fails, 2 on bad usage, 3 when
+events were lost and --on-loss=exit; with COMMAND, COMMAND's exit status.
 `
 
 func parseArgs(args []string, stderr io.Writer) (*config, error) {
@@ -114,6 +127,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	failed := false
 	fs.BoolVar(&failed, "failed", false, "")
 	fs.StringVar(&cfg.filterFile, "filter-file", "", "")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "")
+	fs.StringVar(&cfg.webConfig, "web.config.file", "", "")
+	fs.StringVar(&cfg.onLoss, "on-loss", "warn", "")
 	for _, name := range []string{"q", "quiet"} {
 		fs.BoolVar(&cfg.quiet, name, false, "")
 	}
@@ -152,6 +168,26 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	case "auto", tracer.ModeFentry, tracer.ModeKprobe, tracer.ModeSyscall:
 	default:
 		return nil, fmt.Errorf("invalid --hook-mode %q (want auto, fentry, kprobe or syscall)", cfg.hookMode)
+	}
+	switch cfg.onLoss {
+	case "warn", "exit":
+	default:
+		return nil, fmt.Errorf("invalid --on-loss %q (want warn or exit)", cfg.onLoss)
+	}
+	if set["metrics-addr"] {
+		addr, err := metricsAddr(cfg.metricsAddr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.metricsAddr = addr
+	}
+	if cfg.webConfig != "" {
+		if cfg.metricsAddr == "" {
+			return nil, errors.New("--web.config.file needs --metrics-addr")
+		}
+		if err := web.Validate(cfg.webConfig); err != nil {
+			return nil, fmt.Errorf("invalid --web.config.file: %v", err)
+		}
 	}
 	switch cfg.output {
 	case "text", "json", "none":
@@ -295,4 +331,21 @@ func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
 	}
 	cfg.filter = f
 	return nil
+}
+
+// metricsAddr checks a listen address; a bare ":PORT" binds to loopback, so
+// that serving on every interface is always a choice written out
+// (0.0.0.0:PORT or [::]:PORT).
+func metricsAddr(a string) (string, error) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", fmt.Errorf("invalid --metrics-addr %q (want HOST:PORT, e.g. 127.0.0.1:9464)", a)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("invalid --metrics-addr %q: bad port", a)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }

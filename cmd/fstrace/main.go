@@ -13,14 +13,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/exporter-toolkit/web"
+
 	"github.com/fstrace/fstrace/pkg/events"
 	"github.com/fstrace/fstrace/pkg/filters"
+	"github.com/fstrace/fstrace/pkg/metrics"
 	"github.com/fstrace/fstrace/pkg/tracer"
 )
 
@@ -28,6 +34,7 @@ const (
 	exitOK       = 0
 	exitFailure  = 1
 	exitUsage    = 2
+	exitLoss     = 3
 	exitNoExec   = 126
 	exitNotFound = 127
 )
@@ -70,6 +77,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	var ln net.Listener
+	if cfg.metricsAddr != "" {
+		// Bind first: a busy port is an error before anything is loaded.
+		if ln, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			fmt.Fprintf(stderr, "fstrace: metrics: %v\n", err)
+			return exitFailure
+		}
+		defer ln.Close()
+	}
+
 	tr, err := tracer.New(tracer.Options{
 		Events:   cfg.kinds,
 		RingSize: cfg.ringSize,
@@ -87,6 +104,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if !cfg.quiet {
 		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(cfg.kinds), tr.HookMode(), untilLabel(cmd))
+	}
+
+	if ln != nil {
+		serveMetrics(ln, tr, cfg, stderr)
 	}
 
 	sigs := make(chan os.Signal, 2)
@@ -132,7 +153,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 			evc <- ev
 		}
 	}()
-	var n uint64
+	var n, lastSeq, lost uint64
+	var lastWarn time.Time
+	lossCheck := time.NewTicker(time.Second)
+	defer lossCheck.Stop()
+	// onLost reacts to records the kernel could not write: a seq gap in the
+	// stream, or the kernel's counters (for losses no later event reveals).
+	onLost := func(total uint64) {
+		if total <= lost {
+			return
+		}
+		lost = total
+		if cfg.onLoss == "exit" && !stopping {
+			fmt.Fprintf(stderr, "fstrace: %d events lost (ring buffer full); stopping as --on-loss=exit asks\n", lost)
+			status = exitLoss
+			if cmd != nil && done != nil {
+				cmd.signal(syscall.SIGTERM)
+			}
+			stop()
+			return
+		}
+		if time.Since(lastWarn) >= 10*time.Second {
+			fmt.Fprintf(stderr, "fstrace: WARNING: %d events lost so far (ring buffer full: a larger --ring-size or filters help)\n", lost)
+			lastWarn = time.Now()
+		}
+	}
 loop:
 	for {
 		select {
@@ -145,6 +190,10 @@ loop:
 				continue
 			}
 			n++
+			if ev.Seq > lastSeq+1 {
+				onLost(lost + ev.Seq - lastSeq - 1)
+			}
+			lastSeq = ev.Seq
 			if err := out.write(ev); err != nil {
 				if !errors.Is(err, syscall.EPIPE) {
 					fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
@@ -185,6 +234,10 @@ loop:
 			stop()
 		case <-timeout:
 			stop()
+		case <-lossCheck.C:
+			if st, err := tr.Stats(); err == nil {
+				onLost(sumKinds(st.Lost))
+			}
 		}
 	}
 	if err := out.flush(); err != nil && !errors.Is(err, syscall.EPIPE) {
@@ -197,7 +250,9 @@ loop:
 	}
 	if done != nil { // stopped before the command finished
 		cmd.signal(syscall.SIGTERM)
-		status = <-done
+		if st := <-done; status != exitLoss {
+			status = st
+		}
 	}
 	tr.Close() // waits for a Close still under way, so the counts are final
 	summary(tr, n, cfg.quiet, stderr)
@@ -220,6 +275,31 @@ func currentFilter(cfg *config, stderr io.Writer) *filters.Set {
 		f = f.Merge(ff)
 	}
 	return &f
+}
+
+func sumKinds(m map[events.Kind]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// serveMetrics serves the exporter on ln until the process exits.
+func serveMetrics(ln net.Listener, tr *tracer.Tracer, cfg *config, stderr io.Writer) {
+	reg := metrics.NewRegistry(metrics.NewCollector(tr, version, nil))
+	srv := &http.Server{Handler: metrics.Handler(reg, tr.Healthy), ReadHeaderTimeout: 10 * time.Second}
+	addrs := []string{cfg.metricsAddr}
+	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &cfg.webConfig}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() {
+		if err := web.Serve(ln, srv, flags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			fmt.Fprintf(stderr, "fstrace: metrics: %v\n", err)
+		}
+	}()
+	if !cfg.quiet {
+		fmt.Fprintf(stderr, "fstrace: serving metrics on http://%s/metrics\n", ln.Addr())
+	}
 }
 
 func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {

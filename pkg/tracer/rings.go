@@ -96,6 +96,7 @@ func (t *Tracer) merge() {
 			t.out <- ev
 			t.mu.Lock()
 			t.delivered++
+			t.byKind[ev.Kind&31]++
 			t.mu.Unlock()
 		}
 	}

@@ -60,6 +60,7 @@ type Options struct {
 // Stats are counters of a Tracer's life so far.
 type Stats struct {
 	Delivered    uint64                 // events returned by Read
+	ByKind       map[events.Kind]uint64 // Delivered, by kind
 	Lost         map[events.Kind]uint64 // records a full ring could not take
 	Filtered     map[events.Kind]uint64 // events the in-kernel filters dropped
 	DecodeErrors uint64                 // records that failed to decode
@@ -76,18 +77,20 @@ type Tracer struct {
 	filter   *filterState
 	attached map[string]string
 
-	in      chan *events.Event
-	out     chan *events.Event
-	free    chan *events.Event
-	window  time.Duration
-	readWG  sync.WaitGroup
-	closing chan struct{}
+	in          chan *events.Event
+	out         chan *events.Event
+	free        chan *events.Event
+	window      time.Duration
+	readWG      sync.WaitGroup
+	closing     chan struct{}
+	readersDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
 
 	mu           sync.Mutex
 	delivered    uint64
+	byKind       [32]uint64
 	decodeErrors uint64
 	final        *Stats // the kernel's counters, read by Close
 }
@@ -192,6 +195,8 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		free:     make(chan *events.Event, 8192),
 		window:   opts.ReorderWindow,
 		closing:  make(chan struct{}),
+
+		readersDone: make(chan struct{}),
 	}
 	if t.window <= 0 {
 		t.window = DefaultReorderWindow
@@ -232,7 +237,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		t.readWG.Add(1)
 		go t.readRing(rd)
 	}
-	go func() { t.readWG.Wait(); close(t.in) }()
+	go func() { t.readWG.Wait(); close(t.readersDone); close(t.in) }()
 	go t.merge()
 	return t, nil
 }
@@ -361,17 +366,55 @@ func (t *Tracer) SetFilter(s filters.Set) error { return t.filter.set(s) }
 // Stats returns the counters so far; after Close, their final values.
 func (t *Tracer) Stats() (Stats, error) {
 	t.mu.Lock()
-	st := Stats{Delivered: t.delivered, DecodeErrors: t.decodeErrors}
+	st := Stats{Delivered: t.delivered, DecodeErrors: t.decodeErrors, ByKind: map[events.Kind]uint64{}}
+	for _, k := range events.Kinds() {
+		if n := t.byKind[k&31]; n > 0 {
+			st.ByKind[k] = n
+		}
+	}
 	final := t.final
 	t.mu.Unlock()
 	if final != nil {
 		st.Lost, st.Filtered = final.Lost, final.Filtered
 		return st, nil
 	}
+	if t.coll == nil {
+		return st, nil
+	}
 	var err, err2 error
 	st.Lost, err = t.perKind("lost")
 	st.Filtered, err2 = t.perKind("filtered")
 	return st, errors.Join(err, err2)
+}
+
+// RingUsage is one per-CPU ring buffer's fill.
+type RingUsage struct {
+	CPU  int
+	Size int // bytes
+	Used int // bytes written by the kernel and not yet read
+}
+
+// Rings reports how full each ring is; nil once closed.
+func (t *Tracer) Rings() []RingUsage {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]RingUsage, 0, len(t.readers))
+	for i, rd := range t.readers {
+		out = append(out, RingUsage{CPU: i, Size: rd.BufferSize(), Used: rd.AvailableBytes()})
+	}
+	return out
+}
+
+// Healthy reports whether the tracer is attached and its ring readers run.
+func (t *Tracer) Healthy() bool {
+	select {
+	case <-t.closing:
+		return false
+	case <-t.readersDone:
+		return false
+	default:
+		return true
+	}
 }
 
 // perKind sums a per-CPU, per-kind counter map of the kernel side.
@@ -411,10 +454,12 @@ func (t *Tracer) Close() error {
 			}
 		}
 		t.readWG.Wait()
+		t.mu.Lock()
 		for _, rd := range t.readers {
 			errs = append(errs, rd.Close())
 		}
 		t.readers = nil
+		t.mu.Unlock()
 		st, err := t.Stats()
 		errs = append(errs, err)
 		t.mu.Lock()
