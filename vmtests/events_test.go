@@ -539,8 +539,8 @@ func TestBurstNoLoss(t *testing.T) {
 				t.Fatalf("missing create of %s (saw %d of %d)", p, len(seen), burst)
 			}
 		}
-		if strings.Contains(r.stderr, "lost") {
-			t.Errorf("stderr reports loss: %s", r.stderr)
+		if m := summaryRE.FindStringSubmatch(r.stderr); m == nil || m[2] != "0" {
+			t.Errorf("stderr does not report 0 lost: %s", r.stderr)
 		}
 	})
 }

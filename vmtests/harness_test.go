@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -144,19 +145,35 @@ func forModes(t *testing.T, f func(t *testing.T, mode string)) {
 // helper name>` and collects the events.
 func trace(t *testing.T, mode, dir, helper string, flags ...string) traced {
 	t.Helper()
+	return startTrace(t, mode, dir, helper, flags...).wait(t)
+}
+
+// running is a started trace.
+type running struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	info           string
+}
+
+func startTrace(t *testing.T, mode, dir, helper string, flags ...string) *running {
+	t.Helper()
 	requireTracing(t, mode)
-	info := filepath.Join(dir, ".helper-info")
-	args := append([]string{"-q", "-o", "json", "--hook-mode", mode}, flags...)
+	r := &running{info: filepath.Join(dir, ".helper-info")}
+	args := append([]string{"-o", "json", "--hook-mode", mode}, flags...)
 	args = append(args, "--", os.Args[0], "-test.run=^$")
-	cmd := exec.Command(fstraceBin(t), args...)
-	cmd.Env = append(os.Environ(), "FSTRACE_HELPER="+helper, "FSTRACE_DIR="+dir, "FSTRACE_INFO="+info)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := traced{stderr: stderr.String()}
-	if cmd.Process != nil {
-		res.ppid = cmd.Process.Pid
+	r.cmd = exec.Command(fstraceBin(t), args...)
+	r.cmd.Env = append(os.Environ(), "FSTRACE_HELPER="+helper, "FSTRACE_DIR="+dir, "FSTRACE_INFO="+r.info)
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("run fstrace: %v", err)
 	}
+	return r
+}
+
+func (r *running) wait(t *testing.T) traced {
+	t.Helper()
+	err := r.cmd.Wait()
+	res := traced{stderr: r.stderr.String(), ppid: r.cmd.Process.Pid}
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			res.status = ee.ExitCode()
@@ -164,7 +181,7 @@ func trace(t *testing.T, mode, dir, helper string, flags ...string) traced {
 			t.Fatalf("run fstrace: %v", err)
 		}
 	}
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(&r.stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var ev event
@@ -173,13 +190,38 @@ func trace(t *testing.T, mode, dir, helper string, flags ...string) traced {
 		}
 		res.events = append(res.events, ev)
 	}
-	if b, err := os.ReadFile(info); err == nil {
+	if b, err := os.ReadFile(r.info); err == nil {
 		fmt.Sscan(string(b), &res.pid, &res.tid)
 	}
 	if res.status != 0 {
 		t.Logf("fstrace exited %d; stderr:\n%s", res.status, res.stderr)
 	}
 	return res
+}
+
+// waitFile waits for a file a helper creates to say where it is.
+func waitFile(t *testing.T, p string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", p)
+		}
+	}
+}
+
+// awaitFile is waitFile for helpers, which return errors.
+func awaitFile(p string) error {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(p); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out waiting for %s", p)
+		}
+	}
 }
 
 // find returns the events of kind whose path is path.

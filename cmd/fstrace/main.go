@@ -229,7 +229,9 @@ loop:
 				fmt.Fprintf(stderr, "fstrace: filters reloaded from %s\n", cfg.filterFile)
 			}
 		case st := <-done:
-			status = st
+			if status != exitLoss {
+				status = st
+			}
 			done = nil
 			stop()
 		case <-timeout:
