@@ -142,13 +142,11 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usageText)
 			return nil, errHelp
 		}
 		return nil, err
 	}
 	if help {
-		fmt.Fprint(stderr, usageText)
 		return nil, errHelp
 	}
 	set := map[string]bool{}

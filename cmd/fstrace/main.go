@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args, stderr)
 	if err != nil {
 		if errors.Is(err, errHelp) {
+			fmt.Fprint(stdout, usageText)
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)

@@ -33,7 +33,7 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		case "-o=text", "--output=text":
 			format = "text"
 		case "-h", "--help":
-			fmt.Fprint(stderr, probeUsage)
+			fmt.Fprint(stdout, probeUsage)
 			return exitOK
 		default:
 			fmt.Fprintf(stderr, "fstrace: probe: unexpected argument %q\n%s", a, probeUsage)
