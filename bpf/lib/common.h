@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
- * Maps, filters and the emit path shared by every event family.
+ * The maps and the per-CPU scratch record every event family shares.
  *
  * Records are assembled in a per-CPU scratch buffer and copied into the
  * ring of the current CPU with bpf_ringbuf_output, which (unlike
  * bpf_ringbuf_reserve) takes a run-time size: a record costs its own
  * length. A record the ring cannot take is counted in `lost`, per CPU and
- * per kind, and still consumes a cpu_seq number so the gap is visible.
+ * per kind, and still consumes a cpu_seq number so the gap is visible
+ * (lib/emit.h).
+ *
+ * The scratch buffer assumes one program at a time per CPU: tracing
+ * programs run with migration disabled, and on the non-preemptible kernels
+ * Debian ships (voluntary preemption) nothing else runs on that CPU until
+ * they return. A fully preemptible kernel could interleave two records.
  */
 #ifndef __FSTRACE_COMMON_H
 #define __FSTRACE_COMMON_H
@@ -92,8 +98,9 @@ struct {
 const volatile __u32 self_tgid = 0;
 const volatile bool follow_mode = false;
 
-/* Changeable while running (a .data variable). */
-volatile __u32 kind_mask = 0xffffffff;
+/* The kinds whose programs are loaded; the run-time event mask is part of
+ * the filters (lib/filter.h). */
+const volatile __u32 kind_mask = 0xffffffff;
 
 static __always_inline struct scratch *get_scratch(void)
 {
