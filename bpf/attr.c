@@ -115,14 +115,8 @@ FST_EXIT(do_ftruncate, ftruncate_exit, 13, struct file *file, loff_t length, int
 /* Before 6.11 ftruncate(2) reached do_sys_truncate with only the fd. */
 FST_EXIT(do_sys_ftruncate, ftruncate_fd_exit, 14, unsigned int fd, loff_t length, int small, int ret)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
+	struct file *f = fd_file(fd);
 
-	if (fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	if (f)
 		truncate_emit(&f->f_path, length, ret);
 	return 0;

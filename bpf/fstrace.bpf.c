@@ -9,7 +9,7 @@
  *   lib/path.h      absolute paths in the kernel
  *   lib/inflight.h  operations that span a namei entry and exit
  *   lib/hooks.h     one hook body as fentry/fexit and as kprobe/kretprobe
- *   open.c create.c delete.c rename.c attr.c mount.c  the event families
+ *   open.c create.c delete.c rename.c attr.c mount.c rw.c  the event families
  *   process.c       following a command's process tree
  *   sys.c           the syscall hook mode (raw syscall tracepoints)
  */
@@ -32,6 +32,7 @@
 #include "rename.c"
 #include "attr.c"
 #include "mount.c"
+#include "rw.c"
 #include "process.c"
 #include "sys.c"
 

@@ -22,6 +22,10 @@ enum {
 	NR_futimesat = 261, NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265,
 	NR_symlinkat = 266, NR_fchmodat = 268, NR_utimensat = 280, NR_renameat2 = 316,
 	NR_move_mount = 429, NR_openat2 = 437, NR_fchmodat2 = 452,
+	NR_read = 0, NR_write = 1, NR_close = 3, NR_pread64 = 17, NR_pwrite64 = 18,
+	NR_readv = 19, NR_writev = 20, NR_sendfile = 40, NR_preadv = 295, NR_pwritev = 296,
+	NR_copy_file_range = 326, NR_preadv2 = 327, NR_pwritev2 = 328,
+	NR_dup2 = 33, NR_dup3 = 292,
 };
 
 #define AT_REMOVEDIR 0x200
@@ -128,14 +132,40 @@ static __always_inline struct sys_shape sys_shape(long id, struct pt_regs *regs)
 	return s;
 }
 
+/* Before 6.13 a file counted its references in f_count (1: the last);
+ * since, in f_ref, where 0 means one. */
+struct file___f_count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool last_ref(struct file *f)
+{
+	if (bpf_core_field_exists(struct file___f_count, f_count))
+		return BPF_CORE_READ((struct file___f_count *)f, f_count.counter) == 1;
+	return BPF_CORE_READ(f, f_ref.refcnt.counter) == 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	struct sys_shape sh = sys_shape(id, regs);
+	struct sys_shape sh;
 	struct inflight *in;
 	__u64 a2, a3;
 	bool want;
 
+	/* close(2) that drops the last reference releases the file; so does
+	 * dup2/dup3 onto an open fd. */
+	if (id == NR_close || id == NR_dup2 || id == NR_dup3) {
+		if (kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))) {
+			int fd = sys_arg(regs, id == NR_close ? 0 : 1);
+			struct file *f = fd_file(fd);
+
+			if (f && (id == NR_close || fd != (int)sys_arg(regs, 0)) && last_ref(f))
+				rw_close(f);
+		}
+		return 0;
+	}
+	sh = sys_shape(id, regs);
 	if (!sh.kind)
 		return 0;
 	a2 = sys_arg(regs, 2);
@@ -255,18 +285,70 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* fd_file returns the file an fd of the current task refers to. */
-static __always_inline struct file *fd_file(int fd)
+/* The user's offset argument of pread and friends, or where the file
+ * position was before the call. */
+static __always_inline __u64 sys_rw_off(struct file *f, __u64 user_off, bool have, long n)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
+	if (have)
+		return user_off;
+	return start_offset(f, NULL, n);
+}
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+/* An offset a syscall updated through a user pointer, minus what it moved. */
+static __always_inline __u64 sys_rw_uoff(struct file *f, __u64 uptr, long n)
+{
+	loff_t p = 0;
+
+	if (!uptr)
+		return start_offset(f, NULL, n);
+	bpf_probe_read_user(&p, sizeof(p), (void *)uptr);
+	return p >= n ? p - n : 0;
+}
+
+/* sys_rw accounts a finished read/write family syscall; the user registers
+ * still hold its arguments. It returns whether the syscall was one. */
+static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
+{
+	long id = BPF_CORE_READ(regs, orig_ax);
+	__u64 a0 = BPF_CORE_READ(regs, di), a3 = BPF_CORE_READ(regs, r10);
+	struct file *f;
+
+	switch (id) {
+	case NR_open: case NR_openat: case NR_openat2: case NR_creat:
+		/* A new open file: forget counts left under its address by one
+		 * released without a close(2) (at exit), which this mode misses. */
+		if (ret >= 0 && (f = fd_file(ret))) {
+			__u64 key = (__u64)f;
+
+			bpf_map_delete_elem(&file_stats, &key);
+		}
+		return false;
+	case NR_read: case NR_readv: case NR_pread64: case NR_preadv: case NR_preadv2:
+		f = fd_file(a0);
+		rw_account(f, FST_READ, ret, sys_rw_off(f, a3, id == NR_pread64 || id == NR_preadv || (id == NR_preadv2 && (long)a3 != -1), ret));
+		return true;
+	case NR_write: case NR_writev: case NR_pwrite64: case NR_pwritev: case NR_pwritev2:
+		f = fd_file(a0);
+		rw_account(f, FST_WRITE, ret, sys_rw_off(f, a3, id == NR_pwrite64 || id == NR_pwritev || (id == NR_pwritev2 && (long)a3 != -1), ret));
+		return true;
+	case NR_sendfile: {	/* out_fd, in_fd, offset *, count */
+		struct file *in = fd_file(BPF_CORE_READ(regs, si));
+
+		f = fd_file(a0);
+		rw_account(in, FST_READ, ret, sys_rw_uoff(in, BPF_CORE_READ(regs, dx), ret));
+		rw_account(f, FST_WRITE, ret, start_offset(f, NULL, ret));
+		return true;
+	}
+	case NR_copy_file_range: {	/* fd_in, off_in *, fd_out, off_out *, len, flags */
+		struct file *in = fd_file(a0);
+
+		f = fd_file(BPF_CORE_READ(regs, dx));
+		rw_account(in, FST_READ, ret, sys_rw_uoff(in, BPF_CORE_READ(regs, si), ret));
+		rw_account(f, FST_WRITE, ret, sys_rw_uoff(f, a3, ret));
+		return true;
+	}
+	}
+	return false;
 }
 
 SEC("tp_btf/sys_exit")
@@ -279,6 +361,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u32 off, kind;
 	bool created = false;
 
+	if (kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))) {
+		if (sys_rw(regs, ret))
+			return 0;
+	}
 	if (!in)
 		return 0;
 	if (in->sysno != BPF_CORE_READ(regs, orig_ax) || !(s = get_scratch()))

@@ -11,6 +11,7 @@
 #      FSTRACE_REQUIRE   forwarded to the guest, default 1 (skips become failures)
 #      VMTEST_LOG_DIR    console logs SERIES.log and summary.txt
 #                        (default vmtests/.cache/logs)
+#      VMTEST_BOOT_RETRIES  extra boots when a VM dies before /init (default 2)
 #      and whatever run-vm.sh reads (VMTEST_TIMEOUT, FSTRACE_KERNEL_CACHE, ...)
 set -euo pipefail
 
@@ -36,24 +37,34 @@ vm_args=(-b "$bindir" -f "$HERE/guest.sh:/bin/guest.sh" -o "$logdir"
 	-e FSTRACE_BIN=/bin/fstrace -e "FSTRACE_REQUIRE=${FSTRACE_REQUIRE:-1}")
 [[ -n ${VMTEST_RUN:-} ]] && vm_args+=(-e "VMTEST_RUN=$VMTEST_RUN")
 [[ -n ${VMTEST_TESTFLAGS:-} ]] && vm_args+=(-e "VMTEST_TESTFLAGS=$VMTEST_TESTFLAGS")
-# Inside the VMs a test that cannot trace fails rather than skips, and runs
-# in every hook mode the kernels offer.
-vm_args+=(-e "FSTRACE_REQUIRE=1" -e "FSTRACE_MODES=${VMTEST_MODES:-fentry kprobe syscall}")
+# Each test runs in every hook mode the kernels offer.
+vm_args+=(-e "FSTRACE_MODES=${VMTEST_MODES:-fentry kprobe syscall}")
 
 rows=()
 npass=0 nfail=0
 total_start=$(date +%s.%N)
+retries=${VMTEST_BOOT_RETRIES:-2}
 for k in "${series[@]}"; do
 	echo "run-all: ===== kernel $k ====="
 	start=$(date +%s.%N)
-	set +e
-	"$HERE/run-vm.sh" "${vm_args[@]}" "$k" -- /bin/guest.sh
-	rc=$?
-	set -e
+	note=
+	for ((try = 0; ; try++)); do
+		set +e
+		"$HERE/run-vm.sh" "${vm_args[@]}" "$k" -- /bin/guest.sh
+		rc=$?
+		set -e
+		# 123: the VM died or hung before /init, so no test ran: an emulation
+		# flake, worth another boot (the failed log is kept).
+		[[ $rc -eq 123 && $try -lt $retries ]] || break
+		mv -f "$logdir/$k.log" "$logdir/$k.bootfail$((try + 1)).log"
+		note=" [boot retries: $((try + 1))]"
+		echo "run-all: kernel $k did not boot; retrying ($((try + 1))/$retries)"
+	done
 	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 	case $rc in
 	0) result=PASS ;;
-	3) result="FAIL (no tests)" ;;      # guest.sh found no binaries
+	3) result="FAIL (no tests)" ;; # guest.sh found no binaries
+	123) result="BOOT FAILURE" ;;
 	124) result=TIMEOUT ;;
 	125) result="CRASH (no exit marker)" ;;
 	126) result="ERROR (host setup)" ;;
@@ -61,7 +72,7 @@ for k in "${series[@]}"; do
 	esac
 	if [[ $rc -eq 0 ]]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fi
 	pkg=$(cat "$cache/vmlinuz-$k.version" 2>/dev/null || echo -)
-	rows+=("$(printf '%-7s %-24s %8s  %s' "$k" "$result" "$secs" "$pkg")")
+	rows+=("$(printf '%-7s %-24s %8s  %s%s' "$k" "$result" "$secs" "$pkg" "$note")")
 done
 total=$(awk -v s="$total_start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 

@@ -14,9 +14,11 @@
 #   -e NAME=VAL   export NAME=VAL to CMD in the guest (repeatable)
 #   -o DIR        write the console log to DIR/NAME.log (default vmtests/.cache/logs)
 #   -n NAME       log name (default: KERNEL's series, or the vmlinuz file name)
-#   -t SECS       host-side timeout (default $VMTEST_TIMEOUT or 900)
+#   -t SECS       host-side timeout for the whole run (default $VMTEST_TIMEOUT or 900)
 # env: FSTRACE_KERNEL_CACHE (kernel cache, default /var/cache/fstrace-kernels),
-#      VMTEST_TIMEOUT, VMTEST_MEM (MiB, 2048), VMTEST_SMP (2),
+#      VMTEST_TIMEOUT, VMTEST_BOOT_TIMEOUT (s until /init starts, 180),
+#      VMTEST_MEM (MiB, 2048), VMTEST_SMP (2),
+#      VMTEST_ACCEL (QEMU -accel, default tcg,thread=single),
 #      VMTEST_LSM (lsm= value, default lockdown,capability,bpf; empty omits lsm=),
 #      VMTEST_APPEND (extra kernel command line), VMTEST_QEMU_ARGS (extra
 #      QEMU arguments, word-split), QEMU (qemu-system-x86_64),
@@ -25,13 +27,16 @@
 # The guest prints "FSTRACE-VMTEST-BOOT ..." when /init starts and, as its
 # last line, "FSTRACE-VMTEST-EXIT <rc>", then powers off.
 # exit status: the guest CMD's status (0-255), or
+#   123  boot failure: /init never started (hang or crash while booting, or
+#        QEMU could not start); never caused by the tests, so safe to retry
 #   124  host timeout: QEMU killed before the guest finished
-#   125  QEMU ended without the EXIT marker (kernel panic, init crash, QEMU error)
+#   125  crash: QEMU ended without the EXIT marker after /init started
+#        (kernel panic/oops, init died)
 #   126  host-side setup or usage error (nothing booted)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-EXIT_TIMEOUT=124 EXIT_NOMARKER=125 EXIT_SETUP=126
+EXIT_NOBOOT=123 EXIT_TIMEOUT=124 EXIT_NOMARKER=125 EXIT_SETUP=126
 
 die() { echo "run-vm: error: $*" >&2; exit $EXIT_SETUP; }
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2; exit $EXIT_SETUP; }
@@ -94,9 +99,11 @@ fi
 mkdir -p "$outdir"
 log=$outdir/$name.log
 work=$(mktemp -d "${TMPDIR:-/tmp}/fstrace-vm.XXXXXX")
-qpid=
+qpid='' wpid=''
+# shellcheck disable=SC2317 # reached through the trap
 cleanup() {
-	[[ -n $qpid ]] && kill -TERM "$qpid" 2>/dev/null || true
+	if [[ -n $wpid ]]; then kill "$wpid" 2>/dev/null || true; fi
+	if [[ -n $qpid ]]; then kill -TERM "$qpid" 2>/dev/null || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -108,7 +115,9 @@ root=$work/root
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/vmtest,dev,proc,sys,tmp,run,root,home/fstest,var/tmp}
 cp "$bb" "$root/bin/busybox"
 while read -r applet; do
-	[[ -n $applet && ! -e $root/$applet ]] && ln -s /bin/busybox "$root/$applet"
+	if [[ -n $applet && ! -e $root/$applet ]]; then
+		ln -s /bin/busybox "$root/$applet"
+	fi
 done < <("$root/bin/busybox" --list-full)
 # The kernel opens /dev/console for /init before devtmpfs exists; without the
 # node (mknod needs root) /init re-opens it after mounting devtmpfs.
@@ -220,7 +229,12 @@ append="console=ttyS0 panic=-1 quiet"
 	echo "run-vm: initramfs $(($(stat -c %s "$initrd") / 1024 / 1024)) MiB; timeout ${timeout_s}s; append: $append"
 } | tee "$log"
 
-accel=${VMTEST_ACCEL:-tcg}
+# Single-threaded TCG by default: with multi-threaded TCG the kernel's live
+# code patching (static keys, BPF trampolines: int3 + IPI sync) races between
+# vCPUs; we saw int3 oopses, soft lockups and boot hangs (a few percent of
+# boots), and none of those with thread=single.
+accel=${VMTEST_ACCEL:-tcg,thread=single}
+boot_timeout=${VMTEST_BOOT_TIMEOUT:-180}
 start=$(date +%s.%N)
 # No -enable-kvm: KVM guests hang on this machine kind (see shared/KERNELS.md).
 # The serial console goes to our stdout and, via QEMU's own chardev log, to
@@ -234,23 +248,40 @@ timeout -k 10 "$timeout_s" "$QEMU" \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \
 	${VMTEST_QEMU_ARGS:-} </dev/null &
 qpid=$!
+# A guest that hangs before /init would otherwise hold us for the whole timeout.
+(
+	for ((i = 0; i < boot_timeout; i++)); do
+		sleep 1
+		grep -q FSTRACE-VMTEST-BOOT "$log" && exit 0
+		kill -0 "$qpid" 2>/dev/null || exit 0
+	done
+	echo "run-vm: /init did not start within ${boot_timeout}s: stopping QEMU" >&2
+	kill -TERM "$qpid" 2>/dev/null
+) &
+wpid=$!
 set +e
 wait "$qpid"
 qrc=$?
 set -e
 qpid=
+kill "$wpid" 2>/dev/null || true
+wait "$wpid" 2>/dev/null || true
+wpid=
 secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 
 marker=$(tr -d '\r' <"$log" | grep -ao 'FSTRACE-VMTEST-EXIT [0-9]*' | tail -n1 || true)
 if [[ -n $marker ]]; then
 	rc=${marker##* }
 	why="guest exit $rc"
+elif ! grep -q FSTRACE-VMTEST-BOOT "$log"; then
+	rc=$EXIT_NOBOOT
+	why="BOOT FAILURE: /init never started (QEMU status $qrc; emulation flake or kernel/initramfs problem)"
 elif [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
 	rc=$EXIT_TIMEOUT
 	why="TIMEOUT after ${timeout_s}s"
 else
 	rc=$EXIT_NOMARKER
-	why="QEMU exited ($qrc) without FSTRACE-VMTEST-EXIT (kernel panic or init failure?)"
+	why="CRASH: QEMU exited ($qrc) without FSTRACE-VMTEST-EXIT (kernel panic/oops?)"
 fi
 echo "run-vm: kernel $name: $why, ${secs}s wall, log $log" | tee -a "$log"
 exit "$rc"

@@ -9,7 +9,7 @@
 #ifndef __FSTRACE_HOOKS_H
 #define __FSTRACE_HOOKS_H
 
-#define KARGS_N 6	/* up to five arguments, then the return value */
+#define KARGS_N 7	/* up to six arguments (five saved by a kprobe), then the return value */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

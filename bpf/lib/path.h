@@ -107,6 +107,20 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 	return (w->pos & PATH_MASK) | w->trunc;
 }
 
+/* fd_file returns the file an fd of the current task refers to. */
+static __always_inline struct file *fd_file(int fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
 /* fd_walk resolves the directory a dirfd (or AT_FDCWD) names. */
 static __always_inline __u32 fd_walk(struct scratch *s, int dfd)
 {
@@ -118,14 +132,8 @@ static __always_inline __u32 fd_walk(struct scratch *s, int dfd)
 		d = BPF_CORE_READ(task, fs, pwd.dentry);
 		m = BPF_CORE_READ(task, fs, pwd.mnt);
 	} else {
-		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-		struct file **fds = BPF_CORE_READ(fdt, fd);
-		unsigned int max = BPF_CORE_READ(fdt, max_fds);
-		struct file *f = NULL;
+		struct file *f = fd_file(dfd);
 
-		if (dfd < 0 || (unsigned int)dfd >= max)
-			return FST_PATH_MAX | WALK_TRUNC;
-		bpf_probe_read_kernel(&f, sizeof(f), &fds[dfd]);
 		if (!f)
 			return FST_PATH_MAX | WALK_TRUNC;
 		d = BPF_CORE_READ(f, f_path.dentry);

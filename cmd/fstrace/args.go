@@ -41,6 +41,7 @@ type config struct {
 	ringSize    int
 	hookMode    string
 	filter      filters.Set
+	eachCall    events.KindMask
 	filterFile  string
 	metricsAddr string
 	webConfig   string
@@ -60,7 +61,10 @@ Options:
   -o, --output FORMAT   text (default), json (one object per line), none
   -e, --events LIST     event kinds, comma-separated (default: all of
                         open,create,mkdir,mknod,symlink,link,unlink,rmdir,
-                        rename,setattr,mount,umount)
+                        rename,setattr,mount,umount); also read, write, close:
+                        a read or write is reported once per open file and
+                        counted in its close, read:each and write:each
+                        report every call; all is every kind
   -n, --count N         stop after N events
   -d, --duration D      stop after D (e.g. 10s, 5m; a bare number is seconds)
       --ring-size SIZE  bytes per CPU ring buffer, power of two (e.g. 4M)
@@ -193,6 +197,18 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("invalid --output %q (want text, json or none)", cfg.output)
 	}
 	if eventsList != "" || set["e"] || set["events"] {
+		// read:each and write:each ask for every call, not the first.
+		var words []string
+		for _, w := range strings.Split(eventsList, ",") {
+			w = strings.TrimSpace(w)
+			if k, ok := strings.CutSuffix(w, ":each"); ok && (k == "read" || k == "write") {
+				kind, _ := events.ParseKind(k)
+				cfg.eachCall |= events.MaskOf(kind)
+				w = k
+			}
+			words = append(words, w)
+		}
+		eventsList = strings.Join(words, ",")
 		m, err := events.ParseKindList(eventsList)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --events: %v", err)

@@ -93,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		RingSize: cfg.ringSize,
 		Follow:   cmd != nil,
 		HookMode: cfg.hookMode,
+		EachCall: cfg.eachCall,
 		Filter:   *currentFilter(cfg, nil),
 	})
 	if err != nil {

@@ -31,7 +31,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"--hook-mode", "ebpf"}, `invalid --hook-mode "ebpf"`},
 		{[]string{"stray"}, `unexpected argument "stray"`},
 		{[]string{"--"}, "no command after --"},
-		{[]string{"-e", "read"}, "read not supported yet"},
+		{[]string{"-e", "close:each"}, `unknown event kind "close:each"`},
 		{[]string{"probe", "-o", "xml"}, `invalid --output "xml"`},
 		{[]string{"--pid", "abc"}, `invalid --pid: "abc" is not a process id`},
 		{[]string{"--pid", "1,,2"}, `invalid --pid: "" is not a process id`},

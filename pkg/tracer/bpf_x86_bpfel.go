@@ -33,6 +33,14 @@ type bpfCreatMark struct {
 	Pad    uint32
 }
 
+type bpfFileStats struct {
+	_            structs.HostLayout
+	BytesRead    uint64
+	BytesWritten uint64
+	Seen         uint32
+	Pad          uint32
+}
+
 type bpfFilterCfg struct {
 	_           structs.HostLayout
 	Kinds       uint32
@@ -150,6 +158,7 @@ type bpfScratch struct {
 const (
 	bpfMapCpuSeq                 = "cpu_seq"
 	bpfMapCreatMarks             = "creat_marks"
+	bpfMapFileStats              = "file_stats"
 	bpfMapFilterCfgs             = "filter_cfgs"
 	bpfMapFilterCgroup           = "filter_cgroup"
 	bpfMapFilterComm             = "filter_comm"
@@ -167,6 +176,8 @@ const (
 	bpfMapScratchMap             = "scratch_map"
 	bpfProgChmodExit             = "chmod_exit"
 	bpfProgChownExit             = "chown_exit"
+	bpfProgCloseEnter            = "close_enter"
+	bpfProgCopyExit              = "copy_exit"
 	bpfProgFilterTest            = "filter_test"
 	bpfProgFmodeProbe            = "fmode_probe"
 	bpfProgFollowExec            = "follow_exec"
@@ -178,6 +189,9 @@ const (
 	bpfProgKpChmodExitArgs       = "kp_chmod_exit_args"
 	bpfProgKpChownExit           = "kp_chown_exit"
 	bpfProgKpChownExitArgs       = "kp_chown_exit_args"
+	bpfProgKpCloseEnter          = "kp_close_enter"
+	bpfProgKpCopyExit            = "kp_copy_exit"
+	bpfProgKpCopyExitArgs        = "kp_copy_exit_args"
 	bpfProgKpFtruncateExit       = "kp_ftruncate_exit"
 	bpfProgKpFtruncateExitArgs   = "kp_ftruncate_exit_args"
 	bpfProgKpFtruncateFdExit     = "kp_ftruncate_fd_exit"
@@ -198,6 +212,10 @@ const (
 	bpfProgKpMountExitArgs       = "kp_mount_exit_args"
 	bpfProgKpOpenExit            = "kp_open_exit"
 	bpfProgKpOpenExitArgs        = "kp_open_exit_args"
+	bpfProgKpReadExit            = "kp_read_exit"
+	bpfProgKpReadExitArgs        = "kp_read_exit_args"
+	bpfProgKpReadvExit           = "kp_readv_exit"
+	bpfProgKpReadvExitArgs       = "kp_readv_exit_args"
 	bpfProgKpRenameEnter         = "kp_rename_enter"
 	bpfProgKpRenameExit          = "kp_rename_exit"
 	bpfProgKpRenameExitArgs      = "kp_rename_exit_args"
@@ -206,6 +224,8 @@ const (
 	bpfProgKpRmdirExit           = "kp_rmdir_exit"
 	bpfProgKpRmdirExitArgs       = "kp_rmdir_exit_args"
 	bpfProgKpRmdirPath           = "kp_rmdir_path"
+	bpfProgKpSendfileExit        = "kp_sendfile_exit"
+	bpfProgKpSendfileExitArgs    = "kp_sendfile_exit_args"
 	bpfProgKpSymlinkEnter        = "kp_symlink_enter"
 	bpfProgKpSymlinkExit         = "kp_symlink_exit"
 	bpfProgKpSymlinkExitArgs     = "kp_symlink_exit_args"
@@ -221,6 +241,10 @@ const (
 	bpfProgKpUnlinkPath          = "kp_unlink_path"
 	bpfProgKpUtimesExit          = "kp_utimes_exit"
 	bpfProgKpUtimesExitArgs      = "kp_utimes_exit_args"
+	bpfProgKpWriteExit           = "kp_write_exit"
+	bpfProgKpWriteExitArgs       = "kp_write_exit_args"
+	bpfProgKpWritevExit          = "kp_writev_exit"
+	bpfProgKpWritevExitArgs      = "kp_writev_exit_args"
 	bpfProgLinkEnter             = "link_enter"
 	bpfProgLinkExit              = "link_exit"
 	bpfProgLinkPath              = "link_path"
@@ -232,12 +256,15 @@ const (
 	bpfProgMknodPath             = "mknod_path"
 	bpfProgMountExit             = "mount_exit"
 	bpfProgOpenExit              = "open_exit"
+	bpfProgReadExit              = "read_exit"
+	bpfProgReadvExit             = "readv_exit"
 	bpfProgRenameEnter           = "rename_enter"
 	bpfProgRenameExit            = "rename_exit"
 	bpfProgRenamePath            = "rename_path"
 	bpfProgRmdirEnter            = "rmdir_enter"
 	bpfProgRmdirExit             = "rmdir_exit"
 	bpfProgRmdirPath             = "rmdir_path"
+	bpfProgSendfileExit          = "sendfile_exit"
 	bpfProgSymlinkEnter          = "symlink_enter"
 	bpfProgSymlinkExit           = "symlink_exit"
 	bpfProgSymlinkPath           = "symlink_path"
@@ -250,6 +277,9 @@ const (
 	bpfProgUnlinkExit            = "unlink_exit"
 	bpfProgUnlinkPath            = "unlink_path"
 	bpfProgUtimesExit            = "utimes_exit"
+	bpfProgWriteExit             = "write_exit"
+	bpfProgWritevExit            = "writev_exit"
+	bpfVarEachMask               = "each_mask"
 	bpfVarFilterGen              = "filter_gen"
 	bpfVarFmodeCreated           = "fmode_created"
 	bpfVarFollowMode             = "follow_mode"
@@ -318,6 +348,8 @@ type bpfSpecs struct {
 type bpfProgramSpecs struct {
 	ChmodExit             *ebpf.ProgramSpec `ebpf:"chmod_exit"`
 	ChownExit             *ebpf.ProgramSpec `ebpf:"chown_exit"`
+	CloseEnter            *ebpf.ProgramSpec `ebpf:"close_enter"`
+	CopyExit              *ebpf.ProgramSpec `ebpf:"copy_exit"`
 	FilterTest            *ebpf.ProgramSpec `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.ProgramSpec `ebpf:"fmode_probe"`
 	FollowExec            *ebpf.ProgramSpec `ebpf:"follow_exec"`
@@ -329,6 +361,9 @@ type bpfProgramSpecs struct {
 	KpChmodExitArgs       *ebpf.ProgramSpec `ebpf:"kp_chmod_exit_args"`
 	KpChownExit           *ebpf.ProgramSpec `ebpf:"kp_chown_exit"`
 	KpChownExitArgs       *ebpf.ProgramSpec `ebpf:"kp_chown_exit_args"`
+	KpCloseEnter          *ebpf.ProgramSpec `ebpf:"kp_close_enter"`
+	KpCopyExit            *ebpf.ProgramSpec `ebpf:"kp_copy_exit"`
+	KpCopyExitArgs        *ebpf.ProgramSpec `ebpf:"kp_copy_exit_args"`
 	KpFtruncateExit       *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.ProgramSpec `ebpf:"kp_ftruncate_fd_exit"`
@@ -349,6 +384,10 @@ type bpfProgramSpecs struct {
 	KpMountExitArgs       *ebpf.ProgramSpec `ebpf:"kp_mount_exit_args"`
 	KpOpenExit            *ebpf.ProgramSpec `ebpf:"kp_open_exit"`
 	KpOpenExitArgs        *ebpf.ProgramSpec `ebpf:"kp_open_exit_args"`
+	KpReadExit            *ebpf.ProgramSpec `ebpf:"kp_read_exit"`
+	KpReadExitArgs        *ebpf.ProgramSpec `ebpf:"kp_read_exit_args"`
+	KpReadvExit           *ebpf.ProgramSpec `ebpf:"kp_readv_exit"`
+	KpReadvExitArgs       *ebpf.ProgramSpec `ebpf:"kp_readv_exit_args"`
 	KpRenameEnter         *ebpf.ProgramSpec `ebpf:"kp_rename_enter"`
 	KpRenameExit          *ebpf.ProgramSpec `ebpf:"kp_rename_exit"`
 	KpRenameExitArgs      *ebpf.ProgramSpec `ebpf:"kp_rename_exit_args"`
@@ -357,6 +396,8 @@ type bpfProgramSpecs struct {
 	KpRmdirExit           *ebpf.ProgramSpec `ebpf:"kp_rmdir_exit"`
 	KpRmdirExitArgs       *ebpf.ProgramSpec `ebpf:"kp_rmdir_exit_args"`
 	KpRmdirPath           *ebpf.ProgramSpec `ebpf:"kp_rmdir_path"`
+	KpSendfileExit        *ebpf.ProgramSpec `ebpf:"kp_sendfile_exit"`
+	KpSendfileExitArgs    *ebpf.ProgramSpec `ebpf:"kp_sendfile_exit_args"`
 	KpSymlinkEnter        *ebpf.ProgramSpec `ebpf:"kp_symlink_enter"`
 	KpSymlinkExit         *ebpf.ProgramSpec `ebpf:"kp_symlink_exit"`
 	KpSymlinkExitArgs     *ebpf.ProgramSpec `ebpf:"kp_symlink_exit_args"`
@@ -372,6 +413,10 @@ type bpfProgramSpecs struct {
 	KpUnlinkPath          *ebpf.ProgramSpec `ebpf:"kp_unlink_path"`
 	KpUtimesExit          *ebpf.ProgramSpec `ebpf:"kp_utimes_exit"`
 	KpUtimesExitArgs      *ebpf.ProgramSpec `ebpf:"kp_utimes_exit_args"`
+	KpWriteExit           *ebpf.ProgramSpec `ebpf:"kp_write_exit"`
+	KpWriteExitArgs       *ebpf.ProgramSpec `ebpf:"kp_write_exit_args"`
+	KpWritevExit          *ebpf.ProgramSpec `ebpf:"kp_writev_exit"`
+	KpWritevExitArgs      *ebpf.ProgramSpec `ebpf:"kp_writev_exit_args"`
 	LinkEnter             *ebpf.ProgramSpec `ebpf:"link_enter"`
 	LinkExit              *ebpf.ProgramSpec `ebpf:"link_exit"`
 	LinkPath              *ebpf.ProgramSpec `ebpf:"link_path"`
@@ -383,12 +428,15 @@ type bpfProgramSpecs struct {
 	MknodPath             *ebpf.ProgramSpec `ebpf:"mknod_path"`
 	MountExit             *ebpf.ProgramSpec `ebpf:"mount_exit"`
 	OpenExit              *ebpf.ProgramSpec `ebpf:"open_exit"`
+	ReadExit              *ebpf.ProgramSpec `ebpf:"read_exit"`
+	ReadvExit             *ebpf.ProgramSpec `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.ProgramSpec `ebpf:"rename_enter"`
 	RenameExit            *ebpf.ProgramSpec `ebpf:"rename_exit"`
 	RenamePath            *ebpf.ProgramSpec `ebpf:"rename_path"`
 	RmdirEnter            *ebpf.ProgramSpec `ebpf:"rmdir_enter"`
 	RmdirExit             *ebpf.ProgramSpec `ebpf:"rmdir_exit"`
 	RmdirPath             *ebpf.ProgramSpec `ebpf:"rmdir_path"`
+	SendfileExit          *ebpf.ProgramSpec `ebpf:"sendfile_exit"`
 	SymlinkEnter          *ebpf.ProgramSpec `ebpf:"symlink_enter"`
 	SymlinkExit           *ebpf.ProgramSpec `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.ProgramSpec `ebpf:"symlink_path"`
@@ -401,6 +449,8 @@ type bpfProgramSpecs struct {
 	UnlinkExit            *ebpf.ProgramSpec `ebpf:"unlink_exit"`
 	UnlinkPath            *ebpf.ProgramSpec `ebpf:"unlink_path"`
 	UtimesExit            *ebpf.ProgramSpec `ebpf:"utimes_exit"`
+	WriteExit             *ebpf.ProgramSpec `ebpf:"write_exit"`
+	WritevExit            *ebpf.ProgramSpec `ebpf:"writev_exit"`
 }
 
 // bpfMapSpecs contains maps before they are loaded into the kernel.
@@ -409,6 +459,7 @@ type bpfProgramSpecs struct {
 type bpfMapSpecs struct {
 	CpuSeq        *ebpf.MapSpec `ebpf:"cpu_seq"`
 	CreatMarks    *ebpf.MapSpec `ebpf:"creat_marks"`
+	FileStats     *ebpf.MapSpec `ebpf:"file_stats"`
 	FilterCfgs    *ebpf.MapSpec `ebpf:"filter_cfgs"`
 	FilterCgroup  *ebpf.MapSpec `ebpf:"filter_cgroup"`
 	FilterComm    *ebpf.MapSpec `ebpf:"filter_comm"`
@@ -430,6 +481,7 @@ type bpfMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfVariableSpecs struct {
+	EachMask           *ebpf.VariableSpec `ebpf:"each_mask"`
 	FilterGen          *ebpf.VariableSpec `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
 	FollowMode         *ebpf.VariableSpec `ebpf:"follow_mode"`
@@ -476,6 +528,7 @@ func (o *bpfObjects) Close() error {
 type bpfMaps struct {
 	CpuSeq        *ebpf.Map `ebpf:"cpu_seq"`
 	CreatMarks    *ebpf.Map `ebpf:"creat_marks"`
+	FileStats     *ebpf.Map `ebpf:"file_stats"`
 	FilterCfgs    *ebpf.Map `ebpf:"filter_cfgs"`
 	FilterCgroup  *ebpf.Map `ebpf:"filter_cgroup"`
 	FilterComm    *ebpf.Map `ebpf:"filter_comm"`
@@ -497,6 +550,7 @@ func (m *bpfMaps) Close() error {
 	return _BpfClose(
 		m.CpuSeq,
 		m.CreatMarks,
+		m.FileStats,
 		m.FilterCfgs,
 		m.FilterCgroup,
 		m.FilterComm,
@@ -519,6 +573,7 @@ func (m *bpfMaps) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfVariables struct {
+	EachMask           *ebpf.Variable `ebpf:"each_mask"`
 	FilterGen          *ebpf.Variable `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
 	FollowMode         *ebpf.Variable `ebpf:"follow_mode"`
@@ -549,6 +604,8 @@ type bpfVariables struct {
 type bpfPrograms struct {
 	ChmodExit             *ebpf.Program `ebpf:"chmod_exit"`
 	ChownExit             *ebpf.Program `ebpf:"chown_exit"`
+	CloseEnter            *ebpf.Program `ebpf:"close_enter"`
+	CopyExit              *ebpf.Program `ebpf:"copy_exit"`
 	FilterTest            *ebpf.Program `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.Program `ebpf:"fmode_probe"`
 	FollowExec            *ebpf.Program `ebpf:"follow_exec"`
@@ -560,6 +617,9 @@ type bpfPrograms struct {
 	KpChmodExitArgs       *ebpf.Program `ebpf:"kp_chmod_exit_args"`
 	KpChownExit           *ebpf.Program `ebpf:"kp_chown_exit"`
 	KpChownExitArgs       *ebpf.Program `ebpf:"kp_chown_exit_args"`
+	KpCloseEnter          *ebpf.Program `ebpf:"kp_close_enter"`
+	KpCopyExit            *ebpf.Program `ebpf:"kp_copy_exit"`
+	KpCopyExitArgs        *ebpf.Program `ebpf:"kp_copy_exit_args"`
 	KpFtruncateExit       *ebpf.Program `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.Program `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.Program `ebpf:"kp_ftruncate_fd_exit"`
@@ -580,6 +640,10 @@ type bpfPrograms struct {
 	KpMountExitArgs       *ebpf.Program `ebpf:"kp_mount_exit_args"`
 	KpOpenExit            *ebpf.Program `ebpf:"kp_open_exit"`
 	KpOpenExitArgs        *ebpf.Program `ebpf:"kp_open_exit_args"`
+	KpReadExit            *ebpf.Program `ebpf:"kp_read_exit"`
+	KpReadExitArgs        *ebpf.Program `ebpf:"kp_read_exit_args"`
+	KpReadvExit           *ebpf.Program `ebpf:"kp_readv_exit"`
+	KpReadvExitArgs       *ebpf.Program `ebpf:"kp_readv_exit_args"`
 	KpRenameEnter         *ebpf.Program `ebpf:"kp_rename_enter"`
 	KpRenameExit          *ebpf.Program `ebpf:"kp_rename_exit"`
 	KpRenameExitArgs      *ebpf.Program `ebpf:"kp_rename_exit_args"`
@@ -588,6 +652,8 @@ type bpfPrograms struct {
 	KpRmdirExit           *ebpf.Program `ebpf:"kp_rmdir_exit"`
 	KpRmdirExitArgs       *ebpf.Program `ebpf:"kp_rmdir_exit_args"`
 	KpRmdirPath           *ebpf.Program `ebpf:"kp_rmdir_path"`
+	KpSendfileExit        *ebpf.Program `ebpf:"kp_sendfile_exit"`
+	KpSendfileExitArgs    *ebpf.Program `ebpf:"kp_sendfile_exit_args"`
 	KpSymlinkEnter        *ebpf.Program `ebpf:"kp_symlink_enter"`
 	KpSymlinkExit         *ebpf.Program `ebpf:"kp_symlink_exit"`
 	KpSymlinkExitArgs     *ebpf.Program `ebpf:"kp_symlink_exit_args"`
@@ -603,6 +669,10 @@ type bpfPrograms struct {
 	KpUnlinkPath          *ebpf.Program `ebpf:"kp_unlink_path"`
 	KpUtimesExit          *ebpf.Program `ebpf:"kp_utimes_exit"`
 	KpUtimesExitArgs      *ebpf.Program `ebpf:"kp_utimes_exit_args"`
+	KpWriteExit           *ebpf.Program `ebpf:"kp_write_exit"`
+	KpWriteExitArgs       *ebpf.Program `ebpf:"kp_write_exit_args"`
+	KpWritevExit          *ebpf.Program `ebpf:"kp_writev_exit"`
+	KpWritevExitArgs      *ebpf.Program `ebpf:"kp_writev_exit_args"`
 	LinkEnter             *ebpf.Program `ebpf:"link_enter"`
 	LinkExit              *ebpf.Program `ebpf:"link_exit"`
 	LinkPath              *ebpf.Program `ebpf:"link_path"`
@@ -614,12 +684,15 @@ type bpfPrograms struct {
 	MknodPath             *ebpf.Program `ebpf:"mknod_path"`
 	MountExit             *ebpf.Program `ebpf:"mount_exit"`
 	OpenExit              *ebpf.Program `ebpf:"open_exit"`
+	ReadExit              *ebpf.Program `ebpf:"read_exit"`
+	ReadvExit             *ebpf.Program `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.Program `ebpf:"rename_enter"`
 	RenameExit            *ebpf.Program `ebpf:"rename_exit"`
 	RenamePath            *ebpf.Program `ebpf:"rename_path"`
 	RmdirEnter            *ebpf.Program `ebpf:"rmdir_enter"`
 	RmdirExit             *ebpf.Program `ebpf:"rmdir_exit"`
 	RmdirPath             *ebpf.Program `ebpf:"rmdir_path"`
+	SendfileExit          *ebpf.Program `ebpf:"sendfile_exit"`
 	SymlinkEnter          *ebpf.Program `ebpf:"symlink_enter"`
 	SymlinkExit           *ebpf.Program `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.Program `ebpf:"symlink_path"`
@@ -632,12 +705,16 @@ type bpfPrograms struct {
 	UnlinkExit            *ebpf.Program `ebpf:"unlink_exit"`
 	UnlinkPath            *ebpf.Program `ebpf:"unlink_path"`
 	UtimesExit            *ebpf.Program `ebpf:"utimes_exit"`
+	WriteExit             *ebpf.Program `ebpf:"write_exit"`
+	WritevExit            *ebpf.Program `ebpf:"writev_exit"`
 }
 
 func (p *bpfPrograms) Close() error {
 	return _BpfClose(
 		p.ChmodExit,
 		p.ChownExit,
+		p.CloseEnter,
+		p.CopyExit,
 		p.FilterTest,
 		p.FmodeProbe,
 		p.FollowExec,
@@ -649,6 +726,9 @@ func (p *bpfPrograms) Close() error {
 		p.KpChmodExitArgs,
 		p.KpChownExit,
 		p.KpChownExitArgs,
+		p.KpCloseEnter,
+		p.KpCopyExit,
+		p.KpCopyExitArgs,
 		p.KpFtruncateExit,
 		p.KpFtruncateExitArgs,
 		p.KpFtruncateFdExit,
@@ -669,6 +749,10 @@ func (p *bpfPrograms) Close() error {
 		p.KpMountExitArgs,
 		p.KpOpenExit,
 		p.KpOpenExitArgs,
+		p.KpReadExit,
+		p.KpReadExitArgs,
+		p.KpReadvExit,
+		p.KpReadvExitArgs,
 		p.KpRenameEnter,
 		p.KpRenameExit,
 		p.KpRenameExitArgs,
@@ -677,6 +761,8 @@ func (p *bpfPrograms) Close() error {
 		p.KpRmdirExit,
 		p.KpRmdirExitArgs,
 		p.KpRmdirPath,
+		p.KpSendfileExit,
+		p.KpSendfileExitArgs,
 		p.KpSymlinkEnter,
 		p.KpSymlinkExit,
 		p.KpSymlinkExitArgs,
@@ -692,6 +778,10 @@ func (p *bpfPrograms) Close() error {
 		p.KpUnlinkPath,
 		p.KpUtimesExit,
 		p.KpUtimesExitArgs,
+		p.KpWriteExit,
+		p.KpWriteExitArgs,
+		p.KpWritevExit,
+		p.KpWritevExitArgs,
 		p.LinkEnter,
 		p.LinkExit,
 		p.LinkPath,
@@ -703,12 +793,15 @@ func (p *bpfPrograms) Close() error {
 		p.MknodPath,
 		p.MountExit,
 		p.OpenExit,
+		p.ReadExit,
+		p.ReadvExit,
 		p.RenameEnter,
 		p.RenameExit,
 		p.RenamePath,
 		p.RmdirEnter,
 		p.RmdirExit,
 		p.RmdirPath,
+		p.SendfileExit,
 		p.SymlinkEnter,
 		p.SymlinkExit,
 		p.SymlinkPath,
@@ -721,6 +814,8 @@ func (p *bpfPrograms) Close() error {
 		p.UnlinkExit,
 		p.UnlinkPath,
 		p.UtimesExit,
+		p.WriteExit,
+		p.WritevExit,
 	)
 }
 

@@ -42,6 +42,8 @@ var (
 	kOpen    = []events.Kind{events.KindOpen, events.KindCreate}
 	kMknod   = []events.Kind{events.KindCreate, events.KindMknod}
 	kSetattr = []events.Kind{events.KindSetattr}
+	// Reads and writes are counted for close too.
+	kRW = []events.Kind{events.KindRead, events.KindWrite, events.KindClose}
 )
 
 func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string) hook {
@@ -102,6 +104,14 @@ var fentryHooks = []hook{
 	one("truncate_exit", "vfs_truncate", kSetattr...),
 	{prog: "ftruncate_exit", targets: []string{"do_ftruncate"}, kinds: kSetattr, optional: true},
 	{prog: "ftruncate_fd_exit", targets: []string{"do_sys_ftruncate"}, kinds: kSetattr, optional: true, unlessHas: "do_ftruncate"},
+
+	{prog: "read_exit", targets: []string{"vfs_read"}, kinds: kRW},
+	{prog: "write_exit", targets: []string{"vfs_write"}, kinds: kRW},
+	{prog: "readv_exit", targets: []string{"vfs_readv"}, kinds: kRW, optional: true},
+	{prog: "writev_exit", targets: []string{"vfs_writev"}, kinds: kRW, optional: true},
+	{prog: "copy_exit", targets: []string{"vfs_copy_file_range"}, kinds: kRW, optional: true},
+	{prog: "sendfile_exit", targets: []string{"do_sendfile"}, kinds: kRW, optional: true},
+	{prog: "close_enter", targets: []string{"__fput"}, kinds: kRW},
 
 	one("mount_exit", "path_mount", events.KindMount),
 	one("umount_enter", "path_umount", events.KindUmount),

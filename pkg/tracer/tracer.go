@@ -27,8 +27,9 @@ const DefaultKinds = events.KindMask(1<<events.KindOpen | 1<<events.KindCreate |
 	1<<events.KindRmdir | 1<<events.KindRename | 1<<events.KindSetattr | 1<<events.KindMount |
 	1<<events.KindUmount)
 
-// SupportedKinds are the kinds this version can trace.
-const SupportedKinds = DefaultKinds
+// SupportedKinds are the kinds this version can trace: the default ones,
+// and read, write and close, which are not traced unless asked for.
+const SupportedKinds = DefaultKinds | events.KindMask(1<<events.KindRead|1<<events.KindWrite|1<<events.KindClose)
 
 // DefaultReorderWindow is how long an event is held back for ordering.
 const DefaultReorderWindow = 20 * time.Millisecond
@@ -48,6 +49,10 @@ type Options struct {
 	Follow bool
 	// IncludeSelf also reports the tracing process's own activity.
 	IncludeSelf bool
+	// EachCall lists the kinds among read and write reported on every
+	// call. The others are reported on the first call through each open
+	// file only, and counted for its close event.
+	EachCall events.KindMask
 	// Filter selects the events to keep, in the kernel; SetFilter
 	// replaces it while tracing.
 	Filter filters.Set
@@ -175,7 +180,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	if opts.IncludeSelf {
 		self = 0
 	}
-	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds)} {
+	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall)} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
