@@ -372,13 +372,8 @@ func init() {
 		if err := os.WriteFile(h.dir+"/ready", nil, 0o644); err != nil {
 			return err
 		}
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-			if _, err := os.Stat(h.dir + "/outsider-done"); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("outsider never finished")
-			}
+		if err := awaitFile(h.dir + "/outsider-done"); err != nil {
+			return err
 		}
 		return exec.Command("sh", "-c", "touch '"+h.dir+"/by-grandchild'; exit 0").Run()
 	}
@@ -424,11 +419,7 @@ func TestGrandchildAndExitStatus(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				if _, err := os.Stat(dir + "/ready"); err == nil {
-					break
-				}
-			}
+			awaitFile(dir + "/ready")
 			for i := 0; i < 20; i++ {
 				os.WriteFile(fmt.Sprintf("%s/outsider-%d", dir, i), nil, 0o644)
 			}

@@ -89,23 +89,13 @@ func TestFilters(t *testing.T) {
 
 func init() {
 	helpers["reload"] = func(h helperEnv) error {
-		step := func(n int) error {
-			for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-				if _, err := os.Stat(fmt.Sprintf("%s/go%d", h.dir, n)); err == nil {
-					return nil
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("no go-ahead %d", n)
-				}
-			}
-		}
 		if err := os.WriteFile(h.dir+"/p1/before", nil, 0o644); err != nil {
 			return err
 		}
 		if err := os.WriteFile(h.dir+"/phase1-done", nil, 0o644); err != nil {
 			return err
 		}
-		if err := step(1); err != nil {
+		if err := awaitFile(h.dir + "/go1"); err != nil {
 			return err
 		}
 		for _, f := range []string{"/p1/after", "/p2/after"} {
@@ -162,7 +152,7 @@ func TestFilterReload(t *testing.T) {
 				}
 			}
 		}
-		wait("phase 1", func() bool { _, err := os.Stat(dir + "/phase1-done"); return err == nil })
+		waitFile(t, dir+"/phase1-done")
 		write(dir + "/p2")
 		cmd.Process.Signal(syscall.SIGHUP)
 		wait("the reload", func() bool {
