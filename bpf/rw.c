@@ -114,31 +114,42 @@ static __always_inline __u64 start_offset(struct file *f, loff_t *pos, long n)
 	return n > 0 && p >= n ? p - n : 0;
 }
 
-FST_EXIT(vfs_read, read_exit, 20, struct file *file, char *buf, size_t count, loff_t *pos, ssize_t ret)
+static __always_inline int rw_exit(struct file *f, loff_t *pos, long ret, __u32 kind)
 {
-	rw_account(file, FST_READ, ret, start_offset(file, pos, ret));
+	rw_account(f, kind, ret, start_offset(f, pos, ret));
 	return 0;
 }
 
-FST_EXIT(vfs_write, write_exit, 21, struct file *file, const char *buf, size_t count, loff_t *pos, ssize_t ret)
-{
-	rw_account(file, FST_WRITE, ret, start_offset(file, pos, ret));
-	return 0;
-}
+/* The read/write family: (struct file *, buffer, count, loff_t *pos, ...)
+ * returning ssize_t. 5.10's verifier refuses a direct read of an argument
+ * that points to something other than a struct (loff_t *), so the fexit
+ * program copies pos out of its context instead of using FST_EXIT. */
+#define FST_RW_EXIT(fn, name, id, nargs, kind)						\
+	SEC("fexit/" #fn) int name(unsigned long long *ctx)				\
+	{										\
+		loff_t *pos = NULL;							\
+											\
+		bpf_probe_read_kernel(&pos, sizeof(pos), &ctx[3]);			\
+		return rw_exit((struct file *)ctx[0], pos, (long)ctx[nargs], kind);	\
+	}										\
+	SEC("kprobe/" #fn) int kp_##name##_args(struct pt_regs *ctx)			\
+	{										\
+		kargs_save(id, ctx);							\
+		return 0;								\
+	}										\
+	SEC("kretprobe/" #fn) int kp_##name(struct pt_regs *regs)			\
+	{										\
+		__u64 a[KARGS_N];							\
+											\
+		if (!kargs_take(id, a))							\
+			return 0;							\
+		return rw_exit((struct file *)a[0], (loff_t *)a[3], PT_REGS_RC(regs), kind); \
+	}
 
-FST_EXIT(vfs_readv, readv_exit, 22, struct file *file, const void *vec, unsigned long vlen, loff_t *pos,
-	 int flags, ssize_t ret)
-{
-	rw_account(file, FST_READ, ret, start_offset(file, pos, ret));
-	return 0;
-}
-
-FST_EXIT(vfs_writev, writev_exit, 23, struct file *file, const void *vec, unsigned long vlen, loff_t *pos,
-	 int flags, ssize_t ret)
-{
-	rw_account(file, FST_WRITE, ret, start_offset(file, pos, ret));
-	return 0;
-}
+FST_RW_EXIT(vfs_read, read_exit, 20, 4, FST_READ)
+FST_RW_EXIT(vfs_write, write_exit, 21, 4, FST_WRITE)
+FST_RW_EXIT(vfs_readv, readv_exit, 22, 5, FST_READ)
+FST_RW_EXIT(vfs_writev, writev_exit, 23, 5, FST_WRITE)
 
 FST_EXIT(vfs_copy_file_range, copy_exit, 24, struct file *file_in, loff_t pos_in, struct file *file_out,
 	 loff_t pos_out, size_t len, unsigned int flags, ssize_t ret)
@@ -149,13 +160,41 @@ FST_EXIT(vfs_copy_file_range, copy_exit, 24, struct file *file_in, loff_t pos_in
 }
 
 /* sendfile(2): the fds are still open when it returns. */
-FST_EXIT(do_sendfile, sendfile_exit, 25, int out_fd, int in_fd, loff_t *ppos, size_t count, loff_t max, ssize_t ret)
+static __always_inline int sendfile_done(int out_fd, int in_fd, loff_t *ppos, long ret)
 {
 	struct file *in = fd_file(in_fd), *out = fd_file(out_fd);
 
 	rw_account(in, FST_READ, ret, start_offset(in, ppos, ret));
 	rw_account(out, FST_WRITE, ret, start_offset(out, NULL, ret));
 	return 0;
+}
+
+/* do_sendfile(out_fd, in_fd, loff_t *ppos, count, max): ppos is read out of
+ * the context for the same reason as above. */
+SEC("fexit/do_sendfile")
+int sendfile_exit(unsigned long long *ctx)
+{
+	loff_t *ppos = NULL;
+
+	bpf_probe_read_kernel(&ppos, sizeof(ppos), &ctx[2]);
+	return sendfile_done((int)ctx[0], (int)ctx[1], ppos, (long)ctx[5]);
+}
+
+SEC("kprobe/do_sendfile")
+int kp_sendfile_exit_args(struct pt_regs *ctx)
+{
+	kargs_save(25, ctx);
+	return 0;
+}
+
+SEC("kretprobe/do_sendfile")
+int kp_sendfile_exit(struct pt_regs *regs)
+{
+	__u64 a[KARGS_N];
+
+	if (!kargs_take(25, a))
+		return 0;
+	return sendfile_done((int)a[0], (int)a[1], (loff_t *)a[2], PT_REGS_RC(regs));
 }
 
 FST_ENTRY(__fput, close_enter, struct file *file)

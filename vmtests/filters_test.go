@@ -60,7 +60,11 @@ func TestFilters(t *testing.T) {
 			{"exclude path", func(d string) []string {
 				return []string{"-e", "create", "--path", d + "/in", "--exclude-path", d + "/in/sub"}
 			}, []string{"create:/in/a", "create:/in/by-sh"}},
-			{"failed only", func(d string) []string { return []string{"--failed", "--path", d} },
+			// (setattr left out: in syscall mode busybox touch's first,
+			// failing utimensat of the file it then creates shows too)
+			{"failed only", func(d string) []string {
+				return []string{"--failed", "--path", d, "-e", "open,create,mkdir,unlink,rename"}
+			},
 				[]string{"unlink:/in/missing"}},
 			{"comm", func(d string) []string { return []string{"-e", "create", "--comm", "touch"} },
 				[]string{"create:/in/by-sh"}},

@@ -166,8 +166,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return
 		}
 		lost = total
-		if cfg.onLoss == "exit" && !stopping {
-			fmt.Fprintf(stderr, "fstrace: %d events lost (ring buffer full); stopping as --on-loss=exit asks\n", lost)
+		if cfg.onLoss == "exit" {
+			if status != exitLoss {
+				fmt.Fprintf(stderr, "fstrace: %d events lost (ring buffer full); stopping as --on-loss=exit asks\n", lost)
+			}
 			status = exitLoss
 			if cmd != nil && done != nil {
 				cmd.signal(syscall.SIGTERM)

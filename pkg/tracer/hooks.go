@@ -25,6 +25,19 @@ type hook struct {
 	follow     bool // needed only to follow a command
 	tracepoint bool // targets name a tracepoint, not a kernel function
 	unlessHas  string
+	// check, when set, vets the target's signature; a target that fails
+	// it counts as missing.
+	check func(*btf.FuncProto) bool
+}
+
+// posArg3: vfs_readv/vfs_writev as the programs expect them, with the
+// loff_t * position fourth (not so in every kernel's build).
+func posArg3(p *btf.FuncProto) bool {
+	if len(p.Params) < 5 {
+		return false
+	}
+	_, ok := btf.UnderlyingType(p.Params[3].Type).(*btf.Pointer)
+	return ok
 }
 
 // NAMEI_* in bpf/lib/inflight.h.
@@ -107,8 +120,8 @@ var fentryHooks = []hook{
 
 	{prog: "read_exit", targets: []string{"vfs_read"}, kinds: kRW},
 	{prog: "write_exit", targets: []string{"vfs_write"}, kinds: kRW},
-	{prog: "readv_exit", targets: []string{"vfs_readv"}, kinds: kRW, optional: true},
-	{prog: "writev_exit", targets: []string{"vfs_writev"}, kinds: kRW, optional: true},
+	{prog: "readv_exit", targets: []string{"vfs_readv"}, kinds: kRW, optional: true, check: posArg3},
+	{prog: "writev_exit", targets: []string{"vfs_writev"}, kinds: kRW, optional: true, check: posArg3},
 	{prog: "copy_exit", targets: []string{"vfs_copy_file_range"}, kinds: kRW, optional: true},
 	{prog: "sendfile_exit", targets: []string{"do_sendfile"}, kinds: kRW, optional: true},
 	{prog: "close_enter", targets: []string{"__fput"}, kinds: kRW},
@@ -177,7 +190,18 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 			target = h.targets[0]
 		} else {
 			for _, t := range h.targets {
-				if f, ok := kernelFunc(kspec, t); ok {
+				f, ok := kernelFunc(kspec, t)
+				if ok && h.check != nil {
+					proto, isProto := func() (*btf.FuncProto, bool) {
+						if f == nil {
+							return nil, false
+						}
+						p, ok := f.Type.(*btf.FuncProto)
+						return p, ok
+					}()
+					ok = isProto && h.check(proto)
+				}
+				if ok {
 					target, fn = t, f
 					break
 				}
