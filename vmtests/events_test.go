@@ -527,7 +527,7 @@ func TestBurstNoLoss(t *testing.T) {
 		}
 		for i := 0; i < burst; i++ {
 			if p := fmt.Sprintf("%s/b%05d", dir, i); !seen[p] {
-				t.Fatalf("missing create of %s (saw %d of %d)", p, len(seen), burst)
+				t.Fatalf("missing create of %s (saw %d distinct of %d, in %d events)", p, len(seen), burst, last)
 			}
 		}
 		if m := summaryRE.FindStringSubmatch(r.stderr); m == nil || m[2] != "0" {

@@ -12,7 +12,7 @@
 #define KARGS_N 7	/* up to six arguments (five saved by a kprobe), then the return value */
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);
 	__type(value, __u64[KARGS_N]);

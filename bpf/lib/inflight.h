@@ -6,7 +6,10 @@
  * second, so the names the process passed are copied on entry (they are
  * freed before the exit hook runs) and replaced by the canonical path once
  * a dentry is known. The entry is keyed by thread and always deleted on
- * the exit path; an LRU map bounds what an exit that never fired can leak.
+ * the exit path. A plain hash, not an LRU one: an LRU map may evict a live
+ * entry (or fail to insert) under churn from several CPUs, and an event
+ * would be gone without a trace. An entry whose exit never fired is
+ * overwritten by its thread's next operation.
  */
 #ifndef __FSTRACE_INFLIGHT_H
 #define __FSTRACE_INFLIGHT_H
@@ -44,7 +47,7 @@ struct inflight {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
 	__type(value, struct inflight);
