@@ -132,11 +132,7 @@ static __always_inline int rw_exit(struct file *f, loff_t *pos, long ret, __u32 
 		bpf_probe_read_kernel(&pos, sizeof(pos), &ctx[3]);			\
 		return rw_exit((struct file *)ctx[0], pos, (long)ctx[nargs], kind);	\
 	}										\
-	SEC("kprobe/" #fn) int kp_##name##_args(struct pt_regs *ctx)			\
-	{										\
-		kargs_save(id, ctx);							\
-		return 0;								\
-	}										\
+	FST_KARGS_SAVE(fn, name, id)							\
 	SEC("kretprobe/" #fn) int kp_##name(struct pt_regs *regs)			\
 	{										\
 		__u64 a[KARGS_N];							\
@@ -180,12 +176,7 @@ int sendfile_exit(unsigned long long *ctx)
 	return sendfile_done((int)ctx[0], (int)ctx[1], ppos, (long)ctx[5]);
 }
 
-SEC("kprobe/do_sendfile")
-int kp_sendfile_exit_args(struct pt_regs *ctx)
-{
-	kargs_save(25, ctx);
-	return 0;
-}
+FST_KARGS_SAVE(do_sendfile, sendfile_exit, 25)
 
 SEC("kretprobe/do_sendfile")
 int kp_sendfile_exit(struct pt_regs *regs)

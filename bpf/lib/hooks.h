@@ -62,6 +62,15 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 	}									\
 	static __always_inline int name##_body(void *ctx, ##args)
 
+/* FST_KARGS_SAVE: the kprobe on entry to fn that keeps its arguments for
+ * the kretprobe kp_name. */
+#define FST_KARGS_SAVE(fn, name, id)						\
+	SEC("kprobe/" #fn) int kp_##name##_args(struct pt_regs *ctx)		\
+	{									\
+		kargs_save(id, ctx);						\
+		return 0;							\
+	}
+
 /* FST_EXIT(fn, name, id, args..., ret) { body }: runs body when fn returns,
  * with its arguments and its return value. id tells kprobe-mode hooks'
  * saved arguments apart. */
@@ -73,11 +82,7 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 		return name##_body(___bpf_ctx_cast(args));			\
 		FST_NOWARN_POP							\
 	}									\
-	SEC("kprobe/" #fn) int kp_##name##_args(struct pt_regs *ctx)		\
-	{									\
-		kargs_save(id, ctx);						\
-		return 0;							\
-	}									\
+	FST_KARGS_SAVE(fn, name, id)						\
 	SEC("kretprobe/" #fn) int kp_##name(struct pt_regs *regs)		\
 	{									\
 		unsigned long long ctx[KARGS_N];				\
