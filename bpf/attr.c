@@ -18,6 +18,7 @@ static __always_inline struct scratch *attr_begin(const struct path *path, int r
 	struct scratch *s;
 	struct dentry *d;
 
+	inflight_drop(FST_SETATTR);	/* seen here: not a lookup failure (sys.c) */
 	if (!trace_allowed(FST_SETATTR) || !(s = get_scratch()))
 		return NULL;
 	start_record(s, FST_SETATTR);
@@ -121,3 +122,4 @@ FST_EXIT(do_sys_ftruncate, ftruncate_fd_exit, 14, unsigned int fd, loff_t length
 		truncate_emit(&f->f_path, length, ret);
 	return 0;
 }
+

@@ -11,6 +11,7 @@ FST_EXIT(path_mount, mount_exit, 15, const char *dev_name, const struct path *pa
 	struct scratch *s;
 	__u32 off;
 
+	inflight_drop(FST_MOUNT);	/* seen here: not a lookup failure (sys.c) */
 	if (!trace_allowed(FST_MOUNT) || !(s = get_scratch()))
 		return 0;
 	start_record(s, FST_MOUNT);

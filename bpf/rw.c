@@ -130,7 +130,7 @@ static __always_inline int rw_exit(struct file *f, loff_t *pos, long ret, __u32 
 		loff_t *pos = NULL;							\
 											\
 		bpf_probe_read_kernel(&pos, sizeof(pos), &ctx[3]);			\
-		return rw_exit((struct file *)ctx[0], pos, (long)ctx[nargs], kind);	\
+		return FST_GUARDED(rw_exit((struct file *)ctx[0], pos, (long)ctx[nargs], kind)); \
 	}										\
 	FST_KARGS_SAVE(fn, name, id)							\
 	SEC("kretprobe/" #fn) int kp_##name(struct pt_regs *regs)			\
@@ -173,7 +173,7 @@ int sendfile_exit(unsigned long long *ctx)
 	loff_t *ppos = NULL;
 
 	bpf_probe_read_kernel(&ppos, sizeof(ppos), &ctx[2]);
-	return sendfile_done((int)ctx[0], (int)ctx[1], ppos, (long)ctx[5]);
+	return FST_GUARDED(sendfile_done((int)ctx[0], (int)ctx[1], ppos, (long)ctx[5]));
 }
 
 FST_KARGS_SAVE(do_sendfile, sendfile_exit, 25)

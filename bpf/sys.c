@@ -145,8 +145,7 @@ static __always_inline bool last_ref(struct file *f)
 	return BPF_CORE_READ(f, f_ref.refcnt.counter) == 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
 {
 	struct sys_shape sh;
 	struct inflight *in;
@@ -351,24 +350,17 @@ static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 	return false;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+/* sys_emit reports the syscall staged in the in-flight entry with its
+ * result. */
+static __always_inline void sys_emit(struct inflight *in, long ret)
 {
-	__u32 tid = cur_tid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight_ops, &tid);
+	struct scratch *s = get_scratch();
 	struct fst_record *r;
-	struct scratch *s;
 	__u32 off, kind;
 	bool created = false;
 
-	if (kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))) {
-		if (sys_rw(regs, ret))
-			return 0;
-	}
-	if (!in)
-		return 0;
-	if (in->sysno != BPF_CORE_READ(regs, orig_ax) || !(s = get_scratch()))
-		goto out;
+	if (!s)
+		return;
 	kind = in->kind;
 	if (kind == FST_MKNOD && ((in->mode & S_IFMT) == 0 || (in->mode & S_IFMT) == S_IFREG)) {
 		kind = FST_CREATE;
@@ -415,10 +407,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		}
 		if (trace_allowed(FST_OPEN))
 			emit(s);
-		goto out;
+		return;
 	}
 	if (!trace_allowed(kind))
-		goto out;
+		return;
 	off = name_path(in->dfd, to_addr(in->name), 0, 0);
 	switch (kind) {
 	case FST_RENAME: case FST_LINK:
@@ -433,9 +425,205 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		break;
 	}
 	emit(s);
-out:
+}
+
+static __always_inline int sys_exit_body(struct pt_regs *regs, long ret)
+{
+	__u32 tid = cur_tid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight_ops, &tid);
+
+	if (kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))) {
+		if (sys_rw(regs, ret))
+			return 0;
+	}
+	if (!in)
+		return 0;
+	if (in->sysno == BPF_CORE_READ(regs, orig_ax))
+		sys_emit(in, ret);
 	bpf_map_delete_elem(&inflight_ops, &tid);
 	return 0;
+}
+
+/*
+ * Backup copies. The syscall tracepoints are faultable since 6.14, and on
+ * kernels that preempt (7.x) a task can be preempted while one of these
+ * programs runs, or at its very end. Until it resumes, the kernel skips
+ * that program for every other task on the CPU (its recursion guard), and
+ * an event is gone. Each program is therefore attached twice, primary
+ * first: the primary marks the current task for a hit it handles, the
+ * backup handles the hit only when the mark is missing, which is when the
+ * kernel skipped the primary. An event is lost only when both are skipped;
+ * user space bounds that from the programs' miss counts and `sys_recovered`.
+ * Needs task storage (5.11+); without it only the primaries are attached.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} sys_marks SEC(".maps");
+
+/* Hits a backup took over: [0] sys_enter, [1] sys_exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} sys_recovered SEC(".maps");
+
+const volatile bool sys_backup = false;
+
+enum { MARK_ENTER = 1, MARK_EXIT = 2 };
+
+/* sys_claim says whether this copy handles the current hit. */
+static __always_inline bool sys_claim(bool backup, __u32 bit)
+{
+	__u32 *m, k = bit - 1;
+	__u64 *n;
+
+	if (!sys_backup)
+		return !backup;
+	m = bpf_task_storage_get(&sys_marks, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!m)
+		return !backup;
+	if (!backup) {
+		*m |= bit;
+		return true;
+	}
+	if (*m & bit) {
+		*m &= ~bit;
+		return false;
+	}
+	n = bpf_map_lookup_elem(&sys_recovered, &k);
+	if (n)
+		*n += 1;
+	return true;
+}
+
+/* sys_wanted: the syscalls a program acts on at entry (exit = false) or at
+ * exit; the others cost no claim. */
+static __always_inline bool sys_wanted(long id, struct pt_regs *regs, bool exit)
+{
+	bool rw = kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE));
+
+	switch (id) {
+	case NR_close: case NR_dup2: case NR_dup3:
+		return rw && !exit;
+	case NR_read: case NR_readv: case NR_pread64: case NR_preadv: case NR_preadv2:
+	case NR_write: case NR_writev: case NR_pwrite64: case NR_pwritev: case NR_pwritev2:
+	case NR_sendfile: case NR_copy_file_range:
+		return rw && exit;
+	}
+	return sys_shape(id, regs).kind != 0;
+}
+
+static __always_inline int sys_enter_run(struct pt_regs *regs, long id, bool backup)
+{
+	if (!sys_wanted(id, regs, false) || !sys_claim(backup, MARK_ENTER))
+		return 0;
+	return sys_enter_body(regs, id);
+}
+
+static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool backup)
+{
+	if (!sys_wanted(BPF_CORE_READ(regs, orig_ax), regs, true) || !sys_claim(backup, MARK_EXIT))
+		return 0;
+	return sys_exit_body(regs, ret);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	return FST_GUARDED(sys_enter_run(regs, id, false));
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_backup, struct pt_regs *regs, long id)
+{
+	return FST_GUARDED(sys_enter_run(regs, id, true));
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	return FST_GUARDED(sys_exit_run(regs, ret, false));
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_backup, struct pt_regs *regs, long ret)
+{
+	return FST_GUARDED(sys_exit_run(regs, ret, true));
+}
+
+/*
+ * In fentry and kprobe modes: setattr, mount and umount calls that fail in
+ * path lookup (ENOENT, ENOTDIR, EACCES on a directory, ELOOP...) never
+ * reach the VFS helpers those modes hook (chmod_common, path_mount...). The
+ * syscall's own entry point (the inner functions are inlined into it on
+ * some kernels) stages the call as syscall mode does; the VFS hook drops
+ * the entry when it runs (inflight_drop), and the exit reports a failure
+ * it never saw. The entry points take the user's registers.
+ */
+static __always_inline int sys_fail_exit(long ret, long nr)
+{
+	__u32 tid = cur_tid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight_ops, &tid);
+
+	if (!in || in->sysno != nr)
+		return 0;
+	if (ret < 0)
+		sys_emit(in, ret);
+	bpf_map_delete_elem(&inflight_ops, &tid);
+	return 0;
+}
+
+#define FST_SYS_FAIL(fn, nr, name)						\
+	FST_ENTRY(fn, name##_enter, const struct pt_regs *regs)			\
+	{									\
+		return sys_enter_body((struct pt_regs *)regs, nr);		\
+	}									\
+	SEC("fexit/" #fn) int name##_ret(unsigned long long *ctx)		\
+	{									\
+		return FST_GUARDED(sys_fail_exit((long)ctx[1], nr));		\
+	}									\
+	SEC("kretprobe/" #fn) int kp_##name##_ret(struct pt_regs *regs)	\
+	{									\
+		return sys_fail_exit(PT_REGS_RC(regs), nr);			\
+	}
+
+FST_SYS_FAIL(__x64_sys_chmod, NR_chmod, fail_chmod)
+FST_SYS_FAIL(__x64_sys_fchmodat, NR_fchmodat, fail_fchmodat)
+FST_SYS_FAIL(__x64_sys_fchmodat2, NR_fchmodat2, fail_fchmodat2)
+FST_SYS_FAIL(__x64_sys_chown, NR_chown, fail_chown)
+FST_SYS_FAIL(__x64_sys_lchown, NR_lchown, fail_lchown)
+FST_SYS_FAIL(__x64_sys_fchownat, NR_fchownat, fail_fchownat)
+FST_SYS_FAIL(__x64_sys_truncate, NR_truncate, fail_truncate)
+FST_SYS_FAIL(__x64_sys_utime, NR_utime, fail_utime)
+FST_SYS_FAIL(__x64_sys_utimes, NR_utimes, fail_utimes)
+FST_SYS_FAIL(__x64_sys_futimesat, NR_futimesat, fail_futimesat)
+FST_SYS_FAIL(__x64_sys_utimensat, NR_utimensat, fail_utimensat)
+FST_SYS_FAIL(__x64_sys_mount, NR_mount, fail_mount)
+FST_SYS_FAIL(__x64_sys_umount, NR_umount2, fail_umount)
+
+/* preempt_probe loads (never runs) where FST_GUARDED can work: the kfuncs
+ * exist and a global function may be called with preemption off. */
+volatile __u32 preempt_probe_hits;
+
+__noinline int preempt_probe_sub(int x)
+{
+	preempt_probe_hits += x;	/* a side effect: the call must stay */
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(preempt_probe)
+{
+	int r;
+
+	bpf_preempt_disable();
+	r = preempt_probe_sub(1);
+	bpf_preempt_enable();
+	return r;
 }
 
 /* fmode_probe reads the f_mode of two of the caller's fds, for user space

@@ -289,8 +289,22 @@ func init() {
 		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, 0); err != nil {
 			return err
 		}
-		if err := unix.Chmod(h.dir+"/nope", 0o600); err != unix.ENOENT {
+		// Failures in path lookup, before any VFS helper runs.
+		nope := h.dir + "/nope"
+		if err := unix.Chmod(nope, 0o600); err != unix.ENOENT {
 			return fmt.Errorf("chmod missing: %v", err)
+		}
+		if err := unix.Chown(nope, 1000, -1); err != unix.ENOENT {
+			return fmt.Errorf("chown missing: %v", err)
+		}
+		if err := unix.Truncate(nope, 7); err != unix.ENOENT {
+			return fmt.Errorf("truncate missing: %v", err)
+		}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, nope, ts, 0); err != unix.ENOENT {
+			return fmt.Errorf("utimensat missing: %v", err)
+		}
+		if err := unix.Chmod(p+"/sub", 0o600); err != unix.ENOTDIR {
+			return fmt.Errorf("chmod under a file: %v", err)
 		}
 		return nil
 	}
@@ -319,6 +333,18 @@ func TestSetattr(t *testing.T) {
 			expect(t, evs[i], map[string]any{"ret": 0, "attrs": w})
 		}
 		r.common(t, evs[0], 0, 0)
+
+		// Each mode sees the calls that fail in path lookup, with the
+		// name made absolute and the change that was asked for.
+		fails := r.find("setattr", dir+"/nope")
+		if len(fails) != 4 {
+			t.Fatalf("want 4 failed setattr events on %s/nope, got %d:\n%s", dir, len(fails), r.dump())
+		}
+		for i, w := range []map[string]any{{"mode": "0600"}, {"uid": 1000}, {"size": 7}, {"atime": atime}} {
+			expect(t, fails[i], map[string]any{"ret": -2, "error": "ENOENT", "attrs": w})
+		}
+		r.common(t, fails[0], 0, 0)
+		expect(t, r.one(t, "setattr", dir+"/f/sub"), map[string]any{"ret": -20, "error": "ENOTDIR", "attrs": map[string]any{"mode": "0600"}})
 	})
 }
 
@@ -465,6 +491,12 @@ func init() {
 		if err := unix.Unmount(mp, 0); err != unix.EINVAL {
 			return fmt.Errorf("second umount: %v", err)
 		}
+		if err := unix.Mount("fstest2", h.dir+"/nope", "tmpfs", 0, ""); err != unix.ENOENT {
+			return fmt.Errorf("mount on a missing directory: %v", err)
+		}
+		if err := unix.Unmount(h.dir+"/nope", unix.MNT_DETACH); err != unix.ENOENT {
+			return fmt.Errorf("umount of a missing directory: %v", err)
+		}
 		return nil
 	}
 }
@@ -487,6 +519,9 @@ func TestMountTmpfs(t *testing.T) {
 		}
 		expect(t, us[0], map[string]any{"ret": 0})
 		expect(t, us[1], map[string]any{"ret": -22, "error": "EINVAL"})
+		// A mount point that does not resolve: seen in every mode.
+		expect(t, r.one(t, "mount", dir+"/nope"), map[string]any{"ret": -2, "error": "ENOENT", "source": "fstest2", "fstype": "tmpfs"})
+		expect(t, r.one(t, "umount", dir+"/nope"), map[string]any{"ret": -2, "error": "ENOENT"})
 	})
 }
 
@@ -512,6 +547,7 @@ func TestBurstNoLoss(t *testing.T) {
 		if r.status != 0 {
 			t.Fatalf("fstrace exited %d: %s", r.status, r.stderr)
 		}
+		t.Logf("fstrace's stderr:\n%s", r.stderr)
 		seen := map[string]bool{}
 		var last int64
 		for _, e := range r.events {
@@ -527,7 +563,7 @@ func TestBurstNoLoss(t *testing.T) {
 		}
 		for i := 0; i < burst; i++ {
 			if p := fmt.Sprintf("%s/b%05d", dir, i); !seen[p] {
-				t.Fatalf("missing create of %s (saw %d distinct of %d, in %d events)", p, len(seen), burst, last)
+				t.Fatalf("missing create of %s (saw %d distinct of %d, in %d events); stderr:\n%s", p, len(seen), burst, last, r.stderr)
 			}
 		}
 		if m := summaryRE.FindStringSubmatch(r.stderr); m == nil || m[2] != "0" {

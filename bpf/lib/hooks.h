@@ -4,7 +4,9 @@
  * emit it as an fentry/fexit program (name) and as a kprobe/kretprobe pair
  * (kp_name), for kernels with kprobes but no BPF trampolines. A kretprobe
  * sees only the return value, so kp_name_args saves the arguments on entry,
- * keyed by thread and hook, and the kretprobe takes them back.
+ * keyed by thread and hook, and the kretprobe takes them back. The
+ * trampoline variants run FST_GUARDED (lib/common.h); kprobes run with
+ * preemption off already.
  */
 #ifndef __FSTRACE_HOOKS_H
 #define __FSTRACE_HOOKS_H
@@ -51,7 +53,7 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 	SEC("fentry/" #fn) int name(unsigned long long *ctx)			\
 	{									\
 		FST_NOWARN_PUSH							\
-		return name##_body(___bpf_ctx_cast(args));			\
+		return FST_GUARDED(name##_body(___bpf_ctx_cast(args)));	\
 		FST_NOWARN_POP							\
 	}									\
 	SEC("kprobe/" #fn) int kp_##name(struct pt_regs *ctx)			\
@@ -79,7 +81,7 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 	SEC("fexit/" #fn) int name(unsigned long long *ctx)			\
 	{									\
 		FST_NOWARN_PUSH							\
-		return name##_body(___bpf_ctx_cast(args));			\
+		return FST_GUARDED(name##_body(___bpf_ctx_cast(args)));	\
 		FST_NOWARN_POP							\
 	}									\
 	FST_KARGS_SAVE(fn, name, id)						\

@@ -196,6 +196,14 @@ static __always_inline void finish(struct inflight *in, int ret, bool two_paths)
 	r->ret = ret;
 	r->flags = in->flags;
 	r->mode = in->mode;
+	r->attr_mask = in->attr_mask;
+	r->attr_uid = in->attr_uid;
+	r->attr_gid = in->attr_gid;
+	r->size = in->size;
+	r->atime_sec = in->atime_sec;
+	r->atime_nsec = in->atime_nsec;
+	r->mtime_sec = in->mtime_sec;
+	r->mtime_nsec = in->mtime_nsec;
 	if (in->kind == FST_CREATE || in->kind == FST_MKDIR || in->kind == FST_MKNOD)
 		r->rflags |= FST_RF_HAS_MODE;
 	if (in->has_ino) {
@@ -210,13 +218,22 @@ static __always_inline void finish(struct inflight *in, int ret, bool two_paths)
 	if (two_paths) {
 		put_name(s, in, off, 1);
 	} else if (in->name2[0]) {
-		long n = bpf_probe_read_kernel_str(&s->data[off & 8191], FST_PATH_MAX, in->name2);
-		if (n > 1)
-			r->str_len[1] = n - 1;
+		off += put_str(s, in->name2, off, 1, FST_PATH_MAX);
 	}
+	if (in->name3[0])
+		put_str(s, in->name3, off, 2, STR2_MAX);
 	emit(s);
 out:
 	bpf_map_delete_elem(&inflight_ops, &tid);
+}
+
+/* inflight_drop forgets the thread's in-flight operation of this kind. */
+static __always_inline void inflight_drop(__u32 kind)
+{
+	__u32 tid = cur_tid();
+
+	if (inflight_get(kind))
+		bpf_map_delete_elem(&inflight_ops, &tid);
 }
 
 static __always_inline void namei_enter(__u32 kind, int dfd, const void *name, __u32 hook)

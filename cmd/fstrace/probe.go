@@ -78,6 +78,7 @@ func printProbe(w io.Writer, r *tracer.ProbeReport) {
 	fmt.Fprintf(w, "btf           %s\n", yesNo(r.BTF))
 	fmt.Fprintf(w, "ring buffer   %s\n", yesNo(r.RingBuffer))
 	fmt.Fprintf(w, "bpf lsm       %s\n", yesNo(r.LSM))
+	fmt.Fprintf(w, "preempt guard %s\n", yesNo(r.PreemptGuard))
 	for _, m := range r.Modes {
 		if m.Supported && m.Warning != "" {
 			fmt.Fprintf(w, "%-13s yes, but not chosen: %s\n", m.Mode, m.Warning)

@@ -30,6 +30,7 @@ type Collector struct {
 
 	delivered, lost, filtered, decodeErrors *prometheus.Desc
 	ringSize, ringUsed                      *prometheus.Desc
+	skipped, recovered                      *prometheus.Desc
 	buildInfo, modeInfo                     *prometheus.Desc
 }
 
@@ -52,6 +53,8 @@ func NewCollector(src Source, version string, kinds []events.Kind) *Collector {
 		lost:         d("events_lost_total", "Events lost because a ring buffer was full, by kind.", "event"),
 		filtered:     d("events_filtered_total", "Events dropped by the in-kernel filters, by kind.", "event"),
 		decodeErrors: d("decode_errors_total", "Records from the kernel that could not be decoded."),
+		skipped:      d("hook_runs_skipped_total", "Runs of fstrace's BPF programs the kernel skipped because the program was already running on that CPU (a task preempted inside it)."),
+		recovered:    d("hook_runs_recovered_total", "Skipped runs whose work a backup program did instead."),
 		ringSize:     d("ring_buffer_size_bytes", "Size of each per-CPU ring buffer.", "cpu"),
 		ringUsed:     d("ring_buffer_used_bytes", "Bytes written by the kernel and not yet read, per CPU ring buffer.", "cpu"),
 		buildInfo:    d("build_info", "fstrace build information.", "version", "goversion"),
@@ -61,7 +64,7 @@ func NewCollector(src Source, version string, kinds []events.Kind) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.delivered, c.lost, c.filtered, c.decodeErrors, c.ringSize, c.ringUsed, c.buildInfo, c.modeInfo} {
+	for _, d := range []*prometheus.Desc{c.delivered, c.lost, c.filtered, c.decodeErrors, c.skipped, c.recovered, c.ringSize, c.ringUsed, c.buildInfo, c.modeInfo} {
 		ch <- d
 	}
 }
@@ -82,6 +85,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.filtered, prometheus.CounterValue, float64(st.Filtered[k]), name)
 	}
 	ch <- prometheus.MustNewConstMetric(c.decodeErrors, prometheus.CounterValue, float64(st.DecodeErrors))
+	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(st.Skipped))
+	ch <- prometheus.MustNewConstMetric(c.recovered, prometheus.CounterValue, float64(st.Recovered))
 	for _, r := range c.src.Rings() {
 		cpu := strconv.Itoa(r.CPU)
 		ch <- prometheus.MustNewConstMetric(c.ringSize, prometheus.GaugeValue, float64(r.Size), cpu)

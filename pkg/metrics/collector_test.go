@@ -30,6 +30,8 @@ func TestCollector(t *testing.T) {
 			Lost:         map[events.Kind]uint64{events.KindOpen: 2},
 			Filtered:     map[events.Kind]uint64{events.KindUnlink: 5},
 			DecodeErrors: 1,
+			Skipped:      9,
+			Recovered:    4,
 		},
 		rings: []tracer.RingUsage{{CPU: 0, Size: 4096, Used: 100}, {CPU: 1, Size: 4096}},
 	}
@@ -50,6 +52,12 @@ fstrace_events_filtered_total{event="unlink"} 5
 # HELP fstrace_decode_errors_total Records from the kernel that could not be decoded.
 # TYPE fstrace_decode_errors_total counter
 fstrace_decode_errors_total 1
+# HELP fstrace_hook_runs_skipped_total Runs of fstrace's BPF programs the kernel skipped because the program was already running on that CPU (a task preempted inside it).
+# TYPE fstrace_hook_runs_skipped_total counter
+fstrace_hook_runs_skipped_total 9
+# HELP fstrace_hook_runs_recovered_total Skipped runs whose work a backup program did instead.
+# TYPE fstrace_hook_runs_recovered_total counter
+fstrace_hook_runs_recovered_total 4
 # HELP fstrace_ring_buffer_size_bytes Size of each per-CPU ring buffer.
 # TYPE fstrace_ring_buffer_size_bytes gauge
 fstrace_ring_buffer_size_bytes{cpu="0"} 4096
@@ -64,7 +72,7 @@ fstrace_hook_mode_info{mode="syscall"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"fstrace_events_total", "fstrace_events_lost_total", "fstrace_events_filtered_total",
-		"fstrace_decode_errors_total", "fstrace_ring_buffer_size_bytes", "fstrace_ring_buffer_used_bytes",
+		"fstrace_decode_errors_total", "fstrace_hook_runs_skipped_total", "fstrace_hook_runs_recovered_total", "fstrace_ring_buffer_size_bytes", "fstrace_ring_buffer_used_bytes",
 		"fstrace_hook_mode_info"); err != nil {
 		t.Error(err)
 	}

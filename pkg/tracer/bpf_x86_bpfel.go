@@ -174,10 +174,38 @@ const (
 	bpfMapLost                   = "lost"
 	bpfMapRings                  = "rings"
 	bpfMapScratchMap             = "scratch_map"
+	bpfMapSysMarks               = "sys_marks"
+	bpfMapSysRecovered           = "sys_recovered"
 	bpfProgChmodExit             = "chmod_exit"
 	bpfProgChownExit             = "chown_exit"
 	bpfProgCloseEnter            = "close_enter"
 	bpfProgCopyExit              = "copy_exit"
+	bpfProgFailChmodEnter        = "fail_chmod_enter"
+	bpfProgFailChmodRet          = "fail_chmod_ret"
+	bpfProgFailChownEnter        = "fail_chown_enter"
+	bpfProgFailChownRet          = "fail_chown_ret"
+	bpfProgFailFchmodat2Enter    = "fail_fchmodat2_enter"
+	bpfProgFailFchmodat2Ret      = "fail_fchmodat2_ret"
+	bpfProgFailFchmodatEnter     = "fail_fchmodat_enter"
+	bpfProgFailFchmodatRet       = "fail_fchmodat_ret"
+	bpfProgFailFchownatEnter     = "fail_fchownat_enter"
+	bpfProgFailFchownatRet       = "fail_fchownat_ret"
+	bpfProgFailFutimesatEnter    = "fail_futimesat_enter"
+	bpfProgFailFutimesatRet      = "fail_futimesat_ret"
+	bpfProgFailLchownEnter       = "fail_lchown_enter"
+	bpfProgFailLchownRet         = "fail_lchown_ret"
+	bpfProgFailMountEnter        = "fail_mount_enter"
+	bpfProgFailMountRet          = "fail_mount_ret"
+	bpfProgFailTruncateEnter     = "fail_truncate_enter"
+	bpfProgFailTruncateRet       = "fail_truncate_ret"
+	bpfProgFailUmountEnter       = "fail_umount_enter"
+	bpfProgFailUmountRet         = "fail_umount_ret"
+	bpfProgFailUtimeEnter        = "fail_utime_enter"
+	bpfProgFailUtimeRet          = "fail_utime_ret"
+	bpfProgFailUtimensatEnter    = "fail_utimensat_enter"
+	bpfProgFailUtimensatRet      = "fail_utimensat_ret"
+	bpfProgFailUtimesEnter       = "fail_utimes_enter"
+	bpfProgFailUtimesRet         = "fail_utimes_ret"
 	bpfProgFilterTest            = "filter_test"
 	bpfProgFmodeProbe            = "fmode_probe"
 	bpfProgFollowExec            = "follow_exec"
@@ -192,6 +220,32 @@ const (
 	bpfProgKpCloseEnter          = "kp_close_enter"
 	bpfProgKpCopyExit            = "kp_copy_exit"
 	bpfProgKpCopyExitArgs        = "kp_copy_exit_args"
+	bpfProgKpFailChmodEnter      = "kp_fail_chmod_enter"
+	bpfProgKpFailChmodRet        = "kp_fail_chmod_ret"
+	bpfProgKpFailChownEnter      = "kp_fail_chown_enter"
+	bpfProgKpFailChownRet        = "kp_fail_chown_ret"
+	bpfProgKpFailFchmodat2Enter  = "kp_fail_fchmodat2_enter"
+	bpfProgKpFailFchmodat2Ret    = "kp_fail_fchmodat2_ret"
+	bpfProgKpFailFchmodatEnter   = "kp_fail_fchmodat_enter"
+	bpfProgKpFailFchmodatRet     = "kp_fail_fchmodat_ret"
+	bpfProgKpFailFchownatEnter   = "kp_fail_fchownat_enter"
+	bpfProgKpFailFchownatRet     = "kp_fail_fchownat_ret"
+	bpfProgKpFailFutimesatEnter  = "kp_fail_futimesat_enter"
+	bpfProgKpFailFutimesatRet    = "kp_fail_futimesat_ret"
+	bpfProgKpFailLchownEnter     = "kp_fail_lchown_enter"
+	bpfProgKpFailLchownRet       = "kp_fail_lchown_ret"
+	bpfProgKpFailMountEnter      = "kp_fail_mount_enter"
+	bpfProgKpFailMountRet        = "kp_fail_mount_ret"
+	bpfProgKpFailTruncateEnter   = "kp_fail_truncate_enter"
+	bpfProgKpFailTruncateRet     = "kp_fail_truncate_ret"
+	bpfProgKpFailUmountEnter     = "kp_fail_umount_enter"
+	bpfProgKpFailUmountRet       = "kp_fail_umount_ret"
+	bpfProgKpFailUtimeEnter      = "kp_fail_utime_enter"
+	bpfProgKpFailUtimeRet        = "kp_fail_utime_ret"
+	bpfProgKpFailUtimensatEnter  = "kp_fail_utimensat_enter"
+	bpfProgKpFailUtimensatRet    = "kp_fail_utimensat_ret"
+	bpfProgKpFailUtimesEnter     = "kp_fail_utimes_enter"
+	bpfProgKpFailUtimesRet       = "kp_fail_utimes_ret"
 	bpfProgKpFtruncateExit       = "kp_ftruncate_exit"
 	bpfProgKpFtruncateExitArgs   = "kp_ftruncate_exit_args"
 	bpfProgKpFtruncateFdExit     = "kp_ftruncate_fd_exit"
@@ -256,6 +310,7 @@ const (
 	bpfProgMknodPath             = "mknod_path"
 	bpfProgMountExit             = "mount_exit"
 	bpfProgOpenExit              = "open_exit"
+	bpfProgPreemptProbe          = "preempt_probe"
 	bpfProgReadExit              = "read_exit"
 	bpfProgReadvExit             = "readv_exit"
 	bpfProgRenameEnter           = "rename_enter"
@@ -269,7 +324,9 @@ const (
 	bpfProgSymlinkExit           = "symlink_exit"
 	bpfProgSymlinkPath           = "symlink_path"
 	bpfProgSysEnter              = "sys_enter"
+	bpfProgSysEnterBackup        = "sys_enter_backup"
 	bpfProgSysExit               = "sys_exit"
+	bpfProgSysExitBackup         = "sys_exit_backup"
 	bpfProgTruncateExit          = "truncate_exit"
 	bpfProgUmountEnter           = "umount_enter"
 	bpfProgUmountExit            = "umount_exit"
@@ -296,11 +353,14 @@ const (
 	bpfVarFtUid                  = "ft_uid"
 	bpfVarFtVerdict              = "ft_verdict"
 	bpfVarKindMask               = "kind_mask"
+	bpfVarPreemptGuard           = "preempt_guard"
+	bpfVarPreemptProbeHits       = "preempt_probe_hits"
 	bpfVarProbeFdCreated         = "probe_fd_created"
 	bpfVarProbeFdExisting        = "probe_fd_existing"
 	bpfVarProbeFmodeCreated      = "probe_fmode_created"
 	bpfVarProbeFmodeExisting     = "probe_fmode_existing"
 	bpfVarSelfTgid               = "self_tgid"
+	bpfVarSysBackup              = "sys_backup"
 	bpfVarUserNames              = "user_names"
 )
 
@@ -350,6 +410,32 @@ type bpfProgramSpecs struct {
 	ChownExit             *ebpf.ProgramSpec `ebpf:"chown_exit"`
 	CloseEnter            *ebpf.ProgramSpec `ebpf:"close_enter"`
 	CopyExit              *ebpf.ProgramSpec `ebpf:"copy_exit"`
+	FailChmodEnter        *ebpf.ProgramSpec `ebpf:"fail_chmod_enter"`
+	FailChmodRet          *ebpf.ProgramSpec `ebpf:"fail_chmod_ret"`
+	FailChownEnter        *ebpf.ProgramSpec `ebpf:"fail_chown_enter"`
+	FailChownRet          *ebpf.ProgramSpec `ebpf:"fail_chown_ret"`
+	FailFchmodat2Enter    *ebpf.ProgramSpec `ebpf:"fail_fchmodat2_enter"`
+	FailFchmodat2Ret      *ebpf.ProgramSpec `ebpf:"fail_fchmodat2_ret"`
+	FailFchmodatEnter     *ebpf.ProgramSpec `ebpf:"fail_fchmodat_enter"`
+	FailFchmodatRet       *ebpf.ProgramSpec `ebpf:"fail_fchmodat_ret"`
+	FailFchownatEnter     *ebpf.ProgramSpec `ebpf:"fail_fchownat_enter"`
+	FailFchownatRet       *ebpf.ProgramSpec `ebpf:"fail_fchownat_ret"`
+	FailFutimesatEnter    *ebpf.ProgramSpec `ebpf:"fail_futimesat_enter"`
+	FailFutimesatRet      *ebpf.ProgramSpec `ebpf:"fail_futimesat_ret"`
+	FailLchownEnter       *ebpf.ProgramSpec `ebpf:"fail_lchown_enter"`
+	FailLchownRet         *ebpf.ProgramSpec `ebpf:"fail_lchown_ret"`
+	FailMountEnter        *ebpf.ProgramSpec `ebpf:"fail_mount_enter"`
+	FailMountRet          *ebpf.ProgramSpec `ebpf:"fail_mount_ret"`
+	FailTruncateEnter     *ebpf.ProgramSpec `ebpf:"fail_truncate_enter"`
+	FailTruncateRet       *ebpf.ProgramSpec `ebpf:"fail_truncate_ret"`
+	FailUmountEnter       *ebpf.ProgramSpec `ebpf:"fail_umount_enter"`
+	FailUmountRet         *ebpf.ProgramSpec `ebpf:"fail_umount_ret"`
+	FailUtimeEnter        *ebpf.ProgramSpec `ebpf:"fail_utime_enter"`
+	FailUtimeRet          *ebpf.ProgramSpec `ebpf:"fail_utime_ret"`
+	FailUtimensatEnter    *ebpf.ProgramSpec `ebpf:"fail_utimensat_enter"`
+	FailUtimensatRet      *ebpf.ProgramSpec `ebpf:"fail_utimensat_ret"`
+	FailUtimesEnter       *ebpf.ProgramSpec `ebpf:"fail_utimes_enter"`
+	FailUtimesRet         *ebpf.ProgramSpec `ebpf:"fail_utimes_ret"`
 	FilterTest            *ebpf.ProgramSpec `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.ProgramSpec `ebpf:"fmode_probe"`
 	FollowExec            *ebpf.ProgramSpec `ebpf:"follow_exec"`
@@ -364,6 +450,32 @@ type bpfProgramSpecs struct {
 	KpCloseEnter          *ebpf.ProgramSpec `ebpf:"kp_close_enter"`
 	KpCopyExit            *ebpf.ProgramSpec `ebpf:"kp_copy_exit"`
 	KpCopyExitArgs        *ebpf.ProgramSpec `ebpf:"kp_copy_exit_args"`
+	KpFailChmodEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_chmod_enter"`
+	KpFailChmodRet        *ebpf.ProgramSpec `ebpf:"kp_fail_chmod_ret"`
+	KpFailChownEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_chown_enter"`
+	KpFailChownRet        *ebpf.ProgramSpec `ebpf:"kp_fail_chown_ret"`
+	KpFailFchmodat2Enter  *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat2_enter"`
+	KpFailFchmodat2Ret    *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat2_ret"`
+	KpFailFchmodatEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat_enter"`
+	KpFailFchmodatRet     *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat_ret"`
+	KpFailFchownatEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_fchownat_enter"`
+	KpFailFchownatRet     *ebpf.ProgramSpec `ebpf:"kp_fail_fchownat_ret"`
+	KpFailFutimesatEnter  *ebpf.ProgramSpec `ebpf:"kp_fail_futimesat_enter"`
+	KpFailFutimesatRet    *ebpf.ProgramSpec `ebpf:"kp_fail_futimesat_ret"`
+	KpFailLchownEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_lchown_enter"`
+	KpFailLchownRet       *ebpf.ProgramSpec `ebpf:"kp_fail_lchown_ret"`
+	KpFailMountEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_mount_enter"`
+	KpFailMountRet        *ebpf.ProgramSpec `ebpf:"kp_fail_mount_ret"`
+	KpFailTruncateEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_truncate_enter"`
+	KpFailTruncateRet     *ebpf.ProgramSpec `ebpf:"kp_fail_truncate_ret"`
+	KpFailUmountEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_umount_enter"`
+	KpFailUmountRet       *ebpf.ProgramSpec `ebpf:"kp_fail_umount_ret"`
+	KpFailUtimeEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_utime_enter"`
+	KpFailUtimeRet        *ebpf.ProgramSpec `ebpf:"kp_fail_utime_ret"`
+	KpFailUtimensatEnter  *ebpf.ProgramSpec `ebpf:"kp_fail_utimensat_enter"`
+	KpFailUtimensatRet    *ebpf.ProgramSpec `ebpf:"kp_fail_utimensat_ret"`
+	KpFailUtimesEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_utimes_enter"`
+	KpFailUtimesRet       *ebpf.ProgramSpec `ebpf:"kp_fail_utimes_ret"`
 	KpFtruncateExit       *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.ProgramSpec `ebpf:"kp_ftruncate_fd_exit"`
@@ -428,6 +540,7 @@ type bpfProgramSpecs struct {
 	MknodPath             *ebpf.ProgramSpec `ebpf:"mknod_path"`
 	MountExit             *ebpf.ProgramSpec `ebpf:"mount_exit"`
 	OpenExit              *ebpf.ProgramSpec `ebpf:"open_exit"`
+	PreemptProbe          *ebpf.ProgramSpec `ebpf:"preempt_probe"`
 	ReadExit              *ebpf.ProgramSpec `ebpf:"read_exit"`
 	ReadvExit             *ebpf.ProgramSpec `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.ProgramSpec `ebpf:"rename_enter"`
@@ -441,7 +554,9 @@ type bpfProgramSpecs struct {
 	SymlinkExit           *ebpf.ProgramSpec `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.ProgramSpec `ebpf:"symlink_path"`
 	SysEnter              *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysEnterBackup        *ebpf.ProgramSpec `ebpf:"sys_enter_backup"`
 	SysExit               *ebpf.ProgramSpec `ebpf:"sys_exit"`
+	SysExitBackup         *ebpf.ProgramSpec `ebpf:"sys_exit_backup"`
 	TruncateExit          *ebpf.ProgramSpec `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.ProgramSpec `ebpf:"umount_enter"`
 	UmountExit            *ebpf.ProgramSpec `ebpf:"umount_exit"`
@@ -475,6 +590,8 @@ type bpfMapSpecs struct {
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 	Rings         *ebpf.MapSpec `ebpf:"rings"`
 	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
+	SysMarks      *ebpf.MapSpec `ebpf:"sys_marks"`
+	SysRecovered  *ebpf.MapSpec `ebpf:"sys_recovered"`
 }
 
 // bpfVariableSpecs contains global variables before they are loaded into the kernel.
@@ -498,11 +615,14 @@ type bpfVariableSpecs struct {
 	FtUid              *ebpf.VariableSpec `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.VariableSpec `ebpf:"ft_verdict"`
 	KindMask           *ebpf.VariableSpec `ebpf:"kind_mask"`
+	PreemptGuard       *ebpf.VariableSpec `ebpf:"preempt_guard"`
+	PreemptProbeHits   *ebpf.VariableSpec `ebpf:"preempt_probe_hits"`
 	ProbeFdCreated     *ebpf.VariableSpec `ebpf:"probe_fd_created"`
 	ProbeFdExisting    *ebpf.VariableSpec `ebpf:"probe_fd_existing"`
 	ProbeFmodeCreated  *ebpf.VariableSpec `ebpf:"probe_fmode_created"`
 	ProbeFmodeExisting *ebpf.VariableSpec `ebpf:"probe_fmode_existing"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
+	SysBackup          *ebpf.VariableSpec `ebpf:"sys_backup"`
 	UserNames          *ebpf.VariableSpec `ebpf:"user_names"`
 }
 
@@ -544,6 +664,8 @@ type bpfMaps struct {
 	Lost          *ebpf.Map `ebpf:"lost"`
 	Rings         *ebpf.Map `ebpf:"rings"`
 	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
+	SysMarks      *ebpf.Map `ebpf:"sys_marks"`
+	SysRecovered  *ebpf.Map `ebpf:"sys_recovered"`
 }
 
 func (m *bpfMaps) Close() error {
@@ -566,6 +688,8 @@ func (m *bpfMaps) Close() error {
 		m.Lost,
 		m.Rings,
 		m.ScratchMap,
+		m.SysMarks,
+		m.SysRecovered,
 	)
 }
 
@@ -590,11 +714,14 @@ type bpfVariables struct {
 	FtUid              *ebpf.Variable `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.Variable `ebpf:"ft_verdict"`
 	KindMask           *ebpf.Variable `ebpf:"kind_mask"`
+	PreemptGuard       *ebpf.Variable `ebpf:"preempt_guard"`
+	PreemptProbeHits   *ebpf.Variable `ebpf:"preempt_probe_hits"`
 	ProbeFdCreated     *ebpf.Variable `ebpf:"probe_fd_created"`
 	ProbeFdExisting    *ebpf.Variable `ebpf:"probe_fd_existing"`
 	ProbeFmodeCreated  *ebpf.Variable `ebpf:"probe_fmode_created"`
 	ProbeFmodeExisting *ebpf.Variable `ebpf:"probe_fmode_existing"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
+	SysBackup          *ebpf.Variable `ebpf:"sys_backup"`
 	UserNames          *ebpf.Variable `ebpf:"user_names"`
 }
 
@@ -606,6 +733,32 @@ type bpfPrograms struct {
 	ChownExit             *ebpf.Program `ebpf:"chown_exit"`
 	CloseEnter            *ebpf.Program `ebpf:"close_enter"`
 	CopyExit              *ebpf.Program `ebpf:"copy_exit"`
+	FailChmodEnter        *ebpf.Program `ebpf:"fail_chmod_enter"`
+	FailChmodRet          *ebpf.Program `ebpf:"fail_chmod_ret"`
+	FailChownEnter        *ebpf.Program `ebpf:"fail_chown_enter"`
+	FailChownRet          *ebpf.Program `ebpf:"fail_chown_ret"`
+	FailFchmodat2Enter    *ebpf.Program `ebpf:"fail_fchmodat2_enter"`
+	FailFchmodat2Ret      *ebpf.Program `ebpf:"fail_fchmodat2_ret"`
+	FailFchmodatEnter     *ebpf.Program `ebpf:"fail_fchmodat_enter"`
+	FailFchmodatRet       *ebpf.Program `ebpf:"fail_fchmodat_ret"`
+	FailFchownatEnter     *ebpf.Program `ebpf:"fail_fchownat_enter"`
+	FailFchownatRet       *ebpf.Program `ebpf:"fail_fchownat_ret"`
+	FailFutimesatEnter    *ebpf.Program `ebpf:"fail_futimesat_enter"`
+	FailFutimesatRet      *ebpf.Program `ebpf:"fail_futimesat_ret"`
+	FailLchownEnter       *ebpf.Program `ebpf:"fail_lchown_enter"`
+	FailLchownRet         *ebpf.Program `ebpf:"fail_lchown_ret"`
+	FailMountEnter        *ebpf.Program `ebpf:"fail_mount_enter"`
+	FailMountRet          *ebpf.Program `ebpf:"fail_mount_ret"`
+	FailTruncateEnter     *ebpf.Program `ebpf:"fail_truncate_enter"`
+	FailTruncateRet       *ebpf.Program `ebpf:"fail_truncate_ret"`
+	FailUmountEnter       *ebpf.Program `ebpf:"fail_umount_enter"`
+	FailUmountRet         *ebpf.Program `ebpf:"fail_umount_ret"`
+	FailUtimeEnter        *ebpf.Program `ebpf:"fail_utime_enter"`
+	FailUtimeRet          *ebpf.Program `ebpf:"fail_utime_ret"`
+	FailUtimensatEnter    *ebpf.Program `ebpf:"fail_utimensat_enter"`
+	FailUtimensatRet      *ebpf.Program `ebpf:"fail_utimensat_ret"`
+	FailUtimesEnter       *ebpf.Program `ebpf:"fail_utimes_enter"`
+	FailUtimesRet         *ebpf.Program `ebpf:"fail_utimes_ret"`
 	FilterTest            *ebpf.Program `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.Program `ebpf:"fmode_probe"`
 	FollowExec            *ebpf.Program `ebpf:"follow_exec"`
@@ -620,6 +773,32 @@ type bpfPrograms struct {
 	KpCloseEnter          *ebpf.Program `ebpf:"kp_close_enter"`
 	KpCopyExit            *ebpf.Program `ebpf:"kp_copy_exit"`
 	KpCopyExitArgs        *ebpf.Program `ebpf:"kp_copy_exit_args"`
+	KpFailChmodEnter      *ebpf.Program `ebpf:"kp_fail_chmod_enter"`
+	KpFailChmodRet        *ebpf.Program `ebpf:"kp_fail_chmod_ret"`
+	KpFailChownEnter      *ebpf.Program `ebpf:"kp_fail_chown_enter"`
+	KpFailChownRet        *ebpf.Program `ebpf:"kp_fail_chown_ret"`
+	KpFailFchmodat2Enter  *ebpf.Program `ebpf:"kp_fail_fchmodat2_enter"`
+	KpFailFchmodat2Ret    *ebpf.Program `ebpf:"kp_fail_fchmodat2_ret"`
+	KpFailFchmodatEnter   *ebpf.Program `ebpf:"kp_fail_fchmodat_enter"`
+	KpFailFchmodatRet     *ebpf.Program `ebpf:"kp_fail_fchmodat_ret"`
+	KpFailFchownatEnter   *ebpf.Program `ebpf:"kp_fail_fchownat_enter"`
+	KpFailFchownatRet     *ebpf.Program `ebpf:"kp_fail_fchownat_ret"`
+	KpFailFutimesatEnter  *ebpf.Program `ebpf:"kp_fail_futimesat_enter"`
+	KpFailFutimesatRet    *ebpf.Program `ebpf:"kp_fail_futimesat_ret"`
+	KpFailLchownEnter     *ebpf.Program `ebpf:"kp_fail_lchown_enter"`
+	KpFailLchownRet       *ebpf.Program `ebpf:"kp_fail_lchown_ret"`
+	KpFailMountEnter      *ebpf.Program `ebpf:"kp_fail_mount_enter"`
+	KpFailMountRet        *ebpf.Program `ebpf:"kp_fail_mount_ret"`
+	KpFailTruncateEnter   *ebpf.Program `ebpf:"kp_fail_truncate_enter"`
+	KpFailTruncateRet     *ebpf.Program `ebpf:"kp_fail_truncate_ret"`
+	KpFailUmountEnter     *ebpf.Program `ebpf:"kp_fail_umount_enter"`
+	KpFailUmountRet       *ebpf.Program `ebpf:"kp_fail_umount_ret"`
+	KpFailUtimeEnter      *ebpf.Program `ebpf:"kp_fail_utime_enter"`
+	KpFailUtimeRet        *ebpf.Program `ebpf:"kp_fail_utime_ret"`
+	KpFailUtimensatEnter  *ebpf.Program `ebpf:"kp_fail_utimensat_enter"`
+	KpFailUtimensatRet    *ebpf.Program `ebpf:"kp_fail_utimensat_ret"`
+	KpFailUtimesEnter     *ebpf.Program `ebpf:"kp_fail_utimes_enter"`
+	KpFailUtimesRet       *ebpf.Program `ebpf:"kp_fail_utimes_ret"`
 	KpFtruncateExit       *ebpf.Program `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.Program `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.Program `ebpf:"kp_ftruncate_fd_exit"`
@@ -684,6 +863,7 @@ type bpfPrograms struct {
 	MknodPath             *ebpf.Program `ebpf:"mknod_path"`
 	MountExit             *ebpf.Program `ebpf:"mount_exit"`
 	OpenExit              *ebpf.Program `ebpf:"open_exit"`
+	PreemptProbe          *ebpf.Program `ebpf:"preempt_probe"`
 	ReadExit              *ebpf.Program `ebpf:"read_exit"`
 	ReadvExit             *ebpf.Program `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.Program `ebpf:"rename_enter"`
@@ -697,7 +877,9 @@ type bpfPrograms struct {
 	SymlinkExit           *ebpf.Program `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.Program `ebpf:"symlink_path"`
 	SysEnter              *ebpf.Program `ebpf:"sys_enter"`
+	SysEnterBackup        *ebpf.Program `ebpf:"sys_enter_backup"`
 	SysExit               *ebpf.Program `ebpf:"sys_exit"`
+	SysExitBackup         *ebpf.Program `ebpf:"sys_exit_backup"`
 	TruncateExit          *ebpf.Program `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.Program `ebpf:"umount_enter"`
 	UmountExit            *ebpf.Program `ebpf:"umount_exit"`
@@ -715,6 +897,32 @@ func (p *bpfPrograms) Close() error {
 		p.ChownExit,
 		p.CloseEnter,
 		p.CopyExit,
+		p.FailChmodEnter,
+		p.FailChmodRet,
+		p.FailChownEnter,
+		p.FailChownRet,
+		p.FailFchmodat2Enter,
+		p.FailFchmodat2Ret,
+		p.FailFchmodatEnter,
+		p.FailFchmodatRet,
+		p.FailFchownatEnter,
+		p.FailFchownatRet,
+		p.FailFutimesatEnter,
+		p.FailFutimesatRet,
+		p.FailLchownEnter,
+		p.FailLchownRet,
+		p.FailMountEnter,
+		p.FailMountRet,
+		p.FailTruncateEnter,
+		p.FailTruncateRet,
+		p.FailUmountEnter,
+		p.FailUmountRet,
+		p.FailUtimeEnter,
+		p.FailUtimeRet,
+		p.FailUtimensatEnter,
+		p.FailUtimensatRet,
+		p.FailUtimesEnter,
+		p.FailUtimesRet,
 		p.FilterTest,
 		p.FmodeProbe,
 		p.FollowExec,
@@ -729,6 +937,32 @@ func (p *bpfPrograms) Close() error {
 		p.KpCloseEnter,
 		p.KpCopyExit,
 		p.KpCopyExitArgs,
+		p.KpFailChmodEnter,
+		p.KpFailChmodRet,
+		p.KpFailChownEnter,
+		p.KpFailChownRet,
+		p.KpFailFchmodat2Enter,
+		p.KpFailFchmodat2Ret,
+		p.KpFailFchmodatEnter,
+		p.KpFailFchmodatRet,
+		p.KpFailFchownatEnter,
+		p.KpFailFchownatRet,
+		p.KpFailFutimesatEnter,
+		p.KpFailFutimesatRet,
+		p.KpFailLchownEnter,
+		p.KpFailLchownRet,
+		p.KpFailMountEnter,
+		p.KpFailMountRet,
+		p.KpFailTruncateEnter,
+		p.KpFailTruncateRet,
+		p.KpFailUmountEnter,
+		p.KpFailUmountRet,
+		p.KpFailUtimeEnter,
+		p.KpFailUtimeRet,
+		p.KpFailUtimensatEnter,
+		p.KpFailUtimensatRet,
+		p.KpFailUtimesEnter,
+		p.KpFailUtimesRet,
 		p.KpFtruncateExit,
 		p.KpFtruncateExitArgs,
 		p.KpFtruncateFdExit,
@@ -793,6 +1027,7 @@ func (p *bpfPrograms) Close() error {
 		p.MknodPath,
 		p.MountExit,
 		p.OpenExit,
+		p.PreemptProbe,
 		p.ReadExit,
 		p.ReadvExit,
 		p.RenameEnter,
@@ -806,7 +1041,9 @@ func (p *bpfPrograms) Close() error {
 		p.SymlinkExit,
 		p.SymlinkPath,
 		p.SysEnter,
+		p.SysEnterBackup,
 		p.SysExit,
+		p.SysExitBackup,
 		p.TruncateExit,
 		p.UmountEnter,
 		p.UmountExit,

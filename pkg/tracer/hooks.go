@@ -24,6 +24,7 @@ type hook struct {
 	optional   bool // the kernel may lack it (a sibling hook covers the case)
 	follow     bool // needed only to follow a command
 	tracepoint bool // targets name a tracepoint, not a kernel function
+	backup     bool // a backup copy, attached only with task storage
 	unlessHas  string
 	// check, when set, vets the target's signature; a target that fails
 	// it counts as missing.
@@ -63,6 +64,29 @@ func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string
 	return hook{prog: prog, targets: []string{"do_" + name, "filename_" + name}, kinds: kinds, namei: bit, nameArgs: args}
 }
 
+// failHooks: the programs on syscalls' own entry points that see the
+// failures in path lookup of setattr, mount and umount calls, which never
+// reach the VFS hooks (FST_SYS_FAIL in bpf/sys.c): an entry and a return
+// program for each. Optional: fchmodat2 is 6.6+.
+func failHooks() []hook {
+	var out []hook
+	for _, sc := range []struct {
+		name  string
+		kinds []events.Kind
+	}{
+		{"chmod", kSetattr}, {"fchmodat", kSetattr}, {"fchmodat2", kSetattr},
+		{"chown", kSetattr}, {"lchown", kSetattr}, {"fchownat", kSetattr},
+		{"truncate", kSetattr}, {"utime", kSetattr}, {"utimes", kSetattr},
+		{"futimesat", kSetattr}, {"utimensat", kSetattr},
+		{"mount", []events.Kind{events.KindMount}}, {"umount", []events.Kind{events.KindUmount}},
+	} {
+		for _, p := range []string{"_enter", "_ret"} {
+			out = append(out, hook{prog: "fail_" + sc.name + p, targets: []string{"__x64_sys_" + sc.name}, kinds: sc.kinds, optional: true})
+		}
+	}
+	return out
+}
+
 func one(prog, target string, kinds ...events.Kind) hook {
 	return hook{prog: prog, targets: []string{target}, kinds: kinds}
 }
@@ -74,13 +98,26 @@ var followHooks = []hook{
 	{prog: "follow_exit", targets: []string{"sched_process_exit"}, follow: true},
 }
 
-// syscallHooks: the raw syscall tracepoints see every kind.
+// syscallHooks: the raw syscall tracepoints see every kind. Each program
+// has a backup copy attached after it, which takes the hits the kernel
+// skipped the first for (bpf/sys.c); it needs task storage.
 var syscallHooks = []hook{
 	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: events.Kinds(), tracepoint: true},
+	{prog: "sys_enter_backup", targets: []string{"sys_enter"}, kinds: events.Kinds(), tracepoint: true, backup: true},
 	{prog: "sys_exit", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true},
+	{prog: "sys_exit_backup", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true, backup: true},
 }
 
-var fentryHooks = []hook{
+// backupPairs: each backup program, its primary, and its slot in the
+// sys_recovered counters.
+var backupPairs = []struct {
+	primary, backup string
+	slot            uint32
+}{{"sys_enter", "sys_enter_backup", 0}, {"sys_exit", "sys_exit_backup", 1}}
+
+var fentryHooks = append(vfsHooks, failHooks()...)
+
+var vfsHooks = []hook{
 	{prog: "open_exit", targets: []string{"do_filp_open", "do_file_open"}, kinds: kOpen},
 
 	namei("mkdir_enter", nameiMkdir, []int{1}, []events.Kind{events.KindMkdir}, "mkdirat"),
@@ -174,7 +211,7 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 	attach := map[string]string{}
 	var userNames uint32
 	for _, h := range append(table[:len(table):len(table)], followHooks...) {
-		if !wanted(h, kinds, follow) {
+		if !wanted(h, kinds, follow) || (h.backup && !haveTaskStorage()) {
 			delete(spec.Programs, h.prog)
 			continue
 		}

@@ -38,6 +38,9 @@ func TestPlanHostKernel(t *testing.T) {
 	if attach["follow_fork"] != "" {
 		t.Error("follow programs planned without Follow")
 	}
+	if attach["fail_chmod_enter"] != "__x64_sys_chmod" || attach["fail_umount_ret"] != "__x64_sys_umount" {
+		t.Errorf("lookup-failure hooks not planned: %v", attach)
+	}
 	// do_ftruncate exists here, so the fd-based variant must not be loaded
 	// too (it would report ftruncate twice).
 	if attach["ftruncate_exit"] != "" && attach["ftruncate_fd_exit"] != "" {

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -72,6 +74,34 @@ func modeOrder(m string) ([]string, error) {
 	}
 	return nil, fmt.Errorf("unknown hook mode %q (want auto, fentry, kprobe or syscall)", m)
 }
+
+// preemptGuard reports whether the kernel lets the programs keep preemption
+// off while they run (bpf_preempt_disable, with global functions called
+// inside): see FST_GUARDED in bpf/lib/common.h. Kernels that preempt BPF
+// programs otherwise skip runs and share the per-CPU scratch between them.
+// Probed once, by loading preempt_probe.
+var preemptGuard = sync.OnceValue(func() bool {
+	spec, err := loadBpf()
+	if err != nil {
+		return false
+	}
+	ps := spec.Programs["preempt_probe"]
+	if ps == nil {
+		return false
+	}
+	p, err := ebpf.NewProgramWithOptions(ps, ebpf.ProgramOptions{LogDisabled: true})
+	if err != nil {
+		return false
+	}
+	p.Close()
+	return true
+})
+
+// haveTaskStorage reports whether tracing programs can use task storage
+// (5.11+), which the syscall mode's backup programs need.
+var haveTaskStorage = sync.OnceValue(func() bool {
+	return features.HaveMapType(ebpf.TaskStorage) == nil
+})
 
 // probeFmodeCreated finds the FMODE_CREATED bit of the running kernel, which
 // moved between versions and is not in BTF: it creates a file, opens it again,

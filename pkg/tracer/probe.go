@@ -21,12 +21,16 @@ type ModeProbe struct {
 
 // ProbeReport says what the running kernel offers fstrace.
 type ProbeReport struct {
-	Kernel     string      `json:"kernel"`
-	BTF        bool        `json:"btf"`
-	RingBuffer bool        `json:"ring_buffer"`
-	LSM        bool        `json:"lsm"` // BPF LSM programs load and "bpf" is an active LSM
-	Modes      []ModeProbe `json:"modes"`
-	Mode       string      `json:"mode"` // what New would pick; empty when none works
+	Kernel     string `json:"kernel"`
+	BTF        bool   `json:"btf"`
+	RingBuffer bool   `json:"ring_buffer"`
+	LSM        bool   `json:"lsm"` // BPF LSM programs load and "bpf" is an active LSM
+	// PreemptGuard: the programs can keep preemption off while they run,
+	// so a kernel that preempts BPF programs neither skips fstrace's hooks
+	// nor mixes two records on one CPU.
+	PreemptGuard bool        `json:"preempt_guard"`
+	Modes        []ModeProbe `json:"modes"`
+	Mode         string      `json:"mode"` // what New would pick; empty when none works
 }
 
 // Probe loads and attaches each hook mode's programs in turn, as New would,
@@ -45,6 +49,7 @@ func Probe() (*ProbeReport, error) {
 	if !r.BTF {
 		return r, ErrNoBTF
 	}
+	r.PreemptGuard = preemptGuard()
 	for _, m := range Modes {
 		p := ModeProbe{Mode: m}
 		t, err := New(Options{HookMode: m, Events: SupportedKinds, Follow: true})

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -69,6 +71,13 @@ type Stats struct {
 	Lost         map[events.Kind]uint64 // records a full ring could not take
 	Filtered     map[events.Kind]uint64 // events the in-kernel filters dropped
 	DecodeErrors uint64                 // records that failed to decode
+	// Missed counts hook runs the kernel skipped because another BPF
+	// program was running on that CPU (recursion protection). A skipped
+	// run may be an event lost without a seq gap.
+	Missed uint64
+	// Skipped counts the programs' runs the kernel skipped in all;
+	// Recovered, those a backup program made up for (syscall mode).
+	Skipped, Recovered uint64
 }
 
 // Tracer is a running set of BPF programs and the readers of their rings.
@@ -176,11 +185,16 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	rings.MaxEntries = uint32(ncpu)
 	rings.InnerMap.MaxEntries = uint32(ringSize)
 
+	if !haveTaskStorage() {
+		// Only the backups use it; the map must still be created.
+		m := spec.Maps["sys_marks"]
+		m.Type, m.Flags, m.MaxEntries = ebpf.Hash, 0, 1
+	}
 	self := uint32(os.Getpid())
 	if opts.IncludeSelf {
 		self = 0
 	}
-	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall)} {
+	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "sys_backup": haveTaskStorage()} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
@@ -224,7 +238,8 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		t.teardown()
 		return nil, err
 	}
-	for prog := range attach {
+	// In name order: a primary before its backup (bpf/sys.c).
+	for _, prog := range slices.Sorted(maps.Keys(attach)) {
 		l, err := attachProgram(progSpecs[prog], coll.Programs[prog], attach[prog])
 		if err != nil {
 			t.teardown()
@@ -381,6 +396,7 @@ func (t *Tracer) Stats() (Stats, error) {
 	t.mu.Unlock()
 	if final != nil {
 		st.Lost, st.Filtered = final.Lost, final.Filtered
+		st.Missed, st.Skipped, st.Recovered = final.Missed, final.Skipped, final.Recovered
 		return st, nil
 	}
 	if t.coll == nil {
@@ -389,7 +405,44 @@ func (t *Tracer) Stats() (Stats, error) {
 	var err, err2 error
 	st.Lost, err = t.perKind("lost")
 	st.Filtered, err2 = t.perKind("filtered")
+	st.Missed, st.Skipped, st.Recovered = t.missed()
 	return st, errors.Join(err, err2)
+}
+
+// missed bounds the hook runs the kernel skipped that nothing made up for,
+// from the programs' recursion-miss counts (Linux 5.12+; zero before). A
+// primary's miss that its backup took over is made up for; one the backup
+// missed too is not, and at most min(primary misses - taken over, backup
+// misses) hits went that way.
+func (t *Tracer) missed() (missed, skipped, recovered uint64) {
+	misses := map[string]uint64{}
+	for name := range t.attached {
+		if ps, err := t.coll.Programs[name].Stats(); err == nil {
+			misses[name] = ps.RecursionMisses
+			skipped += ps.RecursionMisses
+		}
+	}
+	for _, p := range backupPairs {
+		bm, ok := misses[p.backup]
+		if !ok {
+			continue
+		}
+		var per []uint64
+		var took uint64
+		if t.coll.Maps["sys_recovered"].Lookup(p.slot, &per) == nil {
+			for _, v := range per {
+				took += v
+			}
+		}
+		recovered += took
+		pm := misses[p.primary]
+		misses[p.primary] = min(pm-min(pm, took), bm)
+		delete(misses, p.backup)
+	}
+	for _, v := range misses {
+		missed += v
+	}
+	return missed, skipped, recovered
 }
 
 // RingUsage is one per-CPU ring buffer's fill.
