@@ -454,7 +454,8 @@ static __always_inline int sys_exit_body(struct pt_regs *regs, long ret)
  * backup handles the hit only when the mark is missing, which is when the
  * kernel skipped the primary. An event is lost only when both are skipped;
  * user space bounds that from the programs' miss counts and `sys_recovered`.
- * Needs task storage (5.11+); without it only the primaries are attached.
+ * Attached where the tracepoints are faultable and task storage exists;
+ * elsewhere only the primaries run, with preemption off.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);

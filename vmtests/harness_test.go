@@ -188,6 +188,11 @@ func (r *running) wait(t *testing.T) traced {
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatalf("output line is not JSON: %v: %q", err, sc.Text())
 		}
+		// Nothing fstrace or its launcher did may show (the launcher
+		// was once armed before its own exec was over).
+		if strings.HasPrefix(ev.str("comm"), "fstrace") {
+			t.Errorf("event of fstrace itself: %s", sc.Text())
+		}
 		res.events = append(res.events, ev)
 	}
 	if b, err := os.ReadFile(r.info); err == nil {

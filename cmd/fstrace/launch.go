@@ -14,10 +14,14 @@ import (
 )
 
 // `fstrace -- COMMAND` starts COMMAND through a copy of itself: the copy
-// waits on a pipe until the parent has registered its pid with the tracer
-// (as "traced from the next exec"), then execs COMMAND. The command cannot
-// run a single instruction before it is followed, and nothing the copy did
-// before the exec is reported.
+// says it is running (so its own exec is over), then waits on a pipe until
+// the parent has registered its pid with the tracer (as "traced from the
+// next exec"), then execs COMMAND. The command cannot run a single
+// instruction before it is followed, and nothing the copy did before the
+// exec is reported. (Arming as soon as exec.Cmd.Start returned raced with
+// the copy's own exec: Start returns when exec closes the close-on-exec
+// files, before the kernel's exec tracepoint, so the copy's start-up was
+// traced now and then.)
 const launchEnv = "FSTRACE_LAUNCH_FD"
 
 type launchError struct {
@@ -51,6 +55,13 @@ func (l *launcher) start(tr *tracer.Tracer) (<-chan int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", l.argv[0], err)
 	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("start %s: %w", l.argv[0], err)
+	}
+	defer readyR.Close()
 	self, err := os.Executable()
 	if err != nil {
 		self = "/proc/self/exe"
@@ -59,14 +70,22 @@ func (l *launcher) start(tr *tracer.Tracer) (<-chan int, error) {
 	cmd.Args = append([]string{"fstrace-launch", l.path}, l.argv...)
 	cmd.Env = append(os.Environ(), launchEnv+"=3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{r}
+	cmd.ExtraFiles = []*os.File{r, readyW}
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
+		readyW.Close()
 		return nil, fmt.Errorf("start %s: %w", l.argv[0], err)
 	}
 	r.Close()
+	readyW.Close()
 	l.cmd = cmd
+	var b [1]byte
+	if n, _ := readyR.Read(b[:]); n != 1 {
+		w.Close()
+		cmd.Wait()
+		return nil, fmt.Errorf("start %s: the launcher died before it ran", l.argv[0])
+	}
 	if err := tr.FollowExec(cmd.Process.Pid); err != nil {
 		cmd.Process.Kill()
 		w.Close()
@@ -111,6 +130,10 @@ func launch() {
 		os.Exit(exitFailure)
 	}
 	var b [1]byte
+	// Running: the exec that started this copy is over. The parent
+	// arms the tracer on this, then gives the go-ahead.
+	unix.Write(fd+1, b[:])
+	unix.Close(fd + 1)
 	if n, _ := unix.Read(fd, b[:]); n != 1 {
 		os.Exit(exitFailure) // the tracer went away before the go-ahead
 	}

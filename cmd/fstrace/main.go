@@ -326,15 +326,17 @@ func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
 		fmt.Fprintf(stderr, "fstrace: WARNING: %d events lost (ring buffer full: %s); try a larger --ring-size\n", lost, strings.Join(parts, ", "))
 	}
 	if st.Missed > 0 {
-		fmt.Fprintf(stderr, "fstrace: WARNING: up to %d events may be missing: the kernel skipped fstrace's hooks while a task was preempted inside them\n", st.Missed)
+		// An upper bound: most skipped runs were of syscalls or calls
+		// that make no event.
+		fmt.Fprintf(stderr, "fstrace: WARNING: the kernel skipped fstrace's programs %d times while tasks were preempted inside them (%d made up by backups): at most %d events may be missing\n", st.Skipped, st.Recovered, st.Missed)
 	}
 	if st.DecodeErrors > 0 {
 		fmt.Fprintf(stderr, "fstrace: WARNING: %d records could not be decoded\n", st.DecodeErrors)
 	}
 	if !quiet {
 		fmt.Fprintf(stderr, "fstrace: %d events, %d lost\n", n, lost)
-		if st.Recovered > 0 {
-			fmt.Fprintf(stderr, "fstrace: %d hook runs the kernel skipped were made up by backup programs\n", st.Recovered)
+		if st.Recovered > 0 && st.Missed == 0 {
+			fmt.Fprintf(stderr, "fstrace: the kernel skipped fstrace's programs %d times while tasks were preempted inside them; backups made up for all %d that mattered\n", st.Skipped, st.Recovered)
 		}
 	}
 }

@@ -98,9 +98,9 @@ var followHooks = []hook{
 	{prog: "follow_exit", targets: []string{"sched_process_exit"}, follow: true},
 }
 
-// syscallHooks: the raw syscall tracepoints see every kind. Each program
-// has a backup copy attached after it, which takes the hits the kernel
-// skipped the first for (bpf/sys.c); it needs task storage.
+// syscallHooks: the raw syscall tracepoints see every kind. Where those
+// tracepoints are faultable, each program has a backup copy attached after
+// it, which takes the hits the kernel skipped the first for (bpf/sys.c).
 var syscallHooks = []hook{
 	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: events.Kinds(), tracepoint: true},
 	{prog: "sys_enter_backup", targets: []string{"sys_enter"}, kinds: events.Kinds(), tracepoint: true, backup: true},
@@ -211,7 +211,7 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 	attach := map[string]string{}
 	var userNames uint32
 	for _, h := range append(table[:len(table):len(table)], followHooks...) {
-		if !wanted(h, kinds, follow) || (h.backup && !haveTaskStorage()) {
+		if !wanted(h, kinds, follow) || (h.backup && !syscallBackups(kspec)) {
 			delete(spec.Programs, h.prog)
 			continue
 		}

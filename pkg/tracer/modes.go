@@ -103,6 +103,24 @@ var haveTaskStorage = sync.OnceValue(func() bool {
 	return features.HaveMapType(ebpf.TaskStorage) == nil
 })
 
+// syscallBackups reports whether the syscall mode attaches backup copies of
+// its programs (bpf/sys.c): where syscall tracepoints are faultable (their
+// probes run preemptible, 6.14+: struct tracepoint_ext has "faultable"),
+// and task storage exists. Elsewhere those programs run with preemption
+// off and the kernel never skips them for a preempted task.
+func syscallBackups(kspec *btf.Spec) bool {
+	var ext *btf.Struct
+	if kspec.TypeByName("tracepoint_ext", &ext) != nil {
+		return false
+	}
+	for _, m := range ext.Members {
+		if m.Name == "faultable" {
+			return haveTaskStorage()
+		}
+	}
+	return false
+}
+
 // probeFmodeCreated finds the FMODE_CREATED bit of the running kernel, which
 // moved between versions and is not in BTF: it creates a file, opens it again,
 // and lets fmode_probe read the f_mode of both. The bit that differs is it.

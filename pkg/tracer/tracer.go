@@ -107,6 +107,7 @@ type Tracer struct {
 	byKind       [32]uint64
 	decodeErrors uint64
 	final        *Stats // the kernel's counters, read by Close
+	linksMissed  uint64 // kprobe misses, read by Close before detaching
 }
 
 // New loads and attaches the programs and starts reading.
@@ -194,7 +195,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	if opts.IncludeSelf {
 		self = 0
 	}
-	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "sys_backup": haveTaskStorage()} {
+	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "sys_backup": syscallBackups(kspec)} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
@@ -442,7 +443,31 @@ func (t *Tracer) missed() (missed, skipped, recovered uint64) {
 	for _, v := range misses {
 		missed += v
 	}
-	return missed, skipped, recovered
+	// kprobes and kretprobes the kernel missed (recursion, or more
+	// concurrent calls than a kretprobe has instances): Linux 6.7+.
+	kp := t.kprobeMissed()
+	return missed + kp, skipped + kp, recovered
+}
+
+// kprobeMissed sums the misses of the kprobe links; after Close, their
+// last count.
+func (t *Tracer) kprobeMissed() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.links == nil {
+		return t.linksMissed
+	}
+	var n uint64
+	for _, l := range t.links {
+		if info, err := l.Info(); err == nil {
+			if pe := info.PerfEvent(); pe != nil {
+				if k := pe.Kprobe(); k != nil {
+					n += k.Missed
+				}
+			}
+		}
+	}
+	return n
 }
 
 // RingUsage is one per-CPU ring buffer's fill.
@@ -501,10 +526,13 @@ func (t *Tracer) perKind(name string) (map[events.Kind]uint64, error) {
 func (t *Tracer) Close() error {
 	t.closeOnce.Do(func() {
 		var errs []error
+		missed := t.kprobeMissed()
+		t.mu.Lock()
 		for _, l := range t.links {
 			errs = append(errs, l.Close())
 		}
-		t.links = nil
+		t.links, t.linksMissed = nil, missed
+		t.mu.Unlock()
 		close(t.closing)
 		for _, rd := range t.readers {
 			if err := rd.Flush(); err != nil && !errors.Is(err, os.ErrClosed) {
