@@ -501,34 +501,43 @@ static __always_inline bool sys_claim(bool backup, __u32 bit)
 	return true;
 }
 
-/* sys_wanted: the syscalls a program acts on at entry (exit = false) or at
- * exit; the others cost no claim. */
-static __always_inline bool sys_wanted(long id, struct pt_regs *regs, bool exit)
+/* sys_rw_call: the read/write/close family. Only the primaries account
+ * them: they are the hot path, and a claim on each would cost more (dd in
+ * 4 KiB writes: x1.15) than the rare skipped byte count it would save.
+ * Skipped runs are counted either way. */
+static __always_inline bool sys_rw_call(long id)
 {
-	bool rw = kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE));
-
 	switch (id) {
 	case NR_close: case NR_dup2: case NR_dup3:
-		return rw && !exit;
 	case NR_read: case NR_readv: case NR_pread64: case NR_preadv: case NR_preadv2:
 	case NR_write: case NR_writev: case NR_pwrite64: case NR_pwritev: case NR_pwritev2:
 	case NR_sendfile: case NR_copy_file_range:
-		return rw && exit;
+		return true;
 	}
-	return sys_shape(id, regs).kind != 0;
+	return false;
 }
 
 static __always_inline int sys_enter_run(struct pt_regs *regs, long id, bool backup)
 {
-	if (!sys_wanted(id, regs, false) || !sys_claim(backup, MARK_ENTER))
+	if (sys_rw_call(id)) {
+		if (backup || !(kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))))
+			return 0;
+	} else if (!sys_shape(id, regs).kind || !sys_claim(backup, MARK_ENTER)) {
 		return 0;
+	}
 	return sys_enter_body(regs, id);
 }
 
 static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool backup)
 {
-	if (!sys_wanted(BPF_CORE_READ(regs, orig_ax), regs, true) || !sys_claim(backup, MARK_EXIT))
+	long id = BPF_CORE_READ(regs, orig_ax);
+
+	if (sys_rw_call(id)) {
+		if (backup || !(kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))))
+			return 0;
+	} else if (!sys_shape(id, regs).kind || !sys_claim(backup, MARK_EXIT)) {
 		return 0;
+	}
 	return sys_exit_body(regs, ret);
 }
 

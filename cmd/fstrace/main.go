@@ -328,7 +328,11 @@ func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
 	if st.Missed > 0 {
 		// An upper bound: most skipped runs were of syscalls or calls
 		// that make no event.
-		fmt.Fprintf(stderr, "fstrace: WARNING: the kernel skipped fstrace's programs %d times while tasks were preempted inside them (%d made up by backups): at most %d events may be missing\n", st.Skipped, st.Recovered, st.Missed)
+		made := ""
+		if st.Recovered > 0 {
+			made = fmt.Sprintf(", %d made up by backups", st.Recovered)
+		}
+		fmt.Fprintf(stderr, "fstrace: WARNING: the kernel skipped fstrace's programs %d time(s) while tasks were preempted inside them%s: at most %d events may be missing\n", st.Skipped, made, st.Missed)
 	}
 	if st.DecodeErrors > 0 {
 		fmt.Fprintf(stderr, "fstrace: WARNING: %d records could not be decoded\n", st.DecodeErrors)
@@ -336,7 +340,7 @@ func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
 	if !quiet {
 		fmt.Fprintf(stderr, "fstrace: %d events, %d lost\n", n, lost)
 		if st.Recovered > 0 && st.Missed == 0 {
-			fmt.Fprintf(stderr, "fstrace: the kernel skipped fstrace's programs %d times while tasks were preempted inside them; backups made up for all %d that mattered\n", st.Skipped, st.Recovered)
+			fmt.Fprintf(stderr, "fstrace: the kernel skipped fstrace's programs %d time(s) while tasks were preempted inside them; backups made up for all %d that mattered\n", st.Skipped, st.Recovered)
 		}
 	}
 }

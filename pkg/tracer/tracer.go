@@ -528,8 +528,10 @@ func (t *Tracer) Close() error {
 		var errs []error
 		missed := t.kprobeMissed()
 		t.mu.Lock()
-		for _, l := range t.links {
-			errs = append(errs, l.Close())
+		// In reverse: a backup program goes before its primary, so it
+		// never runs alone and takes hits the kernel did not skip.
+		for i := len(t.links) - 1; i >= 0; i-- {
+			errs = append(errs, t.links[i].Close())
 		}
 		t.links, t.linksMissed = nil, missed
 		t.mu.Unlock()
