@@ -11,7 +11,8 @@
  *   lib/hooks.h     one hook body as fentry/fexit and as kprobe/kretprobe
  *   open.c create.c delete.c rename.c attr.c mount.c rw.c  the event families
  *   process.c       following a command's process tree
- *   sys.c           the syscall hook mode (raw syscall tracepoints)
+ *   sys.c           the syscall hook mode (raw syscall tracepoints), and the
+ *                   syscall entry points that see lookup failures in the others
  */
 #include "include/vmlinux.h"
 #include <bpf/bpf_helpers.h>

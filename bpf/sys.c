@@ -368,16 +368,7 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 	}
 	r = start_record(s, kind);
 	r->ret = ret < 0 ? ret : 0;
-	r->flags = in->flags;
-	r->mode = in->mode;
-	r->attr_mask = in->attr_mask;
-	r->attr_uid = in->attr_uid;
-	r->attr_gid = in->attr_gid;
-	r->size = in->size;
-	r->atime_sec = in->atime_sec;
-	r->atime_nsec = in->atime_nsec;
-	r->mtime_sec = in->mtime_sec;
-	r->mtime_nsec = in->mtime_nsec;
+	inflight_fill(r, in);
 	if (kind == FST_MKDIR || kind == FST_MKNOD || kind == FST_CREATE)
 		r->rflags |= FST_RF_HAS_MODE;
 

@@ -180,6 +180,21 @@ static __always_inline __u32 put_name(struct scratch *s, struct inflight *in, __
 	return in->len2;
 }
 
+/* inflight_fill copies what the operation asked for into the record. */
+static __always_inline void inflight_fill(struct fst_record *r, const struct inflight *in)
+{
+	r->flags = in->flags;
+	r->mode = in->mode;
+	r->attr_mask = in->attr_mask;
+	r->attr_uid = in->attr_uid;
+	r->attr_gid = in->attr_gid;
+	r->size = in->size;
+	r->atime_sec = in->atime_sec;
+	r->atime_nsec = in->atime_nsec;
+	r->mtime_sec = in->mtime_sec;
+	r->mtime_nsec = in->mtime_nsec;
+}
+
 /* finish emits the record of an in-flight operation with its result and
  * deletes the entry. two_paths: name2 is a second path (rename, link)
  * rather than a raw string (symlink target). */
@@ -194,16 +209,7 @@ static __always_inline void finish(struct inflight *in, int ret, bool two_paths)
 		goto out;
 	r = start_record(s, in->kind);
 	r->ret = ret;
-	r->flags = in->flags;
-	r->mode = in->mode;
-	r->attr_mask = in->attr_mask;
-	r->attr_uid = in->attr_uid;
-	r->attr_gid = in->attr_gid;
-	r->size = in->size;
-	r->atime_sec = in->atime_sec;
-	r->atime_nsec = in->atime_nsec;
-	r->mtime_sec = in->mtime_sec;
-	r->mtime_nsec = in->mtime_nsec;
+	inflight_fill(r, in);
 	if (in->kind == FST_CREATE || in->kind == FST_MKDIR || in->kind == FST_MKNOD)
 		r->rflags |= FST_RF_HAS_MODE;
 	if (in->has_ino) {
