@@ -326,10 +326,9 @@ func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
 		fmt.Fprintf(stderr, "fstrace: WARNING: %d events lost (ring buffer full: %s); try a larger --ring-size\n", lost, strings.Join(parts, ", "))
 	}
 	if st.Missed > 0 {
-		// An upper bound: most skipped runs were of syscalls or calls
-		// that make no event.
-		// With backups (syscall mode), nearly all of the rest were runs
-		// on syscalls that make no event: a note, not an alarm.
+		// An upper bound. With backup programs (syscall mode) nearly
+		// all of it is runs on syscalls that make no event: a note,
+		// not an alarm.
 		level, made := "WARNING", ""
 		if _, ok := tr.Hooks()["sys_exit_backup"]; ok {
 			level, made = "note", fmt.Sprintf(", %d made up by backup programs", st.Recovered)

@@ -24,7 +24,7 @@ type hook struct {
 	optional   bool // the kernel may lack it (a sibling hook covers the case)
 	follow     bool // needed only to follow a command
 	tracepoint bool // targets name a tracepoint, not a kernel function
-	backup     bool // a backup copy, attached only with task storage
+	backup     bool // a backup copy, attached only where syscallBackups says
 	unlessHas  string
 	// check, when set, vets the target's signature; a target that fails
 	// it counts as missing.

@@ -71,9 +71,11 @@ type Stats struct {
 	Lost         map[events.Kind]uint64 // records a full ring could not take
 	Filtered     map[events.Kind]uint64 // events the in-kernel filters dropped
 	DecodeErrors uint64                 // records that failed to decode
-	// Missed counts hook runs the kernel skipped because another BPF
-	// program was running on that CPU (recursion protection). A skipped
-	// run may be an event lost without a seq gap.
+	// Missed bounds the events that may be gone without a seq gap: runs
+	// of fstrace's programs the kernel skipped (the same program was
+	// already running on that CPU, in a preempted task; or a kretprobe
+	// ran out of instances) that no backup program made up for. Most
+	// skipped runs carry no event, so this is an upper bound.
 	Missed uint64
 	// Skipped counts the programs' runs the kernel skipped in all;
 	// Recovered, those a backup program made up for (syscall mode).
