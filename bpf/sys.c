@@ -2,9 +2,10 @@
 /*
  * The syscall hook mode: for kernels that refuse fentry and have no kprobes
  * (locked-down kernels), the same events from the raw syscall tracepoints.
- * sys_enter copies the arguments — the names the process passed, dirfds,
- * modes, requested attributes — into the in-flight entry of the thread;
- * sys_exit adds the result and emits. Names are made absolute against the
+ * sys_exit reads what the syscall was asked to do from its argument
+ * registers — the names the process passed, dirfds, modes, requested
+ * attributes — adds the result and emits; sys_enter is needed only for
+ * close, when closes, reads or writes are traced. Names are made absolute against the
  * dirfd or cwd, in the kernel, at exit; an open that succeeded is reported
  * with the canonical path of the file it returned.
  *
@@ -145,28 +146,38 @@ static __always_inline bool last_ref(struct file *f)
 	return BPF_CORE_READ(f, f_ref.refcnt.counter) == 0;
 }
 
-static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
+/* sys_close: close(2) that drops the last reference releases the file; so
+ * does dup2/dup3 onto an open fd. Seen on entry, while the fd still is. */
+static __always_inline void sys_close(struct pt_regs *regs, long id)
+{
+	int fd = sys_arg(regs, id == NR_close ? 0 : 1);
+	struct file *f = fd_file(fd);
+
+	if (f && (id == NR_close || fd != (int)sys_arg(regs, 0)) && last_ref(f))
+		rw_close(f);
+}
+
+/*
+ * sys_stage copies what a syscall was asked to do — names, dirfds, modes,
+ * requested attributes — from its argument registers into the per-CPU
+ * in-flight stage, and returns it (NULL: not traced). Syscall mode calls it
+ * at the syscall's exit, where the registers still hold the arguments and
+ * the names are still in the caller's memory: one program per syscall and
+ * no map update, where copying at entry and keeping the copy in a hash map
+ * until the exit cost a second program and an 8 KiB update per syscall.
+ * ret is the result at exit: a successful open is reported with the path of
+ * the file it returned, so its name is not copied.
+ */
+static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id, long ret)
 {
 	struct sys_shape sh;
 	struct inflight *in;
 	__u64 a2, a3;
 	bool want;
 
-	/* close(2) that drops the last reference releases the file; so does
-	 * dup2/dup3 onto an open fd. */
-	if (id == NR_close || id == NR_dup2 || id == NR_dup3) {
-		if (kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))) {
-			int fd = sys_arg(regs, id == NR_close ? 0 : 1);
-			struct file *f = fd_file(fd);
-
-			if (f && (id == NR_close || fd != (int)sys_arg(regs, 0)) && last_ref(f))
-				rw_close(f);
-		}
-		return 0;
-	}
 	sh = sys_shape(id, regs);
 	if (!sh.kind)
-		return 0;
+		return NULL;
 	a2 = sys_arg(regs, 2);
 	a3 = sys_arg(regs, 3);
 	want = trace_allowed(sh.kind);
@@ -179,15 +190,15 @@ static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
 	if (sh.kind == FST_MKNOD && !want)
 		want = trace_allowed(FST_CREATE);
 	if (!want)
-		return 0;
+		return NULL;
 	in = stage_begin(sh.kind);
 	if (!in)
-		return 0;
+		return NULL;
 	in->sysno = id;
 	in->dfd = sh.dfd >= 0 ? (int)sys_arg(regs, sh.dfd) : AT_FDCWD;
 	if (sh.dfd == -2)
 		in->dfd = sys_arg(regs, 0);	/* the fd itself; the name stays empty */
-	else
+	else if (!(sh.kind == FST_OPEN && ret >= 0))
 		user_name(in->name, sys_arg(regs, sh.name), FST_PATH_MAX);
 
 	switch (id) {
@@ -280,7 +291,17 @@ static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
 		in->attr_mask = FST_ATTR_SIZE;
 		break;
 	}
-	stage_commit(in);
+	return in;
+}
+
+/* sys_enter_body stages a syscall at its entry for an exit hook to report
+ * (the lookup-failure programs of the fentry and kprobe modes). */
+static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
+{
+	struct inflight *in = sys_stage(regs, id, 0);
+
+	if (in)
+		stage_commit(in);
 	return 0;
 }
 
@@ -418,30 +439,14 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 	emit(s);
 }
 
-static __always_inline int sys_exit_body(struct pt_regs *regs, long ret)
-{
-	__u32 tid = cur_tid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight_ops, &tid);
-
-	if (kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))) {
-		if (sys_rw(regs, ret))
-			return 0;
-	}
-	if (!in)
-		return 0;
-	if (in->sysno == BPF_CORE_READ(regs, orig_ax))
-		sys_emit(in, ret);
-	bpf_map_delete_elem(&inflight_ops, &tid);
-	return 0;
-}
-
 /*
  * Backup copies. The syscall tracepoints are faultable since 6.14, and on
  * kernels that preempt (7.x) a task can be preempted while one of these
  * programs runs, or at its very end. Until it resumes, the kernel skips
  * that program for every other task on the CPU (its recursion guard), and
- * an event is gone. Each program is therefore attached twice, primary
- * first: the primary marks the current task for a hit it handles, the
+ * an event is gone. sys_exit, which makes the events, is therefore
+ * attached twice, primary first (sys_enter only sees close, which the
+ * primaries alone account, like reads and writes): the primary marks the current task for a hit it handles, the
  * backup handles the hit only when the mark is missing, which is when the
  * kernel skipped the primary. An event is lost only when both are skipped;
  * user space bounds that from the programs' miss counts and `sys_recovered`.
@@ -455,7 +460,8 @@ struct {
 	__type(value, __u32);
 } sys_marks SEC(".maps");
 
-/* Hits a backup took over: [0] sys_enter, [1] sys_exit. */
+/* Hits a backup took over: [1] sys_exit ([0] was sys_enter's, which needs
+ * none since it only sees close). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 2);
@@ -465,7 +471,7 @@ struct {
 
 const volatile bool sys_backup = false;
 
-enum { MARK_ENTER = 1, MARK_EXIT = 2 };
+enum { MARK_EXIT = 2 };
 
 /* sys_claim says whether this copy handles the current hit. */
 static __always_inline bool sys_claim(bool backup, __u32 bit)
@@ -508,40 +514,38 @@ static __always_inline bool sys_rw_call(long id)
 	return false;
 }
 
-static __always_inline int sys_enter_run(struct pt_regs *regs, long id, bool backup)
+/* sys_enter: only close(2) and dup2/dup3 need their entry, and only when
+ * closes, reads or writes are traced (user space attaches it only then). */
+static __always_inline int sys_enter_run(struct pt_regs *regs, long id)
 {
-	if (sys_rw_call(id)) {
-		if (backup || !(kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))))
-			return 0;
-	} else if (!sys_shape(id, regs).kind || !sys_claim(backup, MARK_ENTER)) {
-		return 0;
-	}
-	return sys_enter_body(regs, id);
+	if (id == NR_close || id == NR_dup2 || id == NR_dup3)
+		sys_close(regs, id);
+	return 0;
 }
 
 static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool backup)
 {
 	long id = BPF_CORE_READ(regs, orig_ax);
+	struct inflight *in;
 
-	if (sys_rw_call(id)) {
-		if (backup || !(kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))))
-			return 0;
-	} else if (!sys_shape(id, regs).kind || !sys_claim(backup, MARK_EXIT)) {
+	/* sys_rw also sees opens: a new open file forgets stale counts */
+	if (!backup && (kind_mask & ((1U << FST_CLOSE) | (1U << FST_READ) | (1U << FST_WRITE))) &&
+	    sys_rw(regs, ret))
 		return 0;
-	}
-	return sys_exit_body(regs, ret);
+	if (sys_rw_call(id))
+		return 0;
+	if (!sys_shape(id, regs).kind || !sys_claim(backup, MARK_EXIT))
+		return 0;
+	in = sys_stage(regs, id, ret);
+	if (in)
+		sys_emit(in, ret);
+	return 0;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	return FST_GUARDED(sys_enter_run(regs, id, false));
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter_backup, struct pt_regs *regs, long id)
-{
-	return FST_GUARDED(sys_enter_run(regs, id, true));
+	return FST_GUARDED(sys_enter_run(regs, id));
 }
 
 SEC("tp_btf/sys_exit")

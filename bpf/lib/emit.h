@@ -72,6 +72,29 @@ __noinline int filter_verdict(void)
 	return ok;
 }
 
+/*
+ * Wakeups (the reader's side is in pkg/tracer/rings.go). While events flow
+ * the reader drains the rings on a timer and sets reader_polling: records
+ * wake nobody. When it is idle, the kernel's default wakes it for a record
+ * written into an empty ring, so a lone event is read at once. Either way a
+ * ring filling fast forces a wakeup as it crosses wake_bytes, well before
+ * it is full.
+ */
+const volatile __u64 wake_bytes = 0;
+volatile __u32 reader_polling = 0;
+
+static __always_inline __u64 wake_flags(void *ring, __u64 len)
+{
+	__u64 avail;
+
+	if (wake_bytes) {
+		avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+		if (avail < wake_bytes && avail + len >= wake_bytes)
+			return BPF_RB_FORCE_WAKEUP;
+	}
+	return reader_polling ? BPF_RB_NO_WAKEUP : 0;
+}
+
 /* emit_record applies the filters and sends header + strings to this CPU's
  * ring. A global function: verified once, not in every program. */
 __noinline int emit_record(void)
@@ -103,7 +126,7 @@ __noinline int emit_record(void)
 	r->cpu = cpu;
 
 	ring = bpf_map_lookup_elem(&rings, &cpu);
-	if (ring && bpf_ringbuf_output(ring, r, len, 0) == 0)
+	if (ring && bpf_ringbuf_output(ring, r, len, wake_flags(ring, len)) == 0)
 		return 1;
 	nlost = bpf_map_lookup_elem(&lost, &kind);
 	if (nlost)

@@ -142,21 +142,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 			go tr.Close()
 		}
 	}
-	evc := make(chan *events.Event, 256)
+	// Events come in batches: one hand-off per batch, not per event.
+	evc := make(chan []*events.Event, 4)
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			ev, err := tr.Read(context.Background())
+			b, err := tr.ReadBatch(context.Background(), nil)
 			if err != nil {
 				readErr <- err
 				close(evc)
 				return
 			}
-			evc <- ev
+			evc <- b
 		}
 	}()
 	var n, lastSeq, lost uint64
 	var lastWarn time.Time
+	var outErr error // the first failed write: no more are tried
 	lossCheck := time.NewTicker(time.Second)
 	defer lossCheck.Stop()
 	// onLost reacts to records the kernel could not write: a seq gap in the
@@ -185,32 +187,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 loop:
 	for {
 		select {
-		case ev, ok := <-evc:
+		case b, ok := <-evc:
 			if !ok {
 				break loop
 			}
-			if cfg.count > 0 && n >= cfg.count {
-				tr.Release(ev)
-				continue
-			}
-			n++
-			if ev.Seq > lastSeq+1 {
-				onLost(lost + ev.Seq - lastSeq - 1)
-			}
-			lastSeq = ev.Seq
-			if err := out.write(ev); err != nil {
-				if !errors.Is(err, syscall.EPIPE) {
-					fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
-					status = exitFailure
+			for _, ev := range b {
+				if cfg.count > 0 && n >= cfg.count {
+					tr.Release(ev)
+					continue
 				}
-				stop()
+				n++
+				if ev.Seq > lastSeq+1 {
+					onLost(lost + ev.Seq - lastSeq - 1)
+				}
+				lastSeq = ev.Seq
+				if outErr != nil {
+					// Output is gone: counted, not written.
+				} else if outErr = out.write(ev); outErr != nil {
+					if !errors.Is(outErr, syscall.EPIPE) {
+						fmt.Fprintf(stderr, "fstrace: write output: %v\n", outErr)
+						status = exitFailure
+					}
+					stop()
+				}
+				tr.Release(ev)
+				if cfg.count > 0 && n >= cfg.count {
+					stop()
+				}
 			}
-			tr.Release(ev)
 			if len(evc) == 0 {
 				out.flush()
-			}
-			if cfg.count > 0 && n >= cfg.count {
-				stop()
 			}
 		case s := <-sigs:
 			if cmd != nil && !stopping {
@@ -246,7 +252,7 @@ loop:
 			}
 		}
 	}
-	if err := out.flush(); err != nil && !errors.Is(err, syscall.EPIPE) {
+	if err := out.flush(); outErr == nil && err != nil && !errors.Is(err, syscall.EPIPE) {
 		fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
 		status = exitFailure
 	}

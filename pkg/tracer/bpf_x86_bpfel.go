@@ -324,7 +324,6 @@ const (
 	bpfProgSymlinkExit           = "symlink_exit"
 	bpfProgSymlinkPath           = "symlink_path"
 	bpfProgSysEnter              = "sys_enter"
-	bpfProgSysEnterBackup        = "sys_enter_backup"
 	bpfProgSysExit               = "sys_exit"
 	bpfProgSysExitBackup         = "sys_exit_backup"
 	bpfProgTruncateExit          = "truncate_exit"
@@ -359,9 +358,11 @@ const (
 	bpfVarProbeFdExisting        = "probe_fd_existing"
 	bpfVarProbeFmodeCreated      = "probe_fmode_created"
 	bpfVarProbeFmodeExisting     = "probe_fmode_existing"
+	bpfVarReaderPolling          = "reader_polling"
 	bpfVarSelfTgid               = "self_tgid"
 	bpfVarSysBackup              = "sys_backup"
 	bpfVarUserNames              = "user_names"
+	bpfVarWakeBytes              = "wake_bytes"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -554,7 +555,6 @@ type bpfProgramSpecs struct {
 	SymlinkExit           *ebpf.ProgramSpec `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.ProgramSpec `ebpf:"symlink_path"`
 	SysEnter              *ebpf.ProgramSpec `ebpf:"sys_enter"`
-	SysEnterBackup        *ebpf.ProgramSpec `ebpf:"sys_enter_backup"`
 	SysExit               *ebpf.ProgramSpec `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.ProgramSpec `ebpf:"sys_exit_backup"`
 	TruncateExit          *ebpf.ProgramSpec `ebpf:"truncate_exit"`
@@ -621,9 +621,11 @@ type bpfVariableSpecs struct {
 	ProbeFdExisting    *ebpf.VariableSpec `ebpf:"probe_fd_existing"`
 	ProbeFmodeCreated  *ebpf.VariableSpec `ebpf:"probe_fmode_created"`
 	ProbeFmodeExisting *ebpf.VariableSpec `ebpf:"probe_fmode_existing"`
+	ReaderPolling      *ebpf.VariableSpec `ebpf:"reader_polling"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SysBackup          *ebpf.VariableSpec `ebpf:"sys_backup"`
 	UserNames          *ebpf.VariableSpec `ebpf:"user_names"`
+	WakeBytes          *ebpf.VariableSpec `ebpf:"wake_bytes"`
 }
 
 // bpfObjects contains all objects after they have been loaded into the kernel.
@@ -720,9 +722,11 @@ type bpfVariables struct {
 	ProbeFdExisting    *ebpf.Variable `ebpf:"probe_fd_existing"`
 	ProbeFmodeCreated  *ebpf.Variable `ebpf:"probe_fmode_created"`
 	ProbeFmodeExisting *ebpf.Variable `ebpf:"probe_fmode_existing"`
+	ReaderPolling      *ebpf.Variable `ebpf:"reader_polling"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	SysBackup          *ebpf.Variable `ebpf:"sys_backup"`
 	UserNames          *ebpf.Variable `ebpf:"user_names"`
+	WakeBytes          *ebpf.Variable `ebpf:"wake_bytes"`
 }
 
 // bpfPrograms contains all programs after they have been loaded into the kernel.
@@ -877,7 +881,6 @@ type bpfPrograms struct {
 	SymlinkExit           *ebpf.Program `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.Program `ebpf:"symlink_path"`
 	SysEnter              *ebpf.Program `ebpf:"sys_enter"`
-	SysEnterBackup        *ebpf.Program `ebpf:"sys_enter_backup"`
 	SysExit               *ebpf.Program `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.Program `ebpf:"sys_exit_backup"`
 	TruncateExit          *ebpf.Program `ebpf:"truncate_exit"`
@@ -1041,7 +1044,6 @@ func (p *bpfPrograms) Close() error {
 		p.SymlinkExit,
 		p.SymlinkPath,
 		p.SysEnter,
-		p.SysEnterBackup,
 		p.SysExit,
 		p.SysExitBackup,
 		p.TruncateExit,

@@ -98,12 +98,12 @@ var followHooks = []hook{
 	{prog: "follow_exit", targets: []string{"sched_process_exit"}, follow: true},
 }
 
-// syscallHooks: the raw syscall tracepoints see every kind. Where those
-// tracepoints are faultable, each program has a backup copy attached after
-// it, which takes the hits the kernel skipped the first for (bpf/sys.c).
+// syscallHooks: the raw syscall tracepoints see every kind, at the
+// syscall's exit; the entry is needed only for close. Where those
+// tracepoints are faultable, sys_exit has a backup copy attached after it,
+// which takes the hits the kernel skipped the first for (bpf/sys.c).
 var syscallHooks = []hook{
-	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: events.Kinds(), tracepoint: true},
-	{prog: "sys_enter_backup", targets: []string{"sys_enter"}, kinds: events.Kinds(), tracepoint: true, backup: true},
+	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: []events.Kind{events.KindClose, events.KindRead, events.KindWrite}, tracepoint: true},
 	{prog: "sys_exit", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true},
 	{prog: "sys_exit_backup", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true, backup: true},
 }
@@ -113,7 +113,7 @@ var syscallHooks = []hook{
 var backupPairs = []struct {
 	primary, backup string
 	slot            uint32
-}{{"sys_enter", "sys_enter_backup", 0}, {"sys_exit", "sys_exit_backup", 1}}
+}{{"sys_exit", "sys_exit_backup", 1}}
 
 var fentryHooks = append(vfsHooks, failHooks()...)
 
@@ -273,7 +273,7 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 
 // keepProgram names a program a mode loads without attaching it.
 func keepProgram(table []hook) string {
-	if len(table) > 0 && table[0].prog == "sys_enter" {
+	if len(table) > 0 && table[0].prog == "sys_enter" { // syscallHooks
 		return "fmode_probe"
 	}
 	return ""

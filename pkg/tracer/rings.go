@@ -1,8 +1,11 @@
 package tracer
 
 import (
+	"fmt"
 	"container/heap"
 	"errors"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
@@ -11,33 +14,369 @@ import (
 	"github.com/fstrace/fstrace/pkg/events"
 )
 
-// maxPending bounds the events held for reordering and not yet read. Past
-// it the ring readers wait, the rings fill, and the kernel counts losses:
-// back-pressure ends in the kernel's counters, never in unbounded memory.
-const maxPending = 1 << 16
+// How the rings are read. One goroutine, the pump, reads every CPU's ring
+// in batches, holds the events for the reorder window and hands them to
+// Read in batches: no goroutine or channel per ring or per event.
+//
+// While events flow the pump drains the rings every drainPeriod and tells
+// the kernel so (reader_polling, bpf/lib/emit.h): records then wake
+// nobody. When a drain finds nothing it clears the flag, drains once more a
+// period later for records written meanwhile, and goes idle: the next
+// record, written into an empty ring, wakes it, so a lone event is read at
+// once and delivered when the reorder window has passed. A ring filling
+// fast forces a wakeup at a quarter full, and the pump drains it at once.
+const (
+	// maxPending bounds the events held for reordering. Past it the
+	// oldest are delivered early, and when Read is not keeping up the pump
+	// waits, the rings fill, and the kernel counts losses: back-pressure
+	// ends in the kernel's counters, never in unbounded memory.
+	maxPending = 1 << 16
+	// maxBatch bounds the events handed to Read at once.
+	maxBatch = 4096
+	// safetyPoll: the rings are drained at least this often whatever the
+	// wakeups say.
+	safetyPoll = uint64(time.Second)
+	// Ids of the epoll events that are not rings; a ring's is its index.
+	wakeID  = -1 // Close's eventfd
+	timerID = -2 // the pump's timerfd
+)
 
-// readRing decodes one CPU's ring until it is flushed after Close.
-func (t *Tracer) readRing(rd *ringbuf.Reader) {
-	defer t.readWG.Done()
-	var rec ringbuf.Record
+// The pump's modes.
+const (
+	pumpIdle    = iota // waiting for a wakeup
+	pumpBusy           // draining every period; records wake nobody
+	pumpCooling        // a drain found nothing: one more period, with wakeups on
+)
+
+// drainPeriod is the time between two drains while events flow: half the
+// reorder window, so an event waits in its ring for at most that, inside
+// the window it is held for anyway.
+func (t *Tracer) drainPeriod() uint64 { return uint64(t.window / 2) }
+
+// startPump sets up the wakeup sources and starts the pump.
+func (t *Tracer) startPump() error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	// Waited on through Go's poller, as a socket is: a blocking
+	// epoll_wait would keep the runtime's monitor thread polling every
+	// 20 µs while it blocks. The file owns the fd.
+	t.epfd = epfd
+	t.epfile = os.NewFile(uintptr(epfd), "ring-epoll")
+	if t.epconn, err = t.epfile.SyscallConn(); err != nil {
+		return fmt.Errorf("ring epoll: %w", err)
+	}
+	if t.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		t.wakefd = -1
+		return os.NewSyscallError("eventfd", err)
+	}
+	if t.timerfd, err = unix.TimerfdCreate(unix.CLOCK_BOOTTIME, unix.TFD_CLOEXEC|unix.TFD_NONBLOCK); err != nil {
+		t.timerfd = -1
+		return os.NewSyscallError("timerfd_create", err)
+	}
+	add := func(fd int, id int32, flags uint32) error {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | flags, Fd: id}
+		return os.NewSyscallError("epoll_ctl", unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev))
+	}
+	if err := add(t.wakefd, wakeID, 0); err != nil {
+		return err
+	}
+	if err := add(t.timerfd, timerID, 0); err != nil {
+		return err
+	}
+	past := time.Unix(0, 1) // ReadInto never blocks: the pump waits itself
+	for i, m := range t.ringMaps {
+		// Edge-triggered: one report per kernel wakeup, not one per
+		// wait while records are in the ring.
+		if err := add(m.FD(), int32(i), unix.EPOLLET); err != nil {
+			return err
+		}
+		t.readers[i].SetDeadline(past)
+	}
+	if v := t.coll.Variables["reader_polling"]; v == nil || v.ReadOnly() {
+		// Without it (no mmapable maps: before 5.5) records keep
+		// waking the pump as they would an idle one.
+		t.polling = nil
+	} else {
+		t.polling = v
+	}
+	go t.pump()
+	return nil
+}
+
+// pump reads the rings, orders the events and delivers them, until Close.
+func (t *Tracer) pump() {
+	defer close(t.out)
+	var (
+		evs       = make([]unix.EpollEvent, len(t.readers)+2)
+		period    = t.drainPeriod()
+		window    = uint64(t.window)
+		mode      = pumpIdle
+		now       = bootNow()
+		lastDrain = now
+		nextTick  uint64 // busy and cooling: the next drain
+		armed     uint64 // the timer's deadline
+	)
 	for {
-		err := rd.ReadInto(&rec)
-		if err != nil {
-			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
+		deadline := lastDrain + safetyPoll
+		if mode != pumpIdle {
+			deadline = min(deadline, nextTick)
+		} else if t.m.Len() > 0 {
+			deadline = min(deadline, t.m.top()+window)
+		}
+		if deadline != armed {
+			if err := t.arm(deadline); err != nil {
+				t.stop(err)
 				return
 			}
+			armed = deadline
+		}
+		n, err := t.wait(evs)
+		if err != nil {
+			t.stop(err)
+			return
+		}
+		woken := false
+		for _, ev := range evs[:n] {
+			switch ev.Fd {
+			case wakeID:
+				t.finish()
+				return
+			case timerID:
+				var buf [8]byte
+				unix.Read(t.timerfd, buf[:])
+			default:
+				woken = true
+			}
+		}
+		now = bootNow()
+		drain := now >= lastDrain+safetyPoll ||
+			(mode == pumpIdle && (woken || (t.m.Len() > 0 && t.m.top()+window <= now))) ||
+			(mode != pumpIdle && (now >= nextTick || (woken && t.ringsFull())))
+		if !drain {
 			continue
 		}
-		ev := t.newEvent()
-		if err := t.dec.Decode(rec.RawSample, ev); err != nil {
-			t.mu.Lock()
-			t.decodeErrors++
-			t.mu.Unlock()
-			t.Release(ev)
-			continue
+		got := t.drain()
+		lastDrain = now
+		switch {
+		case got > 0:
+			if mode != pumpBusy {
+				t.setPolling(1)
+			}
+			mode, nextTick = pumpBusy, now+period
+		case mode == pumpBusy:
+			t.setPolling(0)
+			mode, nextTick = pumpCooling, now+period
+		case mode == pumpCooling:
+			mode = pumpIdle
 		}
-		t.in <- ev
+		if t.m.Len() > 0 && t.m.top()+window <= now {
+			t.deliver(now-window, false)
+		}
 	}
+}
+
+// arm sets the pump's timer to fire at deadline (boot time).
+func (t *Tracer) arm(deadline uint64) error {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(max(deadline, 1)))}
+	return os.NewSyscallError("timerfd_settime", unix.TimerfdSettime(t.timerfd, unix.TFD_TIMER_ABSTIME, &spec, nil))
+}
+
+// wait collects the wakeups, waiting in Go's poller until there is one.
+func (t *Tracer) wait(evs []unix.EpollEvent) (int, error) {
+	var (
+		n    int
+		werr error
+	)
+	err := t.epconn.Read(func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), evs, 0)
+		return n > 0 || (werr != nil && werr != unix.EINTR)
+	})
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("wait for ring buffers: %w", err)
+	case werr != nil:
+		return 0, os.NewSyscallError("epoll_wait", werr)
+	}
+	return n, nil
+}
+
+// setPolling tells the kernel whether the pump is draining on its timer.
+func (t *Tracer) setPolling(v uint32) {
+	if t.polling != nil {
+		t.polling.Set(v)
+	}
+}
+
+// stop ends the pump on an error that cannot happen with valid
+// descriptors, rather than spin: what the rings hold is still delivered.
+func (t *Tracer) stop(err error) {
+	t.pumpErr = err
+	t.setPolling(0)
+	t.finish()
+}
+
+// ringsFull reports whether a ring holds more than its wakeup threshold.
+func (t *Tracer) ringsFull() bool {
+	for _, rd := range t.readers {
+		if rd.AvailableBytes() >= t.wakeBytes {
+			return true
+		}
+	}
+	return false
+}
+
+// drain moves every record in the rings into the merge heap and returns
+// how many it moved.
+func (t *Tracer) drain() int {
+	var (
+		rec ringbuf.Record
+		got int
+	)
+	for _, rd := range t.readers {
+		if rd.AvailableBytes() == 0 {
+			continue
+		}
+		for {
+			if t.m.Len() >= maxPending {
+				t.deliver(0, true)
+			}
+			err := rd.ReadInto(&rec)
+			if err != nil {
+				if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, ringbuf.ErrClosed) {
+					// A record the ring's own framing does not
+					// account for: the rest of this drain's data
+					// for the ring is unreadable.
+					t.decodeErrors.Add(1)
+				}
+				break
+			}
+			got++
+			ev := t.newEvent()
+			if err := t.dec.Decode(rec.RawSample, ev); err != nil {
+				t.decodeErrors.Add(1)
+				t.Release(ev)
+				continue
+			}
+			t.m.push(ev)
+		}
+	}
+	return got
+}
+
+// deliver hands the events up to limit (all: every one) to Read, in
+// batches. While Close is under way it keeps them for finish instead of
+// waiting for a reader.
+func (t *Tracer) deliver(limit uint64, all bool) {
+	for t.m.Len() > 0 {
+		b := t.newBatch()
+		b = t.m.release(b, limit, all, maxBatch)
+		if len(b) == 0 {
+			t.recycleBatch(b)
+			return
+		}
+		t.count(b)
+		select {
+		case t.out <- b:
+		case <-t.closing:
+			t.held = append(t.held, b)
+		}
+	}
+}
+
+// finish runs once Close has detached every program: nothing new can
+// arrive, so one more drain empties the rings for good. Close waits for
+// that (drained), not for the events to be read.
+func (t *Tracer) finish() {
+	t.drain()
+	close(t.drained)
+	for _, b := range t.held {
+		t.out <- b
+	}
+	t.held = nil
+	for t.m.Len() > 0 {
+		b := t.m.release(t.newBatch(), 0, true, maxBatch)
+		t.count(b)
+		t.out <- b
+	}
+}
+
+// count adds a batch to the delivered counters.
+func (t *Tracer) count(b []*events.Event) {
+	var byKind [32]uint64
+	for _, ev := range b {
+		byKind[ev.Kind&31]++
+	}
+	for k, n := range byKind {
+		if n > 0 {
+			t.byKind[k].Add(n)
+		}
+	}
+	t.delivered.Add(uint64(len(b)))
+}
+
+func (t *Tracer) newBatch() []*events.Event {
+	select {
+	case b := <-t.batches:
+		return b[:0]
+	default:
+		return make([]*events.Event, 0, 256)
+	}
+}
+
+func (t *Tracer) recycleBatch(b []*events.Event) {
+	clear(b)
+	select {
+	case t.batches <- b[:0]:
+	default:
+	}
+}
+
+func bootNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
+}
+
+// merger orders events by kernel timestamp across CPUs and numbers them. A
+// CPU's sequence gap (records its ring could not take) becomes the same
+// gap in Seq.
+type merger struct {
+	h       evHeap
+	seq     uint64
+	lastCPU map[uint16]uint64 // cpu_seq counts from 1 on every CPU
+}
+
+func (m *merger) Len() int    { return len(m.h) }
+func (m *merger) top() uint64 { return m.h[0].BootNS }
+
+func (m *merger) push(ev *events.Event) { heap.Push(&m.h, ev) }
+
+// release appends to b, numbered, up to max events stamped at or before
+// limit (all: whatever their stamp), oldest first.
+func (m *merger) release(b []*events.Event, limit uint64, all bool, max int) []*events.Event {
+	if m.lastCPU == nil {
+		m.lastCPU = map[uint16]uint64{}
+	}
+	for len(m.h) > 0 && len(b) < max && (all || m.h[0].BootNS <= limit) {
+		ev := heap.Pop(&m.h).(*events.Event)
+		last := m.lastCPU[ev.CPU]
+		if ev.CPUSeq > last+1 {
+			m.seq += ev.CPUSeq - last - 1
+		}
+		if ev.CPUSeq > last {
+			m.lastCPU[ev.CPU] = ev.CPUSeq
+		}
+		m.seq++
+		ev.Seq = m.seq
+		b = append(b, ev)
+	}
+	return b
 }
 
 // evHeap orders events by kernel timestamp, then CPU sequence.
@@ -55,67 +394,14 @@ func (h *evHeap) Push(x any)   { *h = append(*h, x.(*events.Event)) }
 func (h *evHeap) Pop() any {
 	old := *h
 	ev := old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return ev
 }
 
-func bootNow() uint64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
-	return uint64(ts.Nano())
-}
-
-// merge holds events for the reorder window, then hands them to Read in
-// timestamp order, numbering them. A CPU's sequence gap (records its ring
-// could not take) becomes the same gap in Seq.
-func (t *Tracer) merge() {
-	var (
-		h       evHeap
-		seq     uint64
-		lastCPU = map[uint16]uint64{}
-		tick    = time.NewTicker(t.window / 2)
-		in      = t.in
-	)
-	defer tick.Stop()
-	defer close(t.out)
-
-	release := func(all bool) {
-		limit := bootNow() - uint64(t.window)
-		for len(h) > 0 && (all || h[0].BootNS <= limit) {
-			ev := heap.Pop(&h).(*events.Event)
-			// cpu_seq counts from 1 on every CPU.
-			last := lastCPU[ev.CPU]
-			if ev.CPUSeq > last+1 {
-				seq += ev.CPUSeq - last - 1
-			}
-			if ev.CPUSeq > last {
-				lastCPU[ev.CPU] = ev.CPUSeq
-			}
-			seq++
-			ev.Seq = seq
-			t.out <- ev
-			t.mu.Lock()
-			t.delivered++
-			t.byKind[ev.Kind&31]++
-			t.mu.Unlock()
-		}
-	}
-	for {
-		recv := in
-		if len(h) >= maxPending {
-			recv = nil
-			release(true)
-			continue
-		}
-		select {
-		case ev, ok := <-recv:
-			if !ok {
-				release(true)
-				return
-			}
-			heap.Push(&h, ev)
-		case <-tick.C:
-			release(false)
-		}
-	}
+// pumpCounters are the pump's counters, read by Stats without a lock.
+type pumpCounters struct {
+	delivered    atomic.Uint64
+	byKind       [32]atomic.Uint64
+	decodeErrors atomic.Uint64
 }

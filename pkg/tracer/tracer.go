@@ -82,10 +82,11 @@ type Stats struct {
 	Skipped, Recovered uint64
 }
 
-// Tracer is a running set of BPF programs and the readers of their rings.
+// Tracer is a running set of BPF programs and the reader of their rings.
 type Tracer struct {
 	coll     *ebpf.Collection
 	links    []link.Link
+	ringMaps []*ebpf.Map
 	readers  []*ringbuf.Reader
 	dec      *events.Decoder
 	mode     string
@@ -93,23 +94,35 @@ type Tracer struct {
 	filter   *filterState
 	attached map[string]string
 
-	in          chan *events.Event
-	out         chan *events.Event
-	free        chan *events.Event
-	window      time.Duration
-	readWG      sync.WaitGroup
-	closing     chan struct{}
-	readersDone chan struct{}
+	// The pump (rings.go) and Read.
+	window    time.Duration
+	wakeBytes int // a ring this full is drained at once
+	epfd      int
+	epfile    *os.File // epfd, waited on in Go's poller
+	epconn    syscall.RawConn
+	wakefd    int // eventfd: Close wakes the pump
+	timerfd   int // the pump's deadlines
+	polling   *ebpf.Variable
+	m         merger
+	held      [][]*events.Event // batches kept back while Close runs
+	pumpErr   error
+	out       chan []*events.Event
+	batches   chan []*events.Event // recycled batch slices
+	free      sync.Pool            // recycled events
+	closing   chan struct{}
+	drained   chan struct{} // the pump has emptied the rings after Close
+	pumpCounters
+
+	rmu    sync.Mutex // Read's current batch
+	cur    []*events.Event
+	curPos int
 
 	closeOnce sync.Once
 	closeErr  error
 
-	mu           sync.Mutex
-	delivered    uint64
-	byKind       [32]uint64
-	decodeErrors uint64
-	final        *Stats // the kernel's counters, read by Close
-	linksMissed  uint64 // kprobe misses, read by Close before detaching
+	mu          sync.Mutex
+	final       *Stats // the kernel's counters, read by Close
+	linksMissed uint64 // kprobe misses, read by Close before detaching
 }
 
 // New loads and attaches the programs and starts reading.
@@ -197,7 +210,11 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	if opts.IncludeSelf {
 		self = 0
 	}
-	for name, v := range map[string]any{"self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "sys_backup": syscallBackups(kspec)} {
+	window := opts.ReorderWindow
+	if window <= 0 {
+		window = DefaultReorderWindow
+	}
+	for name, v := range map[string]any{"wake_bytes": uint64(ringSize / 4), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "sys_backup": syscallBackups(kspec)} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
@@ -208,20 +225,19 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		return nil, loadError(mode, err)
 	}
 	t := &Tracer{
-		coll:     coll,
-		dec:      events.NewDecoder(),
-		mode:     mode,
-		attached: attach,
-		in:       make(chan *events.Event, 1024),
-		out:      make(chan *events.Event, 4096),
-		free:     make(chan *events.Event, 8192),
-		window:   opts.ReorderWindow,
-		closing:  make(chan struct{}),
-
-		readersDone: make(chan struct{}),
-	}
-	if t.window <= 0 {
-		t.window = DefaultReorderWindow
+		coll:      coll,
+		dec:       events.NewDecoder(),
+		mode:      mode,
+		attached:  attach,
+		window:    window,
+		wakeBytes: ringSize / 4,
+		epfd:      -1,
+		wakefd:    -1,
+		timerfd:   -1,
+		out:       make(chan []*events.Event, 16),
+		batches:   make(chan []*events.Event, 32),
+		closing:   make(chan struct{}),
+		drained:   make(chan struct{}),
 	}
 	t.filter = &filterState{coll: coll, kinds: kinds}
 	if err := t.filter.set(opts.Filter); err != nil {
@@ -256,12 +272,10 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		}
 		t.links = append(t.links, l)
 	}
-	for _, rd := range t.readers {
-		t.readWG.Add(1)
-		go t.readRing(rd)
+	if err := t.startPump(); err != nil {
+		t.teardown()
+		return nil, err
 	}
-	go func() { t.readWG.Wait(); close(t.readersDone); close(t.in) }()
-	go t.merge()
 	return t, nil
 }
 
@@ -303,6 +317,8 @@ func (t *Tracer) openRings(ncpu, size int) error {
 		if err != nil {
 			return fmt.Errorf("create ring for CPU %d: %w", cpu, err)
 		}
+		// Kept open: the pump waits on it for the kernel's wakeups.
+		t.ringMaps = append(t.ringMaps, inner)
 		err = outer.Put(uint32(cpu), inner)
 		if err == nil {
 			var rd *ringbuf.Reader
@@ -311,7 +327,6 @@ func (t *Tracer) openRings(ncpu, size int) error {
 				t.readers = append(t.readers, rd)
 			}
 		}
-		inner.Close() // the outer map and the reader hold their own references
 		if err != nil {
 			return fmt.Errorf("ring for CPU %d: %w", cpu, err)
 		}
@@ -337,33 +352,61 @@ func (t *Tracer) Hooks() map[string]string {
 // and drained, or ctx's error. The caller owns the event; Release hands it
 // back for reuse.
 func (t *Tracer) Read(ctx context.Context) (*events.Event, error) {
-	select {
-	case ev, ok := <-t.out:
-		if !ok {
-			return nil, ErrClosed
-		}
-		return ev, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
+	if err := t.fill(ctx); err != nil {
+		return nil, err
 	}
+	ev := t.cur[t.curPos]
+	t.cur[t.curPos] = nil
+	t.curPos++
+	return ev, nil
+}
+
+// ReadBatch appends to dst every event that is ready, waiting for at least
+// one, and returns the extended slice. It returns ErrClosed once the tracer
+// is closed and drained, or ctx's error. The caller owns the events; events
+// are read with one call per batch instead of one per event.
+func (t *Tracer) ReadBatch(ctx context.Context, dst []*events.Event) ([]*events.Event, error) {
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
+	if err := t.fill(ctx); err != nil {
+		return dst, err
+	}
+	dst = append(dst, t.cur[t.curPos:]...)
+	t.curPos = len(t.cur)
+	return dst, nil
+}
+
+// fill makes sure the current batch has an unread event.
+func (t *Tracer) fill(ctx context.Context) error {
+	for t.curPos >= len(t.cur) {
+		if t.cur != nil {
+			t.recycleBatch(t.cur)
+			t.cur = nil
+		}
+		select {
+		case b, ok := <-t.out:
+			if !ok {
+				return ErrClosed
+			}
+			t.cur, t.curPos = b, 0
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // Release returns an event obtained from Read for reuse. The event must not
 // be used afterwards. Calling it is optional; it saves an allocation.
-func (t *Tracer) Release(ev *events.Event) {
-	select {
-	case t.free <- ev:
-	default:
-	}
-}
+func (t *Tracer) Release(ev *events.Event) { t.free.Put(ev) }
 
 func (t *Tracer) newEvent() *events.Event {
-	select {
-	case ev := <-t.free:
+	if ev, ok := t.free.Get().(*events.Event); ok {
 		return ev
-	default:
-		return new(events.Event)
 	}
+	return new(events.Event)
 }
 
 // Follow adds a running process (a thread group id) and its future
@@ -388,13 +431,13 @@ func (t *Tracer) SetFilter(s filters.Set) error { return t.filter.set(s) }
 
 // Stats returns the counters so far; after Close, their final values.
 func (t *Tracer) Stats() (Stats, error) {
-	t.mu.Lock()
-	st := Stats{Delivered: t.delivered, DecodeErrors: t.decodeErrors, ByKind: map[events.Kind]uint64{}}
+	st := Stats{Delivered: t.delivered.Load(), DecodeErrors: t.decodeErrors.Load(), ByKind: map[events.Kind]uint64{}}
 	for _, k := range events.Kinds() {
-		if n := t.byKind[k&31]; n > 0 {
+		if n := t.byKind[k&31].Load(); n > 0 {
 			st.ByKind[k] = n
 		}
 	}
+	t.mu.Lock()
 	final := t.final
 	t.mu.Unlock()
 	if final != nil {
@@ -495,7 +538,7 @@ func (t *Tracer) Healthy() bool {
 	select {
 	case <-t.closing:
 		return false
-	case <-t.readersDone:
+	case <-t.drained:
 		return false
 	default:
 		return true
@@ -537,18 +580,16 @@ func (t *Tracer) Close() error {
 		}
 		t.links, t.linksMissed = nil, missed
 		t.mu.Unlock()
+		// The pump drains every ring once more, then Close goes on; the
+		// events stay readable.
 		close(t.closing)
-		for _, rd := range t.readers {
-			if err := rd.Flush(); err != nil && !errors.Is(err, os.ErrClosed) {
-				errs = append(errs, err)
-			}
+		if _, err := unix.Write(t.wakefd, []byte{1, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+			errs = append(errs, os.NewSyscallError("wake the ring reader", err))
 		}
-		t.readWG.Wait()
+		<-t.drained
+		errs = append(errs, t.pumpErr)
 		t.mu.Lock()
-		for _, rd := range t.readers {
-			errs = append(errs, rd.Close())
-		}
-		t.readers = nil
+		t.closeRings()
 		t.mu.Unlock()
 		st, err := t.Stats()
 		errs = append(errs, err)
@@ -566,8 +607,28 @@ func (t *Tracer) teardown() {
 	for _, l := range t.links {
 		l.Close()
 	}
+	t.closeRings()
+	t.coll.Close()
+}
+
+// closeRings closes the ring readers, the rings and the pump's descriptors.
+func (t *Tracer) closeRings() {
 	for _, rd := range t.readers {
 		rd.Close()
 	}
-	t.coll.Close()
+	for _, m := range t.ringMaps {
+		m.Close()
+	}
+	if t.epfile != nil {
+		t.epfile.Close()
+	} else if t.epfd >= 0 {
+		unix.Close(t.epfd)
+	}
+	for _, fd := range []int{t.wakefd, t.timerfd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	t.epfile, t.timerfd = nil, -1
+	t.readers, t.ringMaps, t.epfd, t.wakefd = nil, nil, -1, -1
 }
