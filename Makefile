@@ -7,9 +7,12 @@
 #                   each in every hook mode (VMTEST_MODES="fentry kprobe syscall")
 #   make check      generated code up to date + test + hosttest + vmtest (CI)
 #   make generate   rebuild the BPF objects and Go bindings (needs clang)
+#   make bench      the benchmark table of BENCHMARKS.md on this machine (root;
+#                   installs the peer tools it compares with)
+#   make bench-vm   the per-hook-mode figures in the QEMU guests
 GO ?= go
 
-.PHONY: all build generate check-generate test hosttest check
+.PHONY: all build generate check-generate test hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -37,6 +40,10 @@ hosttest:
 
 check: check-generate test hosttest vmtest
 
+# Timings stay out of check: this kind of machine is shared and noisy.
+bench:
+	bench/run.sh
+
 # ===========================================================================
 # VM tests (vmtests/): boot Debian kernels in QEMU (software emulation) and run
 # the integration tests inside them. Self-contained section: host needs go,
@@ -60,7 +67,7 @@ VMTEST_PREREQS  ?=
 VMTEST_CACHE    := vmtests/.cache
 GO              ?= go
 
-.PHONY: vmtest vmtest-kernels vmtest-bins vmtest-clean
+.PHONY: vmtest vmtest-kernels vmtest-bins vmtest-clean bench-vm
 
 vmtest: vmtest-kernels vmtest-bins
 	VMTEST_RUN='$(VMTEST_RUN)' VMTEST_TESTFLAGS='$(VMTEST_TESTFLAGS)' VMTEST_MODES='$(VMTEST_MODES)' \
@@ -79,6 +86,10 @@ vmtest-bins: $(VMTEST_PREREQS)
 		[ "$$n" = vmtests ] && n=integration; \
 		CGO_ENABLED=0 $(GO) test -c $(VMTEST_GOFLAGS) -o $(VMTEST_CACHE)/bin/$$n.test $$p; \
 	done
+
+# Timings of the hook modes in the guests (bench/vm.sh); not part of check.
+bench-vm:
+	bench/vm.sh $(KERNELS)
 
 # Keeps the kernel cache ($FSTRACE_KERNEL_CACHE), which is expensive to refill.
 vmtest-clean:

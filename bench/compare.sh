@@ -117,12 +117,13 @@ while [ $r -lt "$rounds" ]; do
 	printf 'round %d/%d done\n' "$r" "$rounds" >&2
 done
 
-# A workload's own event count, for tracers that do not print one: the
-# largest fstrace count seen.
-events=$(awk '$1 != "untraced" && $6 > m { m = $6 } END { print m + 0 }' "$dir/results")
-
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit } print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 minmax() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
+
+# A workload's own event count, for tracers that do not print one: the
+# median of fstrace's counts.
+events=$(awk '$1 != "untraced" && $6 > 0 { print $6 }' "$dir/results" | median)
+[ "$events" != - ] || events=0
 
 echo "machine: $(nproc) CPUs, $(uname -r), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "workload: $workload; $rounds rounds, medians"

@@ -157,6 +157,24 @@ static __always_inline void sys_close(struct pt_regs *regs, long id)
 		rw_close(f);
 }
 
+/* sys_wanted says whether a syscall of this kind may make an event the
+ * current task is traced for: an open may be a create, a mknod too. Both
+ * copies of a program ask it before claiming a hit, so a syscall nobody
+ * wants costs no claim. */
+static __always_inline bool sys_wanted(struct pt_regs *regs, long id, __u32 kind)
+{
+	__u64 fl;
+
+	if (trace_allowed(kind))
+		return true;
+	if (kind == FST_OPEN) {
+		fl = id == NR_open ? sys_arg(regs, 1) : id == NR_creat ? O_CREAT : sys_arg(regs, 2);
+		/* openat2 passes struct open_how; O_CREAT is checked at exit */
+		return (id == NR_openat2 || (fl & O_CREAT)) && trace_allowed(FST_CREATE);
+	}
+	return kind == FST_MKNOD && trace_allowed(FST_CREATE);
+}
+
 /*
  * sys_stage copies what a syscall was asked to do — names, dirfds, modes,
  * requested attributes — from its argument registers into the per-CPU
@@ -166,31 +184,15 @@ static __always_inline void sys_close(struct pt_regs *regs, long id)
  * no map update, where copying at entry and keeping the copy in a hash map
  * until the exit cost a second program and an 8 KiB update per syscall.
  * ret is the result at exit: a successful open is reported with the path of
- * the file it returned, so its name is not copied.
+ * the file it returned, so its name is not copied. The caller has checked
+ * sys_wanted for the syscall's shape sh.
  */
-static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id, long ret)
+static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id, long ret,
+						  struct sys_shape sh)
 {
-	struct sys_shape sh;
 	struct inflight *in;
-	__u64 a2, a3;
-	bool want;
+	__u64 a2 = sys_arg(regs, 2), a3 = sys_arg(regs, 3);
 
-	sh = sys_shape(id, regs);
-	if (!sh.kind)
-		return NULL;
-	a2 = sys_arg(regs, 2);
-	a3 = sys_arg(regs, 3);
-	want = trace_allowed(sh.kind);
-	if (sh.kind == FST_OPEN && !want) {
-		__u64 fl = id == NR_open ? sys_arg(regs, 1) : id == NR_creat ? O_CREAT : a2;
-
-		/* openat2 passes struct open_how; O_CREAT is checked at exit */
-		want = (id == NR_openat2 || (fl & O_CREAT)) && trace_allowed(FST_CREATE);
-	}
-	if (sh.kind == FST_MKNOD && !want)
-		want = trace_allowed(FST_CREATE);
-	if (!want)
-		return NULL;
 	in = stage_begin(sh.kind);
 	if (!in)
 		return NULL;
@@ -298,8 +300,12 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
  * (the lookup-failure programs of the fentry and kprobe modes). */
 static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
 {
-	struct inflight *in = sys_stage(regs, id, 0);
+	struct sys_shape sh = sys_shape(id, regs);
+	struct inflight *in;
 
+	if (!sh.kind || !sys_wanted(regs, id, sh.kind))
+		return 0;
+	in = sys_stage(regs, id, 0, sh);
 	if (in)
 		stage_commit(in);
 	return 0;
@@ -526,6 +532,7 @@ static __always_inline int sys_enter_run(struct pt_regs *regs, long id)
 static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool backup)
 {
 	long id = BPF_CORE_READ(regs, orig_ax);
+	struct sys_shape sh;
 	struct inflight *in;
 
 	/* sys_rw also sees opens: a new open file forgets stale counts */
@@ -534,9 +541,10 @@ static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool bac
 		return 0;
 	if (sys_rw_call(id))
 		return 0;
-	if (!sys_shape(id, regs).kind || !sys_claim(backup, MARK_EXIT))
+	sh = sys_shape(id, regs);
+	if (!sh.kind || !sys_wanted(regs, id, sh.kind) || !sys_claim(backup, MARK_EXIT))
 		return 0;
-	in = sys_stage(regs, id, ret);
+	in = sys_stage(regs, id, ret, sh);
 	if (in)
 		sys_emit(in, ret);
 	return 0;

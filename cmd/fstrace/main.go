@@ -9,7 +9,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -143,19 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	// Events come in batches: one hand-off per batch, not per event.
-	evc := make(chan []*events.Event, 4)
-	readErr := make(chan error, 1)
-	go func() {
-		for {
-			b, err := tr.ReadBatch(context.Background(), nil)
-			if err != nil {
-				readErr <- err
-				close(evc)
-				return
-			}
-			evc <- b
-		}
-	}()
+	evc := tr.Batches()
 	var n, lastSeq, lost uint64
 	var lastWarn time.Time
 	var outErr error // the first failed write: no more are tried
@@ -256,17 +243,16 @@ loop:
 		fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
 		status = exitFailure
 	}
-	if err := <-readErr; err != nil && !errors.Is(err, tracer.ErrClosed) {
-		fmt.Fprintf(stderr, "fstrace: %v\n", err)
-		status = exitFailure
-	}
 	if done != nil { // stopped before the command finished
 		cmd.signal(syscall.SIGTERM)
 		if st := <-done; status != exitLoss {
 			status = st
 		}
 	}
-	tr.Close() // waits for a Close still under way, so the counts are final
+	// Waits for a Close still under way, so the counts are final.
+	if err := tr.Close(); err != nil {
+		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+	}
 	summary(tr, n, cfg.quiet, stderr)
 	return status
 }

@@ -1,9 +1,8 @@
 package tracer
 
 import (
-	"fmt"
-	"container/heap"
 	"errors"
+	"fmt"
 	"os"
 	"sync/atomic"
 	"time"
@@ -347,24 +346,79 @@ func bootNow() uint64 {
 // CPU's sequence gap (records its ring could not take) becomes the same
 // gap in Seq.
 type merger struct {
-	h       evHeap
+	h       []mergeItem // a binary min-heap
 	seq     uint64
-	lastCPU map[uint16]uint64 // cpu_seq counts from 1 on every CPU
+	lastCPU []uint64 // by CPU: cpu_seq counts from 1 on every CPU
+}
+
+// mergeItem keeps the sort key beside the event: comparisons stay in the
+// heap's own memory instead of chasing a pointer per comparison (the
+// heap holds a reorder window of events: thousands under load).
+type mergeItem struct {
+	boot, cpuSeq uint64
+	ev           *events.Event
+}
+
+func (a mergeItem) less(b mergeItem) bool {
+	return a.boot < b.boot || (a.boot == b.boot && a.cpuSeq < b.cpuSeq)
 }
 
 func (m *merger) Len() int    { return len(m.h) }
-func (m *merger) top() uint64 { return m.h[0].BootNS }
+func (m *merger) top() uint64 { return m.h[0].boot }
 
-func (m *merger) push(ev *events.Event) { heap.Push(&m.h, ev) }
+func (m *merger) push(ev *events.Event) {
+	it := mergeItem{boot: ev.BootNS, cpuSeq: ev.CPUSeq, ev: ev}
+	h := append(m.h, it)
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !it.less(h[p]) {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = it
+	m.h = h
+}
+
+func (m *merger) pop() *events.Event {
+	h := m.h
+	ev := h[0].ev
+	n := len(h) - 1
+	last := h[n]
+	h[n] = mergeItem{}
+	h = h[:n]
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h[c+1].less(h[c]) {
+			c++
+		}
+		if !h[c].less(last) {
+			break
+		}
+		h[i] = h[c]
+		i = c
+	}
+	if n > 0 {
+		h[i] = last
+	}
+	m.h = h
+	return ev
+}
 
 // release appends to b, numbered, up to max events stamped at or before
 // limit (all: whatever their stamp), oldest first.
 func (m *merger) release(b []*events.Event, limit uint64, all bool, max int) []*events.Event {
-	if m.lastCPU == nil {
-		m.lastCPU = map[uint16]uint64{}
-	}
-	for len(m.h) > 0 && len(b) < max && (all || m.h[0].BootNS <= limit) {
-		ev := heap.Pop(&m.h).(*events.Event)
+	for len(m.h) > 0 && len(b) < max && (all || m.h[0].boot <= limit) {
+		ev := m.pop()
+		if int(ev.CPU) >= len(m.lastCPU) {
+			m.lastCPU = append(m.lastCPU, make([]uint64, int(ev.CPU)+1-len(m.lastCPU))...)
+		}
 		last := m.lastCPU[ev.CPU]
 		if ev.CPUSeq > last+1 {
 			m.seq += ev.CPUSeq - last - 1
@@ -377,26 +431,6 @@ func (m *merger) release(b []*events.Event, limit uint64, all bool, max int) []*
 		b = append(b, ev)
 	}
 	return b
-}
-
-// evHeap orders events by kernel timestamp, then CPU sequence.
-type evHeap []*events.Event
-
-func (h evHeap) Len() int { return len(h) }
-func (h evHeap) Less(i, j int) bool {
-	if h[i].BootNS != h[j].BootNS {
-		return h[i].BootNS < h[j].BootNS
-	}
-	return h[i].CPUSeq < h[j].CPUSeq
-}
-func (h evHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *evHeap) Push(x any)   { *h = append(*h, x.(*events.Event)) }
-func (h *evHeap) Pop() any {
-	old := *h
-	ev := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return ev
 }
 
 // pumpCounters are the pump's counters, read by Stats without a lock.

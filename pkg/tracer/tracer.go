@@ -378,6 +378,13 @@ func (t *Tracer) ReadBatch(ctx context.Context, dst []*events.Event) ([]*events.
 	return dst, nil
 }
 
+// Batches returns the channel the tracer delivers events on, in batches
+// in Seq order, for a consumer that waits on other channels too (a select
+// loop): one hand-off per batch. The channel is closed once the tracer is
+// closed and drained. The consumer owns each batch and its events. Use
+// either Batches or Read and ReadBatch, not both.
+func (t *Tracer) Batches() <-chan []*events.Event { return t.out }
+
 // fill makes sure the current batch has an unread event.
 func (t *Tracer) fill(ctx context.Context) error {
 	for t.curPos >= len(t.cur) {

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs in a QEMU guest (busybox sh, so POSIX sh): bench/fsloop untraced and
+# under `fstrace -o json` in each hook mode, alternating, and prints one
+# line per round: "BENCH MODE ROUND UNTRACED_MS TRACED_MS EVENTS LOST".
+# env: MODES (default "fentry kprobe syscall"), ROUNDS (5), ITERS (20000).
+set -u
+dir=/tmp/bench
+mkdir -p "$dir"
+for mode in ${MODES:-fentry kprobe syscall}; do
+	r=1
+	while [ "$r" -le "${ROUNDS:-5}" ]; do
+		u=$(fsloop "$dir" "${ITERS:-20000}")
+		fstrace -o json --hook-mode "$mode" >/dev/null 2>"$dir/log" &
+		pid=$!
+		i=0
+		until grep -q tracing "$dir/log"; do
+			if ! kill -0 "$pid" 2>/dev/null || [ "$i" -ge 300 ]; then
+				echo "BENCH-ERROR $mode: fstrace did not start:"
+				cat "$dir/log"
+				kill "$pid" 2>/dev/null
+				continue 3
+			fi
+			i=$((i + 1))
+			sleep 1
+		done
+		t=$(fsloop "$dir" "${ITERS:-20000}")
+		kill -TERM "$pid"
+		wait "$pid"
+		set -- $(sed -n 's/^fstrace: \([0-9]*\) events, \([0-9]*\) lost$/\1 \2/p' "$dir/log")
+		echo "BENCH $mode $r $u $t ${1:-0} ${2:-0}"
+		r=$((r + 1))
+	done
+done
