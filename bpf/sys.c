@@ -332,11 +332,13 @@ static __always_inline __u64 sys_rw_uoff(struct file *f, __u64 uptr, long n)
 }
 
 /* sys_rw accounts a finished read/write family syscall; the user registers
- * still hold its arguments. It returns whether the syscall was one. */
+ * still hold its arguments. It returns whether the syscall was one. Only
+ * the tp_btf programs call it: their regs is a typed pointer, read with
+ * plain loads rather than a helper call each. */
 static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
-	__u64 a0 = BPF_CORE_READ(regs, di), a3 = BPF_CORE_READ(regs, r10);
+	long id = regs->orig_ax;
+	__u64 a0 = regs->di, a3 = regs->r10;
 	struct file *f;
 
 	switch (id) {
@@ -358,18 +360,18 @@ static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 		rw_account(f, FST_WRITE, ret, sys_rw_off(f, a3, id == NR_pwrite64 || id == NR_pwritev || (id == NR_pwritev2 && (long)a3 != -1), ret));
 		return true;
 	case NR_sendfile: {	/* out_fd, in_fd, offset *, count */
-		struct file *in = fd_file(BPF_CORE_READ(regs, si));
+		struct file *in = fd_file(regs->si);
 
 		f = fd_file(a0);
-		rw_account(in, FST_READ, ret, sys_rw_uoff(in, BPF_CORE_READ(regs, dx), ret));
+		rw_account(in, FST_READ, ret, sys_rw_uoff(in, regs->dx, ret));
 		rw_account(f, FST_WRITE, ret, start_offset(f, NULL, ret));
 		return true;
 	}
 	case NR_copy_file_range: {	/* fd_in, off_in *, fd_out, off_out *, len, flags */
 		struct file *in = fd_file(a0);
 
-		f = fd_file(BPF_CORE_READ(regs, dx));
-		rw_account(in, FST_READ, ret, sys_rw_uoff(in, BPF_CORE_READ(regs, si), ret));
+		f = fd_file(regs->dx);
+		rw_account(in, FST_READ, ret, sys_rw_uoff(in, regs->si, ret));
 		rw_account(f, FST_WRITE, ret, sys_rw_uoff(f, a3, ret));
 		return true;
 	}
@@ -531,7 +533,7 @@ static __always_inline int sys_enter_run(struct pt_regs *regs, long id)
 
 static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool backup)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
+	long id = regs->orig_ax;	/* a direct load: tp_btf's regs is typed */
 	struct sys_shape sh;
 	struct inflight *in;
 

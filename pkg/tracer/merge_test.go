@@ -60,38 +60,57 @@ func TestMergeLimitAndBatch(t *testing.T) {
 	}
 }
 
-// Whatever order events arrive in, they leave in (BootNS, CPUSeq) order,
-// numbered 1, 2, 3...
+// Each CPU's events leave in the order they came (their ring's order, which
+// is cpu_seq order), whatever their stamps; across CPUs by stamp. With
+// every CPU's stamps in order, the whole output is in stamp order.
 func TestMergeRandom(t *testing.T) {
-	var m merger
 	r := rand.New(rand.NewPCG(1, 2))
-	var out []*events.Event
-	for round := 0; round < 50; round++ {
-		for i := 0; i < r.IntN(200); i++ {
-			m.push(&events.Event{CPU: uint16(r.IntN(4)), BootNS: uint64(round*1000 + r.IntN(3000)), CPUSeq: uint64(r.IntN(5))})
+	for _, monotonic := range []bool{true, false} {
+		var m merger
+		var out []*events.Event
+		seqs := make([]uint64, 4)
+		stamps := make([]uint64, 4)
+		pushed := 0
+		for round := 0; round < 50; round++ {
+			for i := 0; i < r.IntN(200); i++ {
+				c := r.IntN(4)
+				seqs[c]++
+				stamps[c] += uint64(1 + r.IntN(100))
+				stamp := stamps[c]
+				if !monotonic && r.IntN(10) == 0 {
+					stamp -= uint64(r.IntN(300)) % stamp // stamped earlier than the last
+				}
+				m.push(&events.Event{CPU: uint16(c), BootNS: stamp, CPUSeq: seqs[c]})
+				pushed++
+			}
+			out = m.release(out, uint64(round)*500, false, 1<<30)
 		}
-		out = m.release(out, uint64(round*1000), false, 1<<30)
-	}
-	out = m.release(out, 0, true, 1<<30)
-	for i := 1; i < len(out); i++ {
-		if out[i].Seq <= out[i-1].Seq {
-			t.Fatalf("seq %d after %d", out[i].Seq, out[i-1].Seq)
+		out = m.release(out, 0, true, 1<<30)
+		if len(out) != pushed || m.Len() != 0 {
+			t.Fatalf("released %d of %d, %d left", len(out), pushed, m.Len())
 		}
-	}
-	// Within one release the order is exact; across releases an event
-	// pushed late may be older than what left before it.
-	var m2 merger
-	for i := 0; i < 1000; i++ {
-		m2.push(&events.Event{BootNS: uint64(r.IntN(500)), CPUSeq: uint64(r.IntN(3))})
-	}
-	got := m2.release(nil, 0, true, 1<<30)
-	if len(got) != 1000 {
-		t.Fatalf("released %d of 1000", len(got))
-	}
-	for i := 1; i < len(got); i++ {
-		a, b := got[i-1], got[i]
-		if b.BootNS < a.BootNS || (b.BootNS == a.BootNS && b.CPUSeq < a.CPUSeq) {
-			t.Fatalf("event %d (%d/%d) after (%d/%d)", i, b.BootNS, b.CPUSeq, a.BootNS, a.CPUSeq)
+		last := make([]uint64, 4)
+		for i, ev := range out {
+			if ev.Seq != uint64(i+1) {
+				t.Fatalf("event %d has seq %d: a gap with nothing lost", i, ev.Seq)
+			}
+			if ev.CPUSeq != last[ev.CPU]+1 {
+				t.Fatalf("cpu %d: cpu_seq %d after %d", ev.CPU, ev.CPUSeq, last[ev.CPU])
+			}
+			last[ev.CPU] = ev.CPUSeq
+		}
+		if monotonic {
+			// Within one release the order is exact.
+			var m2 merger
+			for _, ev := range out {
+				m2.push(ev)
+			}
+			got := m2.release(nil, 0, true, 1<<30)
+			for i := 1; i < len(got); i++ {
+				if got[i].BootNS < got[i-1].BootNS {
+					t.Fatalf("stamp %d after %d", got[i].BootNS, got[i-1].BootNS)
+				}
+			}
 		}
 	}
 }

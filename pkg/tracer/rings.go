@@ -342,79 +342,109 @@ func bootNow() uint64 {
 	return uint64(ts.Nano())
 }
 
-// merger orders events by kernel timestamp across CPUs and numbers them. A
-// CPU's sequence gap (records its ring could not take) becomes the same
-// gap in Seq.
+// merger orders events by kernel timestamp across CPUs and numbers them.
+// Each CPU's events stay in the order its ring gave them, which is the
+// order of their cpu_seq: a k-way merge of the CPUs' queues by the stamp at
+// their heads. So a CPU's sequence gap (records its ring could not take)
+// becomes the same gap in Seq, and nothing else does, even when a record's
+// stamp is older than the one before it on its CPU (a task preempted
+// between stamping and writing it).
 type merger struct {
-	h       []mergeItem // a binary min-heap
+	q       []cpuQueue // by CPU
+	heads   []int      // a min-heap of the CPUs whose queue is not empty
+	n       int        // events held
 	seq     uint64
 	lastCPU []uint64 // by CPU: cpu_seq counts from 1 on every CPU
 }
 
-// mergeItem keeps the sort key beside the event: comparisons stay in the
-// heap's own memory instead of chasing a pointer per comparison (the
-// heap holds a reorder window of events: thousands under load).
-type mergeItem struct {
-	boot, cpuSeq uint64
-	ev           *events.Event
+// cpuQueue is one CPU's events in ring order; evs[head:] are held.
+type cpuQueue struct {
+	evs  []*events.Event
+	head int
 }
 
-func (a mergeItem) less(b mergeItem) bool {
-	return a.boot < b.boot || (a.boot == b.boot && a.cpuSeq < b.cpuSeq)
-}
+func (q *cpuQueue) first() *events.Event { return q.evs[q.head] }
 
-func (m *merger) Len() int    { return len(m.h) }
-func (m *merger) top() uint64 { return m.h[0].boot }
+func (m *merger) Len() int    { return m.n }
+func (m *merger) top() uint64 { return m.q[m.heads[0]].first().BootNS }
+
+// before orders two CPUs by the events at the heads of their queues.
+func (m *merger) before(a, b int) bool {
+	x, y := m.q[a].first(), m.q[b].first()
+	return x.BootNS < y.BootNS || (x.BootNS == y.BootNS && a < b)
+}
 
 func (m *merger) push(ev *events.Event) {
-	it := mergeItem{boot: ev.BootNS, cpuSeq: ev.CPUSeq, ev: ev}
-	h := append(m.h, it)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !it.less(h[p]) {
-			break
-		}
-		h[i] = h[p]
-		i = p
+	c := int(ev.CPU)
+	if c >= len(m.q) {
+		m.q = append(m.q, make([]cpuQueue, c+1-len(m.q))...)
 	}
-	h[i] = it
-	m.h = h
+	q := &m.q[c]
+	q.evs = append(q.evs, ev)
+	m.n++
+	if len(q.evs)-q.head == 1 {
+		m.heads = append(m.heads, c)
+		m.up(len(m.heads) - 1)
+	}
 }
 
-func (m *merger) pop() *events.Event {
-	h := m.h
-	ev := h[0].ev
-	n := len(h) - 1
-	last := h[n]
-	h[n] = mergeItem{}
-	h = h[:n]
-	i := 0
+func (m *merger) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !m.before(m.heads[i], m.heads[p]) {
+			return
+		}
+		m.heads[i], m.heads[p] = m.heads[p], m.heads[i]
+		i = p
+	}
+}
+
+func (m *merger) down(i int) {
+	n := len(m.heads)
 	for {
 		c := 2*i + 1
 		if c >= n {
-			break
+			return
 		}
-		if c+1 < n && h[c+1].less(h[c]) {
+		if c+1 < n && m.before(m.heads[c+1], m.heads[c]) {
 			c++
 		}
-		if !h[c].less(last) {
-			break
+		if !m.before(m.heads[c], m.heads[i]) {
+			return
 		}
-		h[i] = h[c]
+		m.heads[i], m.heads[c] = m.heads[c], m.heads[i]
 		i = c
 	}
-	if n > 0 {
-		h[i] = last
+}
+
+// pop takes the event at the head of the first CPU's queue.
+func (m *merger) pop() *events.Event {
+	c := m.heads[0]
+	q := &m.q[c]
+	ev := q.evs[q.head]
+	q.evs[q.head] = nil
+	q.head++
+	m.n--
+	switch {
+	case q.head == len(q.evs):
+		q.evs, q.head = q.evs[:0], 0
+		last := len(m.heads) - 1
+		m.heads[0] = m.heads[last]
+		m.heads = m.heads[:last]
+	case q.head > 1024 && q.head > len(q.evs)/2:
+		// Reuse the front of the queue's array.
+		k := copy(q.evs, q.evs[q.head:])
+		clear(q.evs[k:])
+		q.evs, q.head = q.evs[:k], 0
 	}
-	m.h = h
+	m.down(0)
 	return ev
 }
 
 // release appends to b, numbered, up to max events stamped at or before
 // limit (all: whatever their stamp), oldest first.
 func (m *merger) release(b []*events.Event, limit uint64, all bool, max int) []*events.Event {
-	for len(m.h) > 0 && len(b) < max && (all || m.h[0].boot <= limit) {
+	for m.n > 0 && len(b) < max && (all || m.top() <= limit) {
 		ev := m.pop()
 		if int(ev.CPU) >= len(m.lastCPU) {
 			m.lastCPU = append(m.lastCPU, make([]uint64, int(ev.CPU)+1-len(m.lastCPU))...)
