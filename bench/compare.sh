@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # compare.sh times a workload untraced and under each tracer given, side by
-# side: every round runs the workload once untraced, then once under each
-# tracer in turn, and a tracer's figure is the median of its per-round
-# ratios to the untraced run of the same round, so drift in the machine's
-# speed cancels out. Needs root.
+# side: every round runs, for each tracer in turn, the workload untraced and
+# then under that tracer, and a tracer's figure is the median of its ratios
+# to the untraced run just before, so drift in the machine's speed cancels
+# out. Needs root.
 #
 # usage: bench/compare.sh [-r ROUNDS] [-w WORKLOAD] NAME=COMMAND...
 #   -r ROUNDS    rounds (default 7)
 #   -w WORKLOAD  the command timed (default: bench/fsloop in a fresh directory)
-#   NAME=COMMAND a tracer, started with sh -c, stdout to /dev/null; for a
+#   NAME=COMMAND a tracer (NAME without spaces), started with sh -c,
+#                stdout to /dev/null; for a
 #                command starting with fstrace, "-q" is not given, so its
 #                start line tells when it is attached and its summary how
 #                many events it delivered and lost
@@ -91,14 +92,18 @@ stop_tracer() {
 }
 
 names=()
-for spec in "$@"; do names+=("${spec%%=*}"); done
+for spec in "$@"; do
+	name=${spec%%=*}
+	case $name in *[[:space:]]*|'') echo "compare: a tracer's name has no spaces: '$name'" >&2; exit 2 ;; esac
+	names+=("$name")
+done
 : >"$dir/results"
 r=0
 while [ $r -lt "$rounds" ]; do
 	r=$((r + 1))
-	read -r base_ms base_cs < <(run_workload)
-	echo "untraced $r $base_ms $base_cs 0 0 0" >>"$dir/results"
 	for spec in "$@"; do
+		read -r base_ms base_cs < <(run_workload)
+		echo "untraced $r $base_ms $base_cs 0 0 0" >>"$dir/results"
 		name=${spec%%=*}
 		cmd=${spec#*=}
 		start_tracer "$name" "$cmd"

@@ -47,11 +47,11 @@ bench/compare.sh -r "$rounds" \
 	"bpftrace=bpftrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args->filename)); }'" \
 	"fatrace=fatrace" \
 	"inotifywait=inotifywait -m -r -q /tmp" \
-	"fstrace -o json=$fstrace -o json" \
-	"fstrace -o text=$fstrace -o text" \
-	"fstrace -o none=$fstrace -o none" \
-	"fstrace -e mkdir=$fstrace -o json -e mkdir" \
-	"fstrace --pid 1=$fstrace -o json --pid 1"
+	"fstrace-json=$fstrace -o json" \
+	"fstrace-text=$fstrace -o text" \
+	"fstrace-none=$fstrace -o none" \
+	"fstrace-e-mkdir=$fstrace -o json -e mkdir" \
+	"fstrace-pid-1=$fstrace -o json --pid 1"
 
 echo
 echo "== 2. dd if=/dev/zero bs=4k count=100000, -e read,write,close"
