@@ -6,7 +6,8 @@
 # The guests run under software emulation with both vCPUs on one host
 # thread, so fstrace's own CPU time counts in full.
 # usage: bench/vm.sh [KERNEL...]   (default 5.10 6.1 6.12 7.2)
-# env: ROUNDS (5), ITERS (20000), MODES ("fentry kprobe syscall")
+# env: ROUNDS (5), ITERS (20000), MODES ("fentry kprobe syscall"),
+#      FSTRACE (a static fstrace binary to measure instead of this tree's)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 kernels=("$@")
@@ -16,7 +17,11 @@ vmtests/fetch-kernels.sh "${kernels[@]}"
 work=$(mktemp -d /tmp/fstrace-benchvm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/bin" "$work/logs"
-CGO_ENABLED=0 go build -trimpath -o "$work/bin/fstrace" ./cmd/fstrace
+if [ -n "${FSTRACE:-}" ]; then
+	cp "$FSTRACE" "$work/bin/fstrace"
+else
+	CGO_ENABLED=0 go build -trimpath -o "$work/bin/fstrace" ./cmd/fstrace
+fi
 cc -O2 -static -o "$work/bin/fsloop" bench/fsloop.c
 cp bench/guest-bench.sh "$work/bin/"
 
