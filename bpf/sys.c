@@ -5,9 +5,9 @@
  * sys_exit reads what the syscall was asked to do from its argument
  * registers — the names the process passed, dirfds, modes, requested
  * attributes — adds the result and emits; sys_enter is needed only for
- * close, when closes, reads or writes are traced. Names are made absolute against the
- * dirfd or cwd, in the kernel, at exit; an open that succeeded is reported
- * with the canonical path of the file it returned.
+ * close, when closes, reads or writes are traced. Names are made absolute
+ * against the dirfd or cwd, in the kernel, at exit; an open that succeeded
+ * is reported with the canonical path of the file it returned.
  *
  * It sees what goes through these syscalls, nothing else: not io_uring,
  * not the kernel's own file operations, and only x86-64 syscall numbers.
@@ -454,8 +454,9 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
  * that program for every other task on the CPU (its recursion guard), and
  * an event is gone. sys_exit, which makes the events, is therefore
  * attached twice, primary first (sys_enter only sees close, which the
- * primaries alone account, like reads and writes): the primary marks the current task for a hit it handles, the
- * backup handles the hit only when the mark is missing, which is when the
+ * primaries alone account, like reads and writes): the primary marks the
+ * current task for a hit it handles, the backup handles the hit only when
+ * the mark is missing, which is when the
  * kernel skipped the primary. An event is lost only when both are skipped;
  * user space bounds that from the programs' miss counts and `sys_recovered`.
  * Attached where the tracepoints are faultable and task storage exists;

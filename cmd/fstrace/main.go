@@ -197,14 +197,14 @@ loop:
 					onLost(lost + ev.Seq - lastSeq - 1)
 				}
 				lastSeq = ev.Seq
-				if outErr != nil {
-					// Output is gone: counted, not written.
-				} else if outErr = out.write(ev); outErr != nil {
-					if !errors.Is(outErr, syscall.EPIPE) {
-						fmt.Fprintf(stderr, "fstrace: write output: %v\n", outErr)
-						status = exitFailure
+				if outErr == nil { // once output is gone, events are counted only
+					if outErr = out.write(ev); outErr != nil {
+						if !errors.Is(outErr, syscall.EPIPE) {
+							fmt.Fprintf(stderr, "fstrace: write output: %v\n", outErr)
+							status = exitFailure
+						}
+						stop()
 					}
-					stop()
 				}
 				tr.Release(ev)
 				if cfg.count > 0 && n >= cfg.count {

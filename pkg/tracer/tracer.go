@@ -214,7 +214,8 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	if window <= 0 {
 		window = DefaultReorderWindow
 	}
-	for name, v := range map[string]any{"wake_bytes": uint64(ringSize / 4), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "sys_backup": syscallBackups(kspec)} {
+	wakeBytes := ringSize / 4 // see bpf/lib/emit.h
+	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "sys_backup": syscallBackups(kspec)} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
@@ -230,7 +231,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		mode:      mode,
 		attached:  attach,
 		window:    window,
-		wakeBytes: ringSize / 4,
+		wakeBytes: wakeBytes,
 		epfd:      -1,
 		wakefd:    -1,
 		timerfd:   -1,
