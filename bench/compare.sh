@@ -15,7 +15,9 @@
 #                many events it delivered and lost
 #
 # For every tracer it prints the median ratio (min-max), the median time,
-# the machine's context switches per event delivered, and the tracer's own
+# the median ratio of the workload's own CPU time (cpu-ratio: what the
+# tracer adds inside the workload's syscalls, steadier than elapsed time on
+# a busy machine), the machine's context switches per event delivered, and the tracer's own
 # CPU seconds (user + system) per million events delivered. The event count
 # is fstrace's own; for others it is the same workload's count.
 set -eu
@@ -51,14 +53,20 @@ ctxt() { awk '$1 == "ctxt" { print $2 }' /proc/stat; }
 cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hz=$(getconf CLK_TCK)
 
-run_workload() { # prints: ms ctxt
-	local c0 t0 t1 c1
+# run_workload prints: ms ctxt cpu-ms. cpu-ms is the workload's own CPU
+# time, user + system: the programs a tracer runs in the workload's
+# syscalls are charged to it, and it moves less than elapsed time when
+# other work shares the machine.
+run_workload() {
+	local c0 t0 t1 c1 cpu
 	c0=$(ctxt)
 	t0=$(now_ns)
-	sh -c "$workload" >/dev/null
+	cpu=$( (sh -c "$workload" >/dev/null; times) | awk 'END {
+		for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
+		printf "%d", t * 1000 }')
 	t1=$(now_ns)
 	c1=$(ctxt)
-	echo $(((t1 - t0) / 1000000)) $((c1 - c0))
+	echo $(((t1 - t0) / 1000000)) $((c1 - c0)) "$cpu"
 }
 
 # start_tracer NAME COMMAND: starts it and waits until it is attached.
@@ -102,14 +110,14 @@ r=0
 while [ $r -lt "$rounds" ]; do
 	r=$((r + 1))
 	for spec in "$@"; do
-		read -r base_ms base_cs < <(run_workload)
-		echo "untraced $r $base_ms $base_cs 0 0 0" >>"$dir/results"
+		read -r base_ms base_cs base_cpu < <(run_workload)
+		echo "untraced $r $base_ms $base_cs 0 0 0 $base_ms $base_cpu $base_cpu" >>"$dir/results"
 		name=${spec%%=*}
 		cmd=${spec#*=}
 		start_tracer "$name" "$cmd"
 		sleep 0.2
 		c0=$(cpu_ticks "$pid")
-		read -r ms cs < <(run_workload)
+		read -r ms cs cpu < <(run_workload)
 		# Let it catch up with the reorder window before reading its CPU.
 		sleep 0.2
 		c1=$(cpu_ticks "$pid")
@@ -117,7 +125,7 @@ while [ $r -lt "$rounds" ]; do
 		# fstrace's summary: "fstrace: N events, M lost".
 		ev=$(sed -n 's/^fstrace: \([0-9]*\) events, \([0-9]*\) lost$/\1 \2/p' "$dir/log")
 		[ -n "$ev" ] || ev="0 0"
-		echo "$name $r $ms $cs $((c1 - c0)) $ev $base_ms" >>"$dir/results"
+		echo "$name $r $ms $cs $((c1 - c0)) $ev $base_ms $cpu $base_cpu" >>"$dir/results"
 	done
 	printf 'round %d/%d done\n' "$r" "$rounds" >&2
 done
@@ -132,10 +140,10 @@ events=$(awk '$1 != "untraced" && $6 > 0 { print $6 }' "$dir/results" | median)
 
 echo "machine: $(nproc) CPUs, $(uname -r), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "workload: $workload; $rounds rounds, medians"
-printf '%-28s %-8s %-13s %8s %10s %12s %10s %6s\n' tracer ratio spread ms "ctxsw/ev" "cpu-s/Mev" events lost
+printf '%-28s %-8s %-13s %8s %-9s %10s %12s %10s %6s\n' tracer ratio spread ms "cpu-ratio" "ctxsw/ev" "cpu-s/Mev" events lost
 u_ms=$(awk '$1 == "untraced" { print $3 }' "$dir/results" | median)
 u_cs=$(awk '$1 == "untraced" { print $4 }' "$dir/results" | median)
-printf '%-28s %-8s %-13s %8s %10s %12s %10s %6s\n' untraced 1.00 - "$u_ms" "($u_cs)" - - -
+printf '%-28s %-8s %-13s %8s %-9s %10s %12s %10s %6s\n' untraced 1.00 - "$u_ms" 1.00 "($u_cs)" - - -
 for name in "${names[@]}"; do
 	rows=$(awk -v n="$name" '$1 == n' "$dir/results")
 	ratio=$(echo "$rows" | awk '{ printf "%.3f\n", $3 / $8 }' | median)
@@ -145,5 +153,6 @@ for name in "${names[@]}"; do
 	cs=$(echo "$rows" | awk -v e="$events" '{ n = ($6 > 0 ? $6 : e); printf "%.4f\n", n ? $4 / n : 0 }' | median)
 	cpu=$(echo "$rows" | awk -v e="$events" -v hz="$hz" '{ n = ($6 > 0 ? $6 : e); printf "%.2f\n", n ? $5 / hz / n * 1e6 : 0 }' | median)
 	lost=$(echo "$rows" | awk '{ s += $7 } END { print s + 0 }')
-	printf '%-28s %-8s %-13s %8s %10s %12s %10s %6s\n' "$name" "$ratio" "$spread" "$ms" "$cs" "$cpu" "$ev" "$lost"
+	wcpu=$(echo "$rows" | awk '$10 > 0 { printf "%.3f\n", $9 / $10 }' | median)
+	printf '%-28s %-8s %-13s %8s %-9s %10s %12s %10s %6s\n' "$name" "$ratio" "$spread" "$ms" "$wcpu" "$cs" "$cpu" "$ev" "$lost"
 done

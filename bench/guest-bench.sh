@@ -2,15 +2,20 @@
 # Runs in a QEMU guest (busybox sh, so POSIX sh): bench/fsloop untraced and
 # under `fstrace -o json` in each hook mode, alternating, and prints one
 # line per round: "BENCH MODE ROUND UNTRACED_MS TRACED_MS EVENTS LOST".
-# env: MODES (default "fentry kprobe syscall"), ROUNDS (5), ITERS (20000).
+# env: MODES (default "fentry kprobe syscall"; syscall-raw is the syscall
+# mode on the raw tracepoints, FSTRACE_SYSCALL_HOOKS=raw), ROUNDS (5),
+# ITERS (20000), ARGS (fstrace's arguments, default "-o json").
 set -u
 dir=/tmp/bench
 mkdir -p "$dir"
 for mode in ${MODES:-fentry kprobe syscall}; do
 	r=1
 	while [ "$r" -le "${ROUNDS:-5}" ]; do
+		hm=$mode raw=
+		[ "$mode" = syscall-raw ] && hm=syscall raw=raw
 		u=$(fsloop "$dir" "${ITERS:-20000}")
-		fstrace -o json --hook-mode "$mode" >/dev/null 2>"$dir/log" &
+		# shellcheck disable=SC2086 # ARGS is split on purpose
+		FSTRACE_SYSCALL_HOOKS=$raw fstrace ${ARGS:--o json} --hook-mode "$hm" >/dev/null 2>"$dir/log" &
 		pid=$!
 		i=0
 		until grep -q tracing "$dir/log"; do

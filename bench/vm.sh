@@ -6,7 +6,8 @@
 # The guests run under software emulation with both vCPUs on one host
 # thread, so fstrace's own CPU time counts in full.
 # usage: bench/vm.sh [KERNEL...]   (default 5.10 6.1 6.12 7.2)
-# env: ROUNDS (5), ITERS (20000), MODES ("fentry kprobe syscall"),
+# env: ROUNDS (5), ITERS (20000), MODES ("fentry kprobe syscall"; also
+#      syscall-raw), ARGS (fstrace's, default "-o json"),
 #      FSTRACE (a static fstrace binary to measure instead of this tree's)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,7 +31,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit } 
 printf '%-8s %-8s %-8s %-12s %10s %10s %6s\n' kernel mode ratio spread "ms(untr)" events lost
 for k in "${kernels[@]}"; do
 	vmtests/run-vm.sh -b "$work/bin" -o "$work/logs" -n "$k" -t 5400 \
-		-e ROUNDS="${ROUNDS:-5}" -e ITERS="${ITERS:-20000}" -e MODES="${MODES:-fentry kprobe syscall}" \
+		-e ROUNDS="${ROUNDS:-5}" -e ITERS="${ITERS:-20000}" -e MODES="${MODES:-fentry kprobe syscall}" -e ARGS="${ARGS:--o json}" \
 		"$k" -- sh /bin/guest-bench.sh >/dev/null 2>&1 || echo "bench-vm: $k: guest exited $?" >&2
 	tr -d '\r' <"$work/logs/$k.log" | grep -E '^BENCH' >"$work/$k.txt" || true
 	grep '^BENCH-ERROR' "$work/$k.txt" >&2 || true

@@ -572,6 +572,47 @@ int BPF_PROG(sys_exit_backup, struct pt_regs *regs, long ret)
 }
 
 /*
+ * The same, on the per-syscall tracepoints (syscalls:sys_exit_openat...,
+ * 5.15+), which user space prefers where it finds them: attached only to
+ * the syscalls of the traced kinds, they leave every other syscall of the
+ * machine without a program to run, so that nothing is paid for what is
+ * not traced. Their probe keeps preemption off (kernel/trace/
+ * trace_syscalls.c, also since the tracepoints became faultable in 6.14),
+ * so they need neither the guard nor backups. The context hides the
+ * regs pointer in its first 8 bytes, which a program may not read: the
+ * user registers come from bpf_task_pt_regs, a typed pointer that is read
+ * with plain loads.
+ */
+struct sys_exit_tp_ctx {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+struct sys_enter_tp_ctx {
+	__u64 common;
+	int nr;
+	__u64 args[6];
+};
+
+static __always_inline struct pt_regs *user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+SEC("tracepoint/syscalls/sys_enter")
+int sys_enter_tp(struct sys_enter_tp_ctx *ctx)
+{
+	return sys_enter_run(user_regs(), ctx->nr);
+}
+
+SEC("tracepoint/syscalls/sys_exit")
+int sys_exit_tp(struct sys_exit_tp_ctx *ctx)
+{
+	return sys_exit_run(user_regs(), ctx->ret, false);
+}
+
+/*
  * In fentry and kprobe modes: setattr, mount and umount calls that fail in
  * path lookup (ENOENT, ENOTDIR, EACCES on a directory, ELOOP...) never
  * reach the VFS helpers those modes hook (chmod_common, path_mount...). The

@@ -324,8 +324,10 @@ const (
 	bpfProgSymlinkExit           = "symlink_exit"
 	bpfProgSymlinkPath           = "symlink_path"
 	bpfProgSysEnter              = "sys_enter"
+	bpfProgSysEnterTp            = "sys_enter_tp"
 	bpfProgSysExit               = "sys_exit"
 	bpfProgSysExitBackup         = "sys_exit_backup"
+	bpfProgSysExitTp             = "sys_exit_tp"
 	bpfProgTruncateExit          = "truncate_exit"
 	bpfProgUmountEnter           = "umount_enter"
 	bpfProgUmountExit            = "umount_exit"
@@ -555,8 +557,10 @@ type bpfProgramSpecs struct {
 	SymlinkExit           *ebpf.ProgramSpec `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.ProgramSpec `ebpf:"symlink_path"`
 	SysEnter              *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysEnterTp            *ebpf.ProgramSpec `ebpf:"sys_enter_tp"`
 	SysExit               *ebpf.ProgramSpec `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.ProgramSpec `ebpf:"sys_exit_backup"`
+	SysExitTp             *ebpf.ProgramSpec `ebpf:"sys_exit_tp"`
 	TruncateExit          *ebpf.ProgramSpec `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.ProgramSpec `ebpf:"umount_enter"`
 	UmountExit            *ebpf.ProgramSpec `ebpf:"umount_exit"`
@@ -881,8 +885,10 @@ type bpfPrograms struct {
 	SymlinkExit           *ebpf.Program `ebpf:"symlink_exit"`
 	SymlinkPath           *ebpf.Program `ebpf:"symlink_path"`
 	SysEnter              *ebpf.Program `ebpf:"sys_enter"`
+	SysEnterTp            *ebpf.Program `ebpf:"sys_enter_tp"`
 	SysExit               *ebpf.Program `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.Program `ebpf:"sys_exit_backup"`
+	SysExitTp             *ebpf.Program `ebpf:"sys_exit_tp"`
 	TruncateExit          *ebpf.Program `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.Program `ebpf:"umount_enter"`
 	UmountExit            *ebpf.Program `ebpf:"umount_exit"`
@@ -1044,8 +1050,10 @@ func (p *bpfPrograms) Close() error {
 		p.SymlinkExit,
 		p.SymlinkPath,
 		p.SysEnter,
+		p.SysEnterTp,
 		p.SysExit,
 		p.SysExitBackup,
+		p.SysExitTp,
 		p.TruncateExit,
 		p.UmountEnter,
 		p.UmountExit,

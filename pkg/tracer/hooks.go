@@ -3,6 +3,10 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -24,6 +28,9 @@ type hook struct {
 	optional   bool // the kernel may lack it (a sibling hook covers the case)
 	follow     bool // needed only to follow a command
 	tracepoint bool // targets name a tracepoint, not a kernel function
+	// calls: a program on the per-syscall tracepoints, attached to those
+	// of the calls that can make a traced kind.
+	calls      []sysCall
 	backup     bool // a backup copy, attached only where syscallBackups says
 	unlessHas  string
 	// check, when set, vets the target's signature; a target that fails
@@ -106,6 +113,74 @@ var syscallHooks = []hook{
 	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: []events.Kind{events.KindClose, events.KindRead, events.KindWrite}, tracepoint: true},
 	{prog: "sys_exit", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true},
 	{prog: "sys_exit_backup", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true, backup: true},
+}
+
+// syscallTPHooks: the syscall mode on the per-syscall tracepoints, where
+// the kernel has them (syscallTracepoints): the same two programs, each
+// attached to just the syscalls of the traced kinds (bpf/sys.c).
+var syscallTPHooks = []hook{
+	{prog: "sys_enter_tp", kinds: kRW, calls: sysEnterCalls},
+	{prog: "sys_exit_tp", kinds: events.Kinds(), calls: sysExitCalls},
+}
+
+// A sysCall is a syscall as tracefs names it (syscalls/sys_exit_NAME) and
+// the event kinds it can make.
+type sysCall struct {
+	name  string
+	kinds []events.Kind
+}
+
+var (
+	kMkdir   = []events.Kind{events.KindMkdir}
+	kSymlink = []events.Kind{events.KindSymlink}
+	kLink    = []events.Kind{events.KindLink}
+	kUnlink  = []events.Kind{events.KindUnlink}
+	kRmdir   = []events.Kind{events.KindRmdir}
+	kRename  = []events.Kind{events.KindRename}
+	kMount   = []events.Kind{events.KindMount}
+	kUmount  = []events.Kind{events.KindUmount}
+	// A new open file also resets the read/write counts kept under its
+	// address (sys_rw).
+	kOpenRW = append(kOpen[:len(kOpen):len(kOpen)], kRW...)
+)
+
+// sysExitCalls: the syscalls sys_exit_tp sees, as sys_shape and sys_rw in
+// bpf/sys.c handle them (sendfile is sendfile64 to tracefs).
+var sysExitCalls = []sysCall{
+	{"open", kOpenRW}, {"creat", kOpenRW}, {"openat", kOpenRW}, {"openat2", kOpenRW},
+	{"mkdir", kMkdir}, {"mkdirat", kMkdir}, {"mknod", kMknod}, {"mknodat", kMknod},
+	{"symlink", kSymlink}, {"symlinkat", kSymlink}, {"link", kLink}, {"linkat", kLink},
+	{"unlink", kUnlink}, {"unlinkat", append(kUnlink[:1:1], events.KindRmdir)}, {"rmdir", kRmdir},
+	{"rename", kRename}, {"renameat", kRename}, {"renameat2", kRename},
+	{"chmod", kSetattr}, {"fchmod", kSetattr}, {"fchmodat", kSetattr}, {"fchmodat2", kSetattr},
+	{"chown", kSetattr}, {"fchown", kSetattr}, {"lchown", kSetattr}, {"fchownat", kSetattr},
+	{"truncate", kSetattr}, {"ftruncate", kSetattr},
+	{"utime", kSetattr}, {"utimes", kSetattr}, {"futimesat", kSetattr}, {"utimensat", kSetattr},
+	{"mount", kMount}, {"move_mount", kMount}, {"umount", kUmount},
+	{"read", kRW}, {"readv", kRW}, {"pread64", kRW}, {"preadv", kRW}, {"preadv2", kRW},
+	{"write", kRW}, {"writev", kRW}, {"pwrite64", kRW}, {"pwritev", kRW}, {"pwritev2", kRW},
+	{"sendfile64", kRW}, {"copy_file_range", kRW},
+}
+
+// sysEnterCalls: close(2), and dup2/dup3 onto an open fd, release a file
+// while the fd still names it: sys_enter_tp sees them at entry.
+var sysEnterCalls = []sysCall{{"close", kRW}, {"dup2", kRW}, {"dup3", kRW}}
+
+// tracepointTargets lists the tracepoints (syscalls:sys_PHASE_NAME) of the
+// calls that can make one of kinds and that this kernel has, comma-separated.
+func tracepointTargets(dir, phase string, calls []sysCall, kinds events.KindMask) string {
+	var out []string
+	for _, c := range calls {
+		if !slices.ContainsFunc(c.kinds, kinds.Has) {
+			continue
+		}
+		name := "sys_" + phase + "_" + c.name
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			continue // a syscall this kernel lacks (fchmodat2 before 6.6)
+		}
+		out = append(out, "syscalls:"+name)
+	}
+	return strings.Join(out, ",")
 }
 
 // backupPairs: each backup program, its primary, and its slot in the
@@ -208,6 +283,10 @@ func userNameParam(fn *btf.Func, i int) bool {
 // attach, and the load-time constants that depend on the kernel. It drops
 // every other program from spec.
 func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events.KindMask, follow bool) (map[string]string, uint32, error) {
+	tpDir := ""
+	if len(table) > 0 && table[0].calls != nil {
+		tpDir = syscallTracepoints()
+	}
 	attach := map[string]string{}
 	var userNames uint32
 	for _, h := range append(table[:len(table):len(table)], followHooks...) {
@@ -223,9 +302,20 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 		}
 		target := ""
 		var fn *btf.Func
-		if h.follow || h.tracepoint {
+		switch {
+		case h.calls != nil:
+			phase := "exit"
+			if h.prog == "sys_enter_tp" {
+				phase = "enter"
+			}
+			target = tracepointTargets(tpDir, phase, h.calls, kinds)
+			if target == "" {
+				delete(spec.Programs, h.prog)
+				continue
+			}
+		case h.follow || h.tracepoint:
 			target = h.targets[0]
-		} else {
+		default:
 			for _, t := range h.targets {
 				f, ok := kernelFunc(kspec, t)
 				if ok && h.check != nil {
@@ -273,7 +363,7 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 
 // keepProgram names a program a mode loads without attaching it.
 func keepProgram(table []hook) string {
-	if len(table) > 0 && table[0].prog == "sys_enter" { // syscallHooks
+	if len(table) > 0 && strings.HasPrefix(table[0].prog, "sys_enter") { // the syscall mode's
 		return "fmode_probe"
 	}
 	return ""

@@ -59,3 +59,34 @@ func TestPlanHostKernel(t *testing.T) {
 		t.Errorf("plan for unlink+follow: %v", attach)
 	}
 }
+
+// The per-syscall tracepoints a kind set attaches to: those of its
+// syscalls that the kernel has, and no others.
+func TestTracepointTargets(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"sys_exit_openat", "sys_exit_open", "sys_exit_unlinkat", "sys_exit_mkdir", "sys_exit_read", "sys_enter_close"} {
+		if err := os.Mkdir(dir+"/"+n, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		phase string
+		calls []sysCall
+		kinds events.KindMask
+		want  string
+	}{
+		{"exit", sysExitCalls, events.MaskOf(events.KindMkdir), "syscalls:sys_exit_mkdir"},
+		{"exit", sysExitCalls, events.MaskOf(events.KindRmdir), "syscalls:sys_exit_unlinkat"},
+		// creat, openat2 and the rest are missing from this "kernel"
+		{"exit", sysExitCalls, events.MaskOf(events.KindCreate), "syscalls:sys_exit_open,syscalls:sys_exit_openat"},
+		// a new open file resets read/write counts: opens go with reads
+		{"exit", sysExitCalls, events.MaskOf(events.KindRead), "syscalls:sys_exit_open,syscalls:sys_exit_openat,syscalls:sys_exit_read"},
+		{"exit", sysExitCalls, events.MaskOf(events.KindMount), ""},
+		{"enter", sysEnterCalls, events.MaskOf(events.KindClose), "syscalls:sys_enter_close"},
+		{"enter", sysEnterCalls, events.MaskOf(events.KindOpen), ""},
+	} {
+		if got := tracepointTargets(dir, c.phase, c.calls, c.kinds); got != c.want {
+			t.Errorf("%s %v: got %q, want %q", c.phase, c.kinds, got, c.want)
+		}
+	}
+}

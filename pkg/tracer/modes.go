@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
@@ -121,6 +122,35 @@ func syscallBackups(kspec *btf.Spec) bool {
 	return false
 }
 
+// syscallTracepoints returns the tracefs directory of the per-syscall
+// tracepoints (events/syscalls) when the syscall mode can use them, or "".
+// It needs tracefs mounted and bpf_task_pt_regs (5.15+), and it is skipped
+// when FSTRACE_SYSCALL_HOOKS=raw asks for the raw tracepoints, which cost
+// every syscall of the machine a program run but need neither.
+var syscallTracepoints = sync.OnceValue(func() string {
+	if os.Getenv("FSTRACE_SYSCALL_HOOKS") == "raw" {
+		return ""
+	}
+	if features.HaveProgramHelper(ebpf.TracePoint, asm.FnTaskPtRegs) != nil {
+		return ""
+	}
+	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		dir := filepath.Join(d, "events/syscalls")
+		if _, err := os.Stat(filepath.Join(dir, "sys_exit_openat")); err == nil {
+			return dir
+		}
+	}
+	return ""
+})
+
+// syscallTable is the syscall mode's hook table on this kernel.
+func syscallTable() []hook {
+	if syscallTracepoints() != "" {
+		return syscallTPHooks
+	}
+	return syscallHooks
+}
+
 // probeFmodeCreated finds the FMODE_CREATED bit of the running kernel, which
 // moved between versions and is not in BTF: it creates a file, opens it again,
 // and lets fmode_probe read the f_mode of both. The bit that differs is it.
@@ -179,15 +209,37 @@ func hasCaps() bool {
 	return has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON))
 }
 
-// attachProgram attaches one program the way its type asks.
-func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) (link.Link, error) {
-	if prog.Type() != ebpf.Kprobe {
-		return link.AttachTracing(link.TracingOptions{Program: prog})
+// attachProgram attaches one program the way its type asks; a program on
+// the per-syscall tracepoints, to each of the comma-separated targets.
+func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) ([]link.Link, error) {
+	var l link.Link
+	var err error
+	switch {
+	case prog.Type() == ebpf.TracePoint:
+		var ls []link.Link
+		for _, tp := range strings.Split(target, ",") {
+			group, name, _ := strings.Cut(tp, ":")
+			l, err := link.Tracepoint(group, name, prog, nil)
+			if err != nil {
+				for _, l := range ls {
+					l.Close()
+				}
+				return nil, fmt.Errorf("%s: %w", tp, err)
+			}
+			ls = append(ls, l)
+		}
+		return ls, nil
+	case prog.Type() != ebpf.Kprobe:
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+	case strings.HasPrefix(spec.SectionName, "kretprobe"):
+		l, err = link.Kretprobe(target, prog, nil)
+	default:
+		l, err = link.Kprobe(target, prog, nil)
 	}
-	if strings.HasPrefix(spec.SectionName, "kretprobe") {
-		return link.Kretprobe(target, prog, nil)
+	if err != nil {
+		return nil, err
 	}
-	return link.Kprobe(target, prog, nil)
+	return []link.Link{l}, nil
 }
 
 var errUnsafeFexit = errors.New("this kernel frees a BPF trampoline while tasks may still sleep in the traced function, so detaching fexit programs can crash it (no struct bpf_tramp_image in its BTF: before 5.12)")

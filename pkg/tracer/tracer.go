@@ -182,7 +182,11 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	for name, ps := range spec.Programs {
 		progSpecs[name] = ps
 	}
-	attach, userNames, err := plan(spec, kspec, hookTables[mode], kinds, opts.Follow)
+	table := hookTables[mode]
+	if mode == ModeSyscall {
+		table = syscallTable()
+	}
+	attach, userNames, err := plan(spec, kspec, table, kinds, opts.Follow)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +264,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	}
 	// In name order: a primary before its backup (bpf/sys.c).
 	for _, prog := range slices.Sorted(maps.Keys(attach)) {
-		l, err := attachProgram(progSpecs[prog], coll.Programs[prog], attach[prog])
+		ls, err := attachProgram(progSpecs[prog], coll.Programs[prog], attach[prog])
 		if err != nil {
 			t.teardown()
 			// A mode whose programs load but cannot attach is as
@@ -271,7 +275,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 			}
 			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], err)
 		}
-		t.links = append(t.links, l)
+		t.links = append(t.links, ls...)
 	}
 	if err := t.startPump(); err != nil {
 		t.teardown()
