@@ -90,10 +90,10 @@ func AppendTextIn(dst []byte, e *Event, loc *time.Location) []byte {
 		dst = strconv.AppendUint(append(dst, " offset="...), e.Offset, 10)
 		dst = strconv.AppendUint(append(dst, " bytes="...), e.Bytes, 10)
 	case KindClose:
-		dst = strconv.AppendUint(append(dst, " read="...), e.BytesRead, 10)
-		dst = strconv.AppendUint(append(dst, " written="...), e.BytesWritten, 10)
-		if e.Written {
-			dst = append(dst, " modified"...)
+		dst = strconv.AppendUint(append(dst, " bytes_read="...), e.BytesRead, 10)
+		dst = strconv.AppendUint(append(dst, " bytes_written="...), e.BytesWritten, 10)
+		if e.OpenedForWrite {
+			dst = append(dst, " opened_for_write"...)
 		}
 	}
 	return append(dst, '\n')

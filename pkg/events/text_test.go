@@ -24,7 +24,7 @@ func TestAppendTextGolden(t *testing.T) {
 		KindUmount:  "08:05:00.123 umount     1234 umount           0       /mnt flags=MNT_DETACH",
 		KindRead:    "08:05:00.123 read       1234 cat              1024    /etc/passwd offset=4096 bytes=1024",
 		KindWrite:   "08:05:00.123 write      1234 cat              17      /tmp/log offset=0 bytes=17",
-		KindClose:   "08:05:00.123 close      1234 cat              0       /tmp/log (truncated) read=10 written=17 modified",
+		KindClose:   "08:05:00.123 close      1234 cat              0       /tmp/log (truncated) bytes_read=10 bytes_written=17 opened_for_write",
 	}
 	for _, r := range sampleRecs() {
 		got := string(AppendTextIn(nil, mustDecode(t, r), time.UTC))
