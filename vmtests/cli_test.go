@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -330,6 +331,68 @@ func TestChanges(t *testing.T) {
 		// The closes of the three read-only opens of src.
 		if m := droppedRE.FindStringSubmatch(r.stderr); m == nil || m[1] != "3" {
 			t.Errorf("summary does not say 3 dropped:\n%s", r.stderr)
+		}
+	})
+}
+
+func init() {
+	helpers["textnames"] = func(h helperEnv) error {
+		d := h.dir + "/t"
+		if err := os.WriteFile(d+"/y -> z", nil, 0o644); err != nil {
+			return err
+		}
+		if err := syscall.Rename(d+"/y -> z", d+"/x mode=0600"); err != nil {
+			return err
+		}
+		if err := syscall.Symlink("a b", d+"/l"); err != nil {
+			return err
+		}
+		if err := os.Mkdir(d+"/ne", 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(d+"/ne/f", nil, 0o644); err != nil {
+			return err
+		}
+		if err := syscall.Rmdir(d + "/ne"); err != syscall.ENOTEMPTY {
+			return fmt.Errorf("rmdir of a full directory: %v", err)
+		}
+		return nil
+	}
+}
+
+// The text output of real operations on awkward names: quoted, the arrow
+// from the old name to the new, a symlink's target as target=, the errno
+// name within its column; --time=none and --color=always.
+func TestTextOutput(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		if err := os.Mkdir(dir+"/t", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		r := startTrace(t, mode, dir, "textnames", "-o", "text", "--time=none", "--color=always", "-e", "rename,symlink,rmdir", "--path", dir+"/t")
+		if err := r.cmd.Wait(); err != nil {
+			t.Fatalf("fstrace: %v\n%s", err, r.stderr.String())
+		}
+		comm := filepath.Base(os.Args[0])
+		comm = fmt.Sprintf("%-16s ", comm[:min(15, len(comm))])
+		d := dir + "/t"
+		want := []string{
+			"EVENT       PID COMM             RET             PATH",
+			"\x1b[33mrename\x1b[0m PID " + comm + "0               '" + d + "/y -> z' -> '" + d + "/x mode=0600'",
+			"\x1b[32msymlink\x1b[0m PID " + comm + "0               " + d + "/l target='a b'",
+			"\x1b[31mrmdir\x1b[0m PID " + comm + "\x1b[1;31mENOTEMPTY\x1b[0m       " + d + "/ne",
+		}
+		// The event column's padding and the pid vary: "KIND PID ".
+		pid := regexp.MustCompile(`^(\S+) +\d+ `)
+		var got []string
+		for i, l := range strings.Split(strings.TrimSuffix(r.stdout.String(), "\n"), "\n") {
+			if i > 0 {
+				l = pid.ReplaceAllString(l, "$1 PID ")
+			}
+			got = append(got, l)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("text output\n%q\nwant\n%q", got, want)
 		}
 	})
 }

@@ -272,3 +272,22 @@ func TestUseColor(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want events.TimeStyle
+	}{
+		{nil, events.TimeLocal},
+		{[]string{"-t"}, events.TimeLocal},
+		{[]string{"-t", "--time=local"}, events.TimeLocal},
+		{[]string{"--time", "utc"}, events.TimeUTC},
+		{[]string{"--time=relative"}, events.TimeRelative},
+		{[]string{"--time=none"}, events.TimeNone},
+	} {
+		cfg, err := parseArgs(tc.args, &bytes.Buffer{})
+		if err != nil || cfg.timeStyle != tc.want {
+			t.Errorf("%q: %v, %v; want style %d", tc.args, cfg, err, tc.want)
+		}
+	}
+}
