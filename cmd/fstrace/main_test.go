@@ -59,6 +59,8 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"--"}, "no command after --"},
 		{[]string{"-e", "close:each"}, `unknown event kind "close:each"`},
 		{[]string{"probe", "-o", "xml"}, `invalid --output "xml"`},
+		{[]string{"probe", "--bogus"}, `probe: unexpected argument "--bogus" (fstrace probe --help)`},
+		{[]string{"probe", "-o"}, "-o needs a value"},
 		{[]string{"--pid", "abc"}, `invalid --pid: "abc" is not a process id`},
 		{[]string{"--pid", "1,,2"}, `invalid --pid: "" is not a process id`},
 		{[]string{"--uid", "no-such-user-xyz"}, `invalid --uid: "no-such-user-xyz": no such user`},

@@ -36,7 +36,7 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, probeUsage)
 			return exitOK
 		default:
-			fmt.Fprintf(stderr, "fstrace: probe: unexpected argument %q\n%s", a, probeUsage)
+			fmt.Fprintf(stderr, "fstrace: probe: unexpected argument %q (fstrace probe --help)\n", a)
 			return exitUsage
 		}
 	}
