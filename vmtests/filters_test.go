@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,6 +76,15 @@ func TestFilters(t *testing.T) {
 				return []string{"-e", "mkdir", "--uid", "root", "--gid", "root", "--path", d}
 			}, []string{"mkdir:/in", "mkdir:/in/sub", "mkdir:/out"}},
 			{"no match", func(d string) []string { return []string{"--uid", "1000"} }, nil},
+			// The filters in fstrace itself.
+			{"succeeded", func(d string) []string { return []string{"--succeeded", "--path", d, "-e", "create,unlink"} },
+				[]string{"create:/in/a", "create:/in/sub/b", "create:/out/c", "create:/inx", "create:/in/by-sh"}},
+			{"path glob on the base name", func(d string) []string {
+				return []string{"-e", "create", "--path", d, "--path-glob", "b*"}
+			}, []string{"create:/in/sub/b", "create:/in/by-sh"}},
+			{"path glob on the whole path", func(d string) []string {
+				return []string{"-e", "create,rename", "--path-glob", d + "/in/*"}
+			}, []string{"create:/in/a", "rename:/out/c", "create:/in/by-sh"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				dir := testDir(t)
@@ -85,6 +95,12 @@ func TestFilters(t *testing.T) {
 				got := r.paths(dir)
 				if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 					t.Errorf("events\n got %q\nwant %q", got, tc.want)
+				}
+				// What fstrace's own filters drop is counted: the
+				// failed unlink; the creates of .helper-info, a, c, inx.
+				want, ok := map[string]int{"succeeded": 1, "path glob on the base name": 4}[tc.name]
+				if m := droppedRE.FindStringSubmatch(r.stderr); ok && (m == nil || m[1] != strconv.Itoa(want)) {
+					t.Errorf("summary does not say %d dropped:\n%s", want, r.stderr)
 				}
 			})
 		}

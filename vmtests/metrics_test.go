@@ -161,6 +161,15 @@ func init() {
 // lossyTrace runs the lossy helper with fstrace stopped during its burst.
 func lossyTrace(t *testing.T, mode string, flags ...string) (string, traced) {
 	t.Helper()
+	dir, run := lossyStart(t, mode, flags...)
+	os.WriteFile(dir+"/go2", nil, 0o644)
+	return dir, run.wait(t)
+}
+
+// lossyStart runs the lossy helper up to the end of its burst: it then
+// waits for go2.
+func lossyStart(t *testing.T, mode string, flags ...string) (string, *running) {
+	t.Helper()
 	dir := testDir(t)
 	if err := os.Mkdir(dir+"/burst", 0o777); err != nil {
 		t.Fatal(err)
@@ -172,11 +181,10 @@ func lossyTrace(t *testing.T, mode string, flags ...string) (string, traced) {
 	os.WriteFile(dir+"/go", nil, 0o644)
 	waitFile(t, dir+"/burst-done")
 	run.cmd.Process.Signal(syscall.SIGCONT)
-	os.WriteFile(dir+"/go2", nil, 0o644)
-	return dir, run.wait(t)
+	return dir, run
 }
 
-var summaryRE = regexp.MustCompile(`fstrace: (\d+) events, (\d+) lost`)
+var summaryRE = regexp.MustCompile(`fstrace: (\d+) events?, (\d+) lost`)
 
 // With a tiny ring, delivered + lost is exactly what happened, and the seq
 // gaps add up to the lost count.
@@ -215,10 +223,16 @@ func TestLossAddsUp(t *testing.T) {
 		if len(r.find("create", dir+"/burst/marker")) != 1 {
 			t.Error("the marker after the burst was not delivered")
 		}
-		// Audit-like use: loss is fatal.
-		_, r2 := lossyTrace(t, mode, "--on-loss=exit")
-		if r2.status != 3 || !strings.Contains(r2.stderr, "--on-loss=exit") {
+		// Audit-like use: loss is fatal, and stops the command (fail
+		// closed), which would otherwise wait two minutes for go2.
+		began := time.Now()
+		_, run := lossyStart(t, mode, "--on-loss=exit")
+		r2 := run.wait(t)
+		if r2.status != 3 || !strings.Contains(r2.stderr, "; stopping tracing, and stopping "+os.Args[0]+" (SIGTERM), as --on-loss=exit asks") {
 			t.Errorf("--on-loss=exit: status %d, stderr:\n%s", r2.status, r2.stderr)
+		}
+		if d := time.Since(began); d > time.Minute {
+			t.Errorf("--on-loss=exit: the command was not stopped (fstrace ran %v)", d)
 		}
 	})
 }

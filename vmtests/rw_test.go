@@ -64,15 +64,22 @@ func init() {
 		unix.Close(fd)
 		unix.Write(fd2, []byte("de"))
 		unix.Close(fd2)
+		// Opened read-write ("r+") and closed without a write: opened
+		// for write, no byte written.
+		if fd, err = unix.Open(d+"/src", unix.O_RDWR, 0); err != nil {
+			return err
+		}
+		unix.Close(fd)
 		return nil
 	}
 }
 
-// closes lists the close events of a path as read/written/written-flag.
+// closes lists the close events of a path as bytes read, bytes written and
+// opened_for_write.
 func (r traced) closes(path string) []string {
 	var out []string
 	for _, e := range r.find("close", path) {
-		out = append(out, fmt.Sprintf("r%d w%d %v", e.num("bytes_read"), e.num("bytes_written"), e["written"]))
+		out = append(out, fmt.Sprintf("r%d w%d %v", e.num("bytes_read"), e.num("bytes_written"), e["opened_for_write"]))
 	}
 	return out
 }
@@ -94,8 +101,9 @@ func TestReadWriteClose(t *testing.T) {
 				t.Errorf("%s: got %q, want %q\n%s", what, got, want, r.dump())
 			}
 		}
-		// src: written once by the helper, read by cp, read twice.
-		check("close src", r.closes(src), "r0 w10000 true", "r10000 w0 false", "r10000 w0 false", "r10000 w0 false")
+		// src: written once by the helper, read by cp, read twice, then
+		// opened r+ and closed unwritten.
+		check("close src", r.closes(src), "r0 w10000 true", "r10000 w0 false", "r10000 w0 false", "r10000 w0 false", "r0 w0 true")
 		// dst: written by cp, then appended to.
 		check("close dst", r.closes(dst), "r0 w10000 true", "r0 w3 true")
 		// dup: one close, at the last reference, with both fds' writes.

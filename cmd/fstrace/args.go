@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,13 @@ var errHelp = errors.New("help requested")
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// repeatFlag collects a repeatable flag's values as given (a glob may hold
+// a comma).
+type repeatFlag []string
+
+func (l *repeatFlag) String() string     { return strings.Join(*l, " ") }
+func (l *repeatFlag) Set(v string) error { *l = append(*l, v); return nil }
 func (l *listFlag) Set(v string) error {
 	for _, w := range strings.Split(v, ",") {
 		*l = append(*l, strings.TrimSpace(w))
@@ -35,7 +43,9 @@ func (l *listFlag) Set(v string) error {
 
 type config struct {
 	output      string
-	kinds       events.KindMask
+	kinds       events.KindMask // the kinds to attach programs for (see traceKinds)
+	kindsGiven  bool            // -e was given
+	fileKinds   events.KindMask // the filter file's events: at start, 0 when absent
 	count       uint64
 	duration    time.Duration
 	ringSize    int
@@ -49,6 +59,11 @@ type config struct {
 	quiet       bool
 	version     bool
 	command     []string
+	kill        bool // stop COMMAND when tracing stops
+	readyFile   string
+	timeStyle   events.TimeStyle
+	color       string // auto, always, never
+	post        postFilter
 }
 
 const usageText = `Usage: fstrace [OPTIONS] [-- COMMAND [ARGS...]]
@@ -59,17 +74,32 @@ descendants. Needs root (or CAP_BPF and CAP_PERFMON).
 
 Options:
   -o, --output FORMAT   text (default), json (one object per line), none
-  -e, --events LIST     event kinds, comma-separated (default: all of
-                        open,create,mkdir,mknod,symlink,link,unlink,rmdir,
-                        rename,setattr,mount,umount); also read, write, close:
-                        a read or write is reported once per open file and
-                        counted in its close, read:each and write:each
+  -e, --events LIST     event kinds, comma-separated, of: open, create,
+                        mkdir, mknod, symlink, link, unlink, rmdir, rename,
+                        setattr, mount, umount (the default: all of these),
+                        read, write, close, read:each, write:each, all.
+                        A read or write is reported once per open file and
+                        counted in its close; read:each and write:each
                         report every call; all is every kind
-  -n, --count N         stop after N events
-  -d, --duration D      stop after D (e.g. 10s, 5m; a bare number is seconds)
-      --ring-size SIZE  bytes per CPU ring buffer, power of two (e.g. 4M)
+  -n, --count N         stop tracing after N events (COMMAND runs on)
+  -d, --duration D      stop tracing after D (e.g. 10s, 5m; a bare number is
+                        seconds; COMMAND runs on)
+      --kill            when tracing stops before COMMAND ends (-n, -d, a
+                        closed output), stop COMMAND too (SIGTERM)
+      --ring-size SIZE  bytes per CPU ring buffer, power of two, at least
+                        the page size (e.g. 4M)
       --hook-mode MODE  auto (default), fentry, kprobe or syscall: how to hook
                         the kernel; auto takes the first the kernel accepts
+      --ready-file PATH once tracing has begun, write fstrace's pid to PATH
+                        (atomically; removed at exit), also with -q
+
+Text output:
+  -t                    the same as --time=local
+      --time STYLE      the TIME column: local (time of day, the default),
+                        utc (date and time), relative (seconds since the
+                        start) or none; all with microseconds
+      --color WHEN      auto (default: on a terminal, unless NO_COLOR is
+                        set), always or never
 
 Filters (in the kernel; repeatable, and comma lists; AND across flags, OR
 within one; the --exclude- forms drop what they match):
@@ -84,17 +114,33 @@ within one; the --exclude- forms drop what they match):
       --exclude-pid, --exclude-uid, --exclude-gid, --exclude-comm,
       --exclude-cgroup, --exclude-path
       --filter-file FILE    more filters from a YAML or JSON file, added to
-                            the flags' and read again on SIGHUP
+                            the flags' and read again on SIGHUP; its events:
+                            are what is traced when -e is not given, and
+                            may only narrow -e when it is
+
+Filters in fstrace itself (after the kernel's; counted in the summary):
+      --succeeded           successful operations only
+      --changes             only what modifies: create, mkdir, mknod,
+                            symlink, link, unlink, rmdir, rename, setattr,
+                            write, and close of a file opened for writing
+      --path-glob PATTERN   paths matching a glob (* ? [...]): the whole
+                            path when PATTERN has a '/', else its last
+                            element; for rename and link either path counts
 
 Metrics and loss:
       --metrics-addr ADDR   serve Prometheus metrics on ADDR (/metrics, and
                             /healthz); ":9464" means 127.0.0.1:9464
       --web.config.file F   TLS and basic auth for it (exporter-toolkit format)
       --on-loss warn|exit   when the kernel drops events because a ring is
-                            full: warn on stderr (default), or stop, exit 3
+                            full: warn on stderr (default), or stop tracing,
+                            stop COMMAND (SIGTERM) and exit 3
   -q, --quiet           no start line or summary on stderr
   -V, --version         print the version and exit
   -h, --help            show this help
+
+Signals: SIGINT and SIGTERM stop tracing (with COMMAND, they go to COMMAND
+and tracing stops when it ends); SIGHUP reloads --filter-file, and without
+one it is handled as SIGTERM.
 
 Exit status: 0 on success, 1 when tracing fails, 2 on bad usage, 3 when
 events were lost and --on-loss=exit; with COMMAND, COMMAND's exit status.
@@ -130,6 +176,17 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	failed := false
 	fs.BoolVar(&failed, "failed", false, "")
+	fs.BoolVar(&cfg.post.succeeded, "succeeded", false, "")
+	fs.BoolVar(&cfg.post.changes, "changes", false, "")
+	var globs repeatFlag
+	fs.Var(&globs, "path-glob", "")
+	fs.BoolVar(&cfg.kill, "kill", false, "")
+	fs.StringVar(&cfg.readyFile, "ready-file", "", "")
+	localTime := false
+	fs.BoolVar(&localTime, "t", false, "")
+	var timeStr string
+	fs.StringVar(&timeStr, "time", "local", "")
+	fs.StringVar(&cfg.color, "color", "auto", "")
 	fs.StringVar(&cfg.filterFile, "filter-file", "", "")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "")
 	fs.StringVar(&cfg.webConfig, "web.config.file", "", "")
@@ -148,7 +205,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
 		}
-		return nil, err
+		return nil, usageError(err)
 	}
 	if help {
 		return nil, errHelp
@@ -197,40 +254,74 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("invalid --output %q (want text, json or none)", cfg.output)
 	}
 	if eventsList != "" || set["e"] || set["events"] {
-		// read:each and write:each ask for every call, not the first.
-		var words []string
-		for _, w := range strings.Split(eventsList, ",") {
-			w = strings.TrimSpace(w)
-			if k, ok := strings.CutSuffix(w, ":each"); ok && (k == "read" || k == "write") {
-				kind, _ := events.ParseKind(k)
-				cfg.eachCall |= events.MaskOf(kind)
-				w = k
-			}
-			words = append(words, w)
-		}
-		eventsList = strings.Join(words, ",")
-		m, err := events.ParseKindList(eventsList)
+		m, each, err := parseEvents(eventsList)
 		if err != nil {
-			return nil, fmt.Errorf("invalid --events: %v", err)
+			return nil, err
 		}
-		if m&events.AllKinds == events.AllKinds {
-			m = tracer.SupportedKinds
-		}
-		if extra := m &^ tracer.SupportedKinds; extra != 0 {
-			return nil, fmt.Errorf("invalid --events: %s not supported yet", extra)
-		}
-		cfg.kinds = m
+		cfg.kinds, cfg.eachCall, cfg.kindsGiven = m, each, true
 	}
 	if err := buildFilter(cfg, lists, failed); err != nil {
 		return nil, err
 	}
+	if failed && cfg.post.succeeded {
+		return nil, errors.New("--failed and --succeeded exclude each other")
+	}
+	for _, g := range globs {
+		if err := checkGlob(g); err != nil {
+			return nil, fmt.Errorf("invalid --path-glob %q: %v", g, err)
+		}
+	}
+	cfg.post.globs = globs
 	if set["filter-file"] {
 		if cfg.filterFile == "" {
 			return nil, errors.New("invalid --filter-file: empty path")
 		}
-		if _, err := filters.Load(cfg.filterFile); err != nil {
+		ff, err := filters.Load(cfg.filterFile)
+		if err != nil {
 			return nil, fmt.Errorf("invalid --filter-file: %v", err)
 		}
+		cfg.fileKinds = ff.Events
+		if extra := ff.Events &^ tracer.SupportedKinds; extra != 0 {
+			return nil, fmt.Errorf("invalid --filter-file: %s: events: %s not supported yet", cfg.filterFile, extra)
+		}
+		if extra := ff.Events &^ cfg.kinds; cfg.kindsGiven && extra != 0 {
+			return nil, fmt.Errorf("invalid --filter-file: %s: events: %s not traced (-e gives %s; the file may only narrow it)", cfg.filterFile, extra, cfg.kinds)
+		}
+	}
+	if cfg.post.changes {
+		// --changes narrows what -e or the file asks for; alone, it
+		// is every kind that modifies.
+		if given := cfg.kinds | cfg.fileKinds; given != 0 {
+			if given&changeKinds == 0 {
+				return nil, fmt.Errorf("--changes leaves none of %s", given)
+			}
+			if cfg.kindsGiven {
+				cfg.kinds &= changeKinds
+			}
+		} else {
+			cfg.kinds, cfg.kindsGiven = changeKinds, true
+		}
+	}
+	switch {
+	case set["time"]:
+		st, ok := timeStyles[timeStr]
+		if !ok {
+			return nil, fmt.Errorf("invalid --time %q (want local, utc, relative or none)", timeStr)
+		}
+		if localTime && st != events.TimeLocal {
+			return nil, fmt.Errorf("-t and --time=%s disagree", timeStr)
+		}
+		cfg.timeStyle = st
+	default:
+		cfg.timeStyle = events.TimeLocal
+	}
+	switch cfg.color {
+	case "auto", "always", "never":
+	default:
+		return nil, fmt.Errorf("invalid --color %q (want auto, always or never)", cfg.color)
+	}
+	if set["ready-file"] && cfg.readyFile == "" {
+		return nil, errors.New("invalid --ready-file: empty path")
 	}
 	if countStr != "" || set["n"] || set["count"] {
 		n, err := strconv.ParseUint(countStr, 10, 64)
@@ -295,10 +386,56 @@ func parseSize(s string) (int, error) {
 		return 0, fmt.Errorf("invalid --ring-size %q (want bytes, or a K, M or G suffix)", s)
 	}
 	n, err := strconv.Atoi(num)
-	if err != nil || n <= 0 || n&(n-1) != 0 {
+	if err != nil || n <= 0 || n&(n-1) != 0 || n > 1<<40/mult {
 		return 0, fmt.Errorf("invalid --ring-size %q (want a power of two, e.g. 4M)", s)
 	}
+	// The kernel maps a ring in whole pages.
+	if page := os.Getpagesize(); n*mult < page {
+		return 0, fmt.Errorf("invalid --ring-size %q (want at least the page size, %d bytes)", s, page)
+	}
 	return n * mult, nil
+}
+
+var timeStyles = map[string]events.TimeStyle{
+	"local": events.TimeLocal, "utc": events.TimeUTC, "relative": events.TimeRelative, "none": events.TimeNone,
+}
+
+// usageError rewords the flag package's errors into one line that names
+// the flag.
+func usageError(err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Errorf("unknown flag -%s (fstrace --help lists them)", name)
+	}
+	return err
+}
+
+// eventWords are the words -e takes.
+const eventWords = "open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, read:each, write:each, all"
+
+// parseEvents parses -e: the kinds, and those among read and write reported
+// on every call (read:each, write:each).
+func parseEvents(list string) (kinds, each events.KindMask, err error) {
+	for _, w := range strings.Split(list, ",") {
+		w = strings.TrimSpace(w)
+		if k, ok := strings.CutSuffix(w, ":each"); ok && (k == "read" || k == "write") {
+			kind, _ := events.ParseKind(k)
+			each |= events.MaskOf(kind)
+			w = k
+		}
+		m, err := events.ParseKindList(w)
+		if err != nil {
+			return 0, 0, fmt.Errorf("invalid --events: unknown event kind %q (valid: %s)", w, eventWords)
+		}
+		kinds |= m
+	}
+	if kinds&events.AllKinds == events.AllKinds {
+		kinds = tracer.SupportedKinds
+	}
+	if extra := kinds &^ tracer.SupportedKinds; extra != 0 {
+		return 0, 0, fmt.Errorf("invalid --events: %s not supported yet", extra)
+	}
+	return kinds, each, nil
 }
 
 // buildFilter turns the filter flags into a filter set; a bad value is an
@@ -335,6 +472,11 @@ func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
 			},
 			func() (string, error) {
 				n, v := flag("path")
+				for _, p := range v {
+					if strings.ContainsAny(p, "*?[") {
+						return n, fmt.Errorf("%q is a glob: --path takes a directory or file (and all below it); use --path-glob %s", p, shellWord(p))
+					}
+				}
 				return n, filters.Add(&f.Path, filters.CleanPath, 0, exclude, v...)
 			},
 		} {

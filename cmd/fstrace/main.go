@@ -18,11 +18,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/sys/unix"
 
 	"github.com/fstrace/fstrace/pkg/events"
 	"github.com/fstrace/fstrace/pkg/filters"
@@ -65,7 +67,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
-		fmt.Fprintln(stderr, "Try 'fstrace --help' for more information.")
 		return exitUsage
 	}
 	if cfg.version {
@@ -96,24 +97,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer ln.Close()
 	}
 
+	kinds := cfg.traceKinds()
+	filter := currentFilter(cfg, nil)
 	tr, err := tracer.New(tracer.Options{
-		Events:   cfg.kinds,
+		Events:   kinds,
 		RingSize: cfg.ringSize,
 		Follow:   cmd != nil,
 		HookMode: cfg.hookMode,
 		EachCall: cfg.eachCall,
-		Filter:   *currentFilter(cfg, nil),
+		Filter:   *filter,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
 		return exitFailure
 	}
 	defer tr.Close()
+	start := time.Now()
 	if w := tr.Warning(); w != "" {
 		fmt.Fprintf(stderr, "fstrace: WARNING: %s\n", w)
 	}
 	if !cfg.quiet {
-		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(cfg.kinds), tr.HookMode(), untilLabel(cmd))
+		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(kinds, filter), tr.HookMode(), untilLabel(cmd))
 	}
 
 	if ln != nil {
@@ -121,12 +125,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	hup := make(chan os.Signal, 1)
 	if cfg.filterFile != "" {
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	} else {
+		// Without a file to reload, SIGHUP (a closed terminal) is a
+		// stop like SIGTERM: flush, summary, exit status 0.
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	}
+	defer signal.Stop(sigs)
+
+	if cfg.readyFile != "" {
+		// The programs are attached and the rings read: whatever
+		// happens from now on is seen.
+		if err := writeReady(cfg.readyFile); err != nil {
+			fmt.Fprintf(stderr, "fstrace: --ready-file: %v\n", err)
+			return exitFailure
+		}
+		defer os.Remove(cfg.readyFile)
 	}
 
 	var done <-chan int // the command's exit status
@@ -141,7 +159,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeout = time.After(cfg.duration)
 	}
 
-	out := newSink(cfg.output, stdout)
+	out := newSink(cfg, stdout, start)
 	status := exitOK
 	stopping := false
 	stop := func() {
@@ -152,7 +170,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// Events come in batches: one hand-off per batch, not per event.
 	evc := tr.Batches()
-	var n, lastSeq, lost uint64
+	var n, dropped, lastSeq, lost uint64
 	var lastWarn time.Time
 	var outErr error // the first failed write: no more are tried
 	lossCheck := time.NewTicker(time.Second)
@@ -166,17 +184,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		lost = total
 		if cfg.onLoss == "exit" {
 			if status != exitLoss {
-				fmt.Fprintf(stderr, "fstrace: %d events lost (ring buffer full); stopping as --on-loss=exit asks\n", lost)
+				also := ""
+				if done != nil {
+					also = fmt.Sprintf(", and stopping %s (SIGTERM)", cmd.argv[0])
+				}
+				fmt.Fprintf(stderr, "fstrace: %s lost (ring buffer full); stopping tracing%s, as --on-loss=exit asks\n", plural(lost, "event"), also)
 			}
 			status = exitLoss
-			if cmd != nil && done != nil {
-				cmd.signal(syscall.SIGTERM)
+			if done != nil {
+				cmd.signal(syscall.SIGTERM) // fail closed
 			}
 			stop()
 			return
 		}
 		if time.Since(lastWarn) >= 10*time.Second {
-			fmt.Fprintf(stderr, "fstrace: WARNING: %d events lost so far (ring buffer full: a larger --ring-size or filters help)\n", lost)
+			fmt.Fprintf(stderr, "fstrace: WARNING: %s lost so far (ring buffer full: a larger --ring-size or filters help)\n", plural(lost, "event"))
 			lastWarn = time.Now()
 		}
 	}
@@ -192,11 +214,16 @@ loop:
 					tr.Release(ev)
 					continue
 				}
-				n++
 				if ev.Seq > lastSeq+1 {
 					onLost(lost + ev.Seq - lastSeq - 1)
 				}
 				lastSeq = ev.Seq
+				if cfg.post.active() && !cfg.post.keep(ev) {
+					dropped++
+					tr.Release(ev)
+					continue
+				}
+				n++
 				if outErr == nil { // once output is gone, events are counted only
 					if outErr = out.write(ev); outErr != nil {
 						if !errors.Is(outErr, syscall.EPIPE) {
@@ -215,7 +242,7 @@ loop:
 				out.flush()
 			}
 		case s := <-sigs:
-			if cmd != nil && !stopping {
+			if cmd != nil && done != nil && !stopping {
 				// The command gets the terminal's signals itself; pass
 				// on the others and keep tracing until it exits.
 				if s != syscall.SIGINT {
@@ -225,15 +252,7 @@ loop:
 			}
 			stop()
 		case <-hup:
-			f := currentFilter(cfg, stderr)
-			if f == nil {
-				continue // the error is printed; the filters in force stay
-			}
-			if err := tr.SetFilter(*f); err != nil {
-				fmt.Fprintf(stderr, "fstrace: reload %s: %v (keeping the filters in force)\n", cfg.filterFile, err)
-			} else if !cfg.quiet {
-				fmt.Fprintf(stderr, "fstrace: filters reloaded from %s\n", cfg.filterFile)
-			}
+			reload(tr, cfg, kinds, stderr)
 		case st := <-done:
 			if status != exitLoss {
 				status = st
@@ -252,18 +271,84 @@ loop:
 		fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
 		status = exitFailure
 	}
-	if done != nil { // stopped before the command finished
+	if done != nil && cfg.kill && status != exitLoss {
 		cmd.signal(syscall.SIGTERM)
-		if st := <-done; status != exitLoss {
-			status = st
-		}
 	}
 	// Waits for a Close still under way, so the counts are final.
 	if err := tr.Close(); err != nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
 	}
-	summary(tr, n, cfg.quiet, stderr)
+	summary(tr, n, dropped, cfg, stderr)
+	if done != nil {
+		// Tracing stopped before the command ended (-n, -d, a closed
+		// output): it runs on unless --kill or --on-loss=exit stopped
+		// it, and its status is fstrace's.
+		if !cfg.kill && status != exitLoss && !cfg.quiet {
+			fmt.Fprintf(stderr, "fstrace: tracing stopped; waiting for %s to end (--kill would stop it)\n", cmd.argv[0])
+		}
+		st := waitCommand(cmd, done, sigs, hup)
+		if status != exitLoss {
+			status = st
+		}
+	}
 	return status
+}
+
+// waitCommand waits for the command after tracing stopped, passing on the
+// signals fstrace receives as while tracing.
+func waitCommand(cmd *launcher, done <-chan int, sigs, hup <-chan os.Signal) int {
+	for {
+		select {
+		case st := <-done:
+			return st
+		case s := <-sigs:
+			if s != syscall.SIGINT {
+				cmd.signal(s)
+			}
+		case <-hup: // nothing left to reload
+		}
+	}
+}
+
+// reload applies the filter file again. The kinds traced are fixed at
+// start: a file that asks for another kind is refused, as is one that does
+// not parse, and the filters in force stay.
+func reload(tr *tracer.Tracer, cfg *config, kinds events.KindMask, stderr io.Writer) {
+	f := currentFilter(cfg, stderr)
+	if f == nil {
+		return // the error is printed
+	}
+	if extra := f.Events &^ kinds; extra != 0 {
+		fmt.Fprintf(stderr, "fstrace: reload %s: events: %s not traced (the kinds traced, %s, are fixed at start; keeping the filters in force)\n", cfg.filterFile, extra, kinds)
+		return
+	}
+	if err := tr.SetFilter(*f); err != nil {
+		fmt.Fprintf(stderr, "fstrace: reload %s: %v (keeping the filters in force)\n", cfg.filterFile, err)
+	} else if !cfg.quiet {
+		fmt.Fprintf(stderr, "fstrace: filters reloaded from %s: tracing %s\n", cfg.filterFile, kindsLabel(kinds, f))
+	}
+}
+
+// writeReady writes fstrace's pid to path atomically: a reader sees no file
+// or the whole of it.
+func writeReady(path string) error {
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// plural is "1 event", "2 events".
+func plural(n uint64, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatUint(n, 10) + " " + one + "s"
 }
 
 // currentFilter is the flags' filter set plus the filter file's. With a
@@ -309,7 +394,7 @@ func serveMetrics(ln net.Listener, tr *tracer.Tracer, cfg *config, stderr io.Wri
 	}
 }
 
-func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
+func summary(tr *tracer.Tracer, n, dropped uint64, cfg *config, stderr io.Writer) {
 	st, err := tr.Stats()
 	if err != nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
@@ -324,7 +409,7 @@ func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
 		}
 	}
 	if lost > 0 {
-		fmt.Fprintf(stderr, "fstrace: WARNING: %d events lost (ring buffer full: %s); try a larger --ring-size\n", lost, strings.Join(parts, ", "))
+		fmt.Fprintf(stderr, "fstrace: WARNING: %s lost (ring buffer full: %s); try a larger --ring-size\n", plural(lost, "event"), strings.Join(parts, ", "))
 	}
 	if st.Missed > 0 {
 		// An upper bound. With backup programs (syscall mode) nearly
@@ -334,24 +419,33 @@ func summary(tr *tracer.Tracer, n uint64, quiet bool, stderr io.Writer) {
 		if _, ok := tr.Hooks()["sys_exit_backup"]; ok {
 			level, made = "note", fmt.Sprintf(", %d made up by backup programs", st.Recovered)
 		}
-		fmt.Fprintf(stderr, "fstrace: %s: the kernel skipped fstrace's programs %d time(s) while tasks were preempted inside them%s: at most %d events may be missing\n", level, st.Skipped, made, st.Missed)
+		fmt.Fprintf(stderr, "fstrace: %s: the kernel skipped fstrace's programs %s while tasks were preempted inside them%s: at most %s may be missing\n", level, plural(st.Skipped, "time"), made, plural(st.Missed, "event"))
 	}
 	if st.DecodeErrors > 0 {
-		fmt.Fprintf(stderr, "fstrace: WARNING: %d records could not be decoded\n", st.DecodeErrors)
+		fmt.Fprintf(stderr, "fstrace: WARNING: %s could not be decoded\n", plural(st.DecodeErrors, "record"))
 	}
-	if !quiet {
-		fmt.Fprintf(stderr, "fstrace: %d events, %d lost\n", n, lost)
+	if !cfg.quiet {
+		post := ""
+		if cfg.post.active() {
+			post = fmt.Sprintf(", %d dropped by fstrace's own filters (--succeeded, --changes, --path-glob)", dropped)
+		}
+		fmt.Fprintf(stderr, "fstrace: %s, %d lost%s\n", plural(n, "event"), lost, post)
 		if st.Recovered > 0 && st.Missed == 0 {
-			fmt.Fprintf(stderr, "fstrace: the kernel skipped fstrace's programs %d time(s) while tasks were preempted inside them; backups made up for all %d that mattered\n", st.Skipped, st.Recovered)
+			fmt.Fprintf(stderr, "fstrace: the kernel skipped fstrace's programs %s while tasks were preempted inside them; backups made up for all %d that mattered\n", plural(st.Skipped, "time"), st.Recovered)
 		}
 	}
 }
 
-func kindsLabel(m events.KindMask) string {
-	if m == 0 {
-		m = tracer.DefaultKinds
+// kindsLabel names the kinds that can reach the output: those attached,
+// narrowed by the filter's events.
+func kindsLabel(attached events.KindMask, f *filters.Set) string {
+	if f.Events != 0 {
+		attached &= f.Events
 	}
-	return m.String()
+	if attached == 0 {
+		return "no event kind"
+	}
+	return attached.String()
 }
 
 func untilLabel(l *launcher) string {
@@ -365,16 +459,38 @@ func untilLabel(l *launcher) string {
 type sink struct {
 	w      *bufio.Writer
 	format string
+	text   events.TextFormat
 	buf    []byte
 }
 
-func newSink(format string, w io.Writer) *sink {
-	s := &sink{w: bufio.NewWriterSize(w, 64<<10), format: format}
-	if format == "text" {
-		s.w.WriteString(events.TextHeader())
+func newSink(cfg *config, w io.Writer, start time.Time) *sink {
+	s := &sink{w: bufio.NewWriterSize(w, 64<<10), format: cfg.output}
+	s.text = events.TextFormat{Time: cfg.timeStyle, Start: start, Color: useColor(cfg.color, w, os.Getenv)}
+	if s.format == "text" {
+		s.w.WriteString(s.text.Header())
 		s.w.WriteByte('\n')
 	}
 	return s
+}
+
+// useColor decides --color: auto means on a terminal, unless NO_COLOR is
+// set to anything but "" (no-color.org).
+func useColor(when string, w io.Writer, getenv func(string) string) bool {
+	switch when {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	if getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func (s *sink) write(ev *events.Event) error {
@@ -382,7 +498,7 @@ func (s *sink) write(ev *events.Event) error {
 	case "json":
 		s.buf = events.AppendJSON(s.buf[:0], ev)
 	case "text":
-		s.buf = events.AppendText(s.buf[:0], ev)
+		s.buf = s.text.Append(s.buf[:0], ev)
 	default:
 		return nil
 	}

@@ -2,22 +2,48 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fstrace/fstrace/pkg/events"
 	"github.com/fstrace/fstrace/pkg/tracer"
 )
 
-// Bad input: one line on stderr (plus the hint), exit status 2, nothing
-// loaded.
+// Bad input: one line on stderr, exit status 2, nothing loaded.
 func TestBadUsage(t *testing.T) {
+	dir := t.TempDir()
+	readFile := filepath.Join(dir, "read.yaml")
+	if err := os.WriteFile(readFile, []byte("events: [open, read]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--bogus"}, "unknown flag -bogus (fstrace --help lists them)"},
+		{[]string{"-e", "bogus"}, `unknown event kind "bogus" (valid: open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, read:each, write:each, all)`},
+		{[]string{"--ring-size", "1K"}, `invalid --ring-size "1K" (want at least the page size, 4096 bytes)`},
+		{[]string{"--ring-size", "3000"}, `invalid --ring-size "3000" (want a power of two`},
+		{[]string{"--ring-size", "2048"}, `invalid --ring-size "2048" (want at least the page size`},
+		{[]string{"--failed", "--succeeded"}, "--failed and --succeeded exclude each other"},
+		{[]string{"--path", "/etc/*.conf"}, `invalid --path: "/etc/*.conf" is a glob: --path takes a directory or file (and all below it); use --path-glob '/etc/*.conf'`},
+		{[]string{"--exclude-path", "/tmp/x?"}, `invalid --exclude-path: "/tmp/x?" is a glob`},
+		{[]string{"--path", "/a[b]"}, "use --path-glob '/a[b]'"},
+		{[]string{"--path-glob", "[a"}, `invalid --path-glob "[a": syntax error in pattern`},
+		{[]string{"--path-glob", ""}, `invalid --path-glob "": empty pattern`},
+		{[]string{"--time", "iso"}, `invalid --time "iso" (want local, utc, relative or none)`},
+		{[]string{"-t", "--time", "utc"}, "-t and --time=utc disagree"},
+		{[]string{"--color", "yes"}, `invalid --color "yes" (want auto, always or never)`},
+		{[]string{"--ready-file", ""}, "invalid --ready-file: empty path"},
+		{[]string{"-e", "open,create", "--filter-file", readFile}, "events: read not traced (-e gives open,create; the file may only narrow it)"},
+		{[]string{"-e", "open,mount", "--changes"}, "--changes leaves none of open,mount"},
 		{[]string{"-e", "opne"}, `unknown event kind "opne"`},
 		{[]string{"-e", ""}, `unknown event kind ""`},
 		{[]string{"-o", "yaml"}, `invalid --output "yaml"`},
@@ -33,6 +59,8 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"--"}, "no command after --"},
 		{[]string{"-e", "close:each"}, `unknown event kind "close:each"`},
 		{[]string{"probe", "-o", "xml"}, `invalid --output "xml"`},
+		{[]string{"probe", "--bogus"}, `probe: unexpected argument "--bogus" (fstrace probe --help)`},
+		{[]string{"probe", "-o"}, "-o needs a value"},
 		{[]string{"--pid", "abc"}, `invalid --pid: "abc" is not a process id`},
 		{[]string{"--pid", "1,,2"}, `invalid --pid: "" is not a process id`},
 		{[]string{"--uid", "no-such-user-xyz"}, `invalid --uid: "no-such-user-xyz": no such user`},
@@ -46,9 +74,9 @@ func TestBadUsage(t *testing.T) {
 		if got := run(tc.args, &stdout, &stderr); got != exitUsage {
 			t.Errorf("fstrace %q: exit %d, want %d", tc.args, got, exitUsage)
 		}
-		first, _, _ := strings.Cut(stderr.String(), "\n")
-		if !strings.HasPrefix(first, "fstrace: ") || !strings.Contains(first, tc.want) {
-			t.Errorf("fstrace %q: stderr %q, want a line with %q", tc.args, stderr.String(), tc.want)
+		first, rest, _ := strings.Cut(stderr.String(), "\n")
+		if !strings.HasPrefix(first, "fstrace: ") || !strings.Contains(first, tc.want) || rest != "" {
+			t.Errorf("fstrace %q: stderr %q, want one line with %q", tc.args, stderr.String(), tc.want)
 		}
 		if stdout.Len() != 0 {
 			t.Errorf("fstrace %q wrote to stdout: %q", tc.args, stdout.String())
@@ -99,5 +127,169 @@ func TestFilterFlags(t *testing.T) {
 	}
 	if len(f.Path) != 2 || f.Path[0].Value != "/etc" || !f.Path[1].Exclude {
 		t.Errorf("path rules %+v", f.Path)
+	}
+}
+
+func TestHelpListsKinds(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if got := run([]string{"--help"}, &stdout, &stderr); got != exitOK {
+		t.Fatalf("--help: exit %d", got)
+	}
+	for _, w := range strings.Split(eventWords, ", ") {
+		if !strings.Contains(stdout.String(), w) {
+			t.Errorf("--help does not list %q", w)
+		}
+	}
+	for _, f := range []string{"--kill", "--ready-file", "--time", "--color", "--succeeded", "--changes", "--path-glob", "SIGHUP"} {
+		if !strings.Contains(stdout.String(), f) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}
+
+func TestParseEvents(t *testing.T) {
+	cfg, err := parseArgs([]string{"-e", "open,read:each,write"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := events.MaskOf(events.KindOpen, events.KindRead, events.KindWrite); cfg.kinds != want || cfg.traceKinds() != want {
+		t.Errorf("kinds %s, want %s", cfg.kinds, want)
+	}
+	if cfg.eachCall != events.MaskOf(events.KindRead) {
+		t.Errorf("each call %s", cfg.eachCall)
+	}
+}
+
+// The kinds traced: -e, else the filter file's events:, else the default;
+// --changes narrows them, and alone is every kind that modifies.
+func TestTraceKinds(t *testing.T) {
+	dir := t.TempDir()
+	ff := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(ff, []byte("events: [read, close, unlink]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := events.MaskOf
+	for _, tc := range []struct {
+		args []string
+		want events.KindMask
+	}{
+		{nil, tracer.DefaultKinds},
+		{[]string{"-e", "open"}, m(events.KindOpen)},
+		{[]string{"--filter-file", ff}, m(events.KindRead, events.KindClose, events.KindUnlink)},
+		{[]string{"-e", "all", "--filter-file", ff}, tracer.SupportedKinds},
+		{[]string{"--changes"}, changeKinds},
+		{[]string{"--changes", "-e", "open,unlink,write"}, m(events.KindUnlink, events.KindWrite)},
+		{[]string{"--changes", "--filter-file", ff}, m(events.KindClose, events.KindUnlink)},
+	} {
+		cfg, err := parseArgs(tc.args, &bytes.Buffer{})
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if got := cfg.traceKinds(); got != tc.want {
+			t.Errorf("%q: traces %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestPostFilter(t *testing.T) {
+	ev := func(k events.Kind, p, np string, ret int32, ofw bool) *events.Event {
+		return &events.Event{Kind: k, Path: p, NewPath: np, Ret: ret, OpenedForWrite: ofw}
+	}
+	for _, tc := range []struct {
+		p    postFilter
+		ev   *events.Event
+		want bool
+	}{
+		{postFilter{succeeded: true}, ev(events.KindOpen, "/a", "", 3, false), true},
+		{postFilter{succeeded: true}, ev(events.KindOpen, "/a", "", -2, false), false},
+		{postFilter{changes: true}, ev(events.KindClose, "/a", "", 0, true), true},
+		{postFilter{changes: true}, ev(events.KindClose, "/a", "", 0, false), false},
+		{postFilter{changes: true}, ev(events.KindUnlink, "/a", "", 0, false), true},
+		{postFilter{globs: []string{"*.conf"}}, ev(events.KindOpen, "/etc/x/nginx.conf", "", 0, false), true},
+		{postFilter{globs: []string{"*.conf"}}, ev(events.KindOpen, "/etc/x.conf/y", "", 0, false), false},
+		{postFilter{globs: []string{"/etc/*.conf"}}, ev(events.KindOpen, "/etc/a.conf", "", 0, false), true},
+		{postFilter{globs: []string{"/etc/*.conf"}}, ev(events.KindOpen, "/etc/x/a.conf", "", 0, false), false},
+		{postFilter{globs: []string{"*.txt", "*.conf"}}, ev(events.KindOpen, "/a.conf", "", 0, false), true},
+		{postFilter{globs: []string{"*.conf"}}, ev(events.KindRename, "/tmp/x", "/etc/y.conf", 0, false), true},
+		{postFilter{globs: []string{"*.conf"}}, ev(events.KindSymlink, "/tmp/x", "", 0, false), false},
+		{postFilter{globs: []string{"f?[0-9]"}}, ev(events.KindCreate, "/d/fa7", "", 0, false), true},
+		{postFilter{succeeded: true, globs: []string{"*.c"}}, ev(events.KindCreate, "/d/a.c", "", -13, false), false},
+	} {
+		if got := tc.p.keep(tc.ev); got != tc.want {
+			t.Errorf("%+v keeps %s %q -> %q ret %d: %v, want %v", tc.p, tc.ev.Kind, tc.ev.Path, tc.ev.NewPath, tc.ev.Ret, got, tc.want)
+		}
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0 events", 1: "1 event", 2: "2 events"} {
+		if got := plural(n, "event"); got != want {
+			t.Errorf("plural(%d) = %q", n, got)
+		}
+	}
+}
+
+// --color: auto is on for a terminal only, and off under NO_COLOR.
+func TestUseColor(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	env := func(v string) func(string) string { return func(string) string { return v } }
+	for _, tc := range []struct {
+		when, noColor string
+		w             io.Writer
+		want          bool
+	}{
+		{"auto", "", tty, true},
+		{"auto", "1", tty, false},
+		{"auto", "", pw, false},
+		{"auto", "", &bytes.Buffer{}, false},
+		{"never", "", tty, false},
+		{"always", "", pw, true},
+		{"always", "1", pw, true}, // a flag overrides NO_COLOR
+	} {
+		if got := useColor(tc.when, tc.w, env(tc.noColor)); got != tc.want {
+			t.Errorf("--color=%s NO_COLOR=%q on %T: %v, want %v", tc.when, tc.noColor, tc.w, got, tc.want)
+		}
+	}
+}
+
+func TestTimeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want events.TimeStyle
+	}{
+		{nil, events.TimeLocal},
+		{[]string{"-t"}, events.TimeLocal},
+		{[]string{"-t", "--time=local"}, events.TimeLocal},
+		{[]string{"--time", "utc"}, events.TimeUTC},
+		{[]string{"--time=relative"}, events.TimeRelative},
+		{[]string{"--time=none"}, events.TimeNone},
+	} {
+		cfg, err := parseArgs(tc.args, &bytes.Buffer{})
+		if err != nil || cfg.timeStyle != tc.want {
+			t.Errorf("%q: %v, %v; want style %d", tc.args, cfg, err, tc.want)
+		}
 	}
 }

@@ -36,7 +36,7 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, probeUsage)
 			return exitOK
 		default:
-			fmt.Fprintf(stderr, "fstrace: probe: unexpected argument %q\n%s", a, probeUsage)
+			fmt.Fprintf(stderr, "fstrace: probe: unexpected argument %q (fstrace probe --help)\n", a)
 			return exitUsage
 		}
 	}
@@ -66,6 +66,12 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// noPreemptGuard says what "preempt guard no" means for a user.
+const noPreemptGuard = "no: fstrace's programs cannot keep preemption off while they run " +
+	"(bpf_preempt_disable, Linux 6.10+); harmless where the kernel does not preempt BPF programs " +
+	"(voluntary preemption, as Debian's kernels up to 6.12); with full or lazy preemption the kernel " +
+	"may skip some of their runs, which fstrace counts and reports at exit"
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -78,7 +84,11 @@ func printProbe(w io.Writer, r *tracer.ProbeReport) {
 	fmt.Fprintf(w, "btf           %s\n", yesNo(r.BTF))
 	fmt.Fprintf(w, "ring buffer   %s\n", yesNo(r.RingBuffer))
 	fmt.Fprintf(w, "bpf lsm       %s\n", yesNo(r.LSM))
-	fmt.Fprintf(w, "preempt guard %s\n", yesNo(r.PreemptGuard))
+	if r.PreemptGuard {
+		fmt.Fprintln(w, "preempt guard yes")
+	} else {
+		fmt.Fprintln(w, "preempt guard "+noPreemptGuard)
+	}
 	for _, m := range r.Modes {
 		if m.Supported && m.Warning != "" {
 			fmt.Fprintf(w, "%-13s yes, but not chosen: %s\n", m.Mode, m.Warning)

@@ -170,7 +170,7 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	case KindClose:
 		ev.BytesRead = ne.Uint64(raw[offBytes:])
 		ev.BytesWritten = ne.Uint64(raw[offBytes2:])
-		ev.Written = rflags&rfWritten != 0
+		ev.OpenedForWrite = rflags&rfWritten != 0
 	}
 	return nil
 }

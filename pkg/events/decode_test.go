@@ -74,7 +74,7 @@ func TestDecodeKinds(t *testing.T) {
 		case KindRead, KindWrite:
 			want.Offset, want.Bytes = r.Offset, r.Bytes
 		case KindClose:
-			want.BytesRead, want.BytesWritten, want.Written = 10, 17, true
+			want.BytesRead, want.BytesWritten, want.OpenedForWrite = 10, 17, true
 		}
 		t.Run(r.Kind.String(), func(t *testing.T) { compareEvents(t, mustDecode(t, r), &want) })
 	}

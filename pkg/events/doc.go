@@ -1,7 +1,7 @@
 // Package events decodes the raw records that fstrace's BPF programs write
 // into ring buffers (struct fst_record in bpf/fstrace.h) into Events, and
 // formats Events as JSON Lines (AppendJSON) and as aligned human-readable
-// text (AppendText).
+// text (AppendText, or TextFormat for a choice of time column and colour).
 //
 // The hot path (Decoder.Decode, AppendJSON, AppendText) allocates nothing in
 // steady state: an Event owns a byte buffer that its strings point into, and

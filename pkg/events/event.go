@@ -43,9 +43,12 @@ type Event struct {
 	HasIno           bool
 	Attrs            Attrs  // setattr only
 	Offset, Bytes    uint64 // read/write per call
-	BytesRead        uint64 // close
-	BytesWritten     uint64 // close
-	Written          bool   // close: the file was written through
+	BytesRead        uint64 // close: bytes read through the open file
+	BytesWritten     uint64 // close: bytes written through the open file
+	// OpenedForWrite (close): the file was opened with write access, as
+	// fanotify's CLOSE_WRITE (against CLOSE_NOWRITE) says; whether any
+	// byte was written is BytesWritten's business.
+	OpenedForWrite bool
 
 	buf []byte // backing store for the strings above
 }

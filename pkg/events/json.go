@@ -26,7 +26,7 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //	           times as RFC 3339 strings or "now"
 //	source fstype             mount
 //	offset bytes              read, write
-//	bytes_read bytes_written written   close
+//	bytes_read bytes_written opened_for_write   close (opened_for_write: true or false)
 //	ino dev                   when known; dev as user-space st_dev
 //	path_truncated, new_path_truncated   true, only when set
 //
@@ -82,7 +82,7 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	case KindClose:
 		dst = jsonUint(dst, "bytes_read", e.BytesRead)
 		dst = jsonUint(dst, "bytes_written", e.BytesWritten)
-		dst = strconv.AppendBool(append(dst, `,"written":`...), e.Written)
+		dst = strconv.AppendBool(append(dst, `,"opened_for_write":`...), e.OpenedForWrite)
 	}
 
 	if e.HasIno {

@@ -76,7 +76,7 @@ func TestAppendJSONGolden(t *testing.T) {
 		}, `"event":"write","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":20,"offset":100,"bytes":20}`},
 		{"close", func(r *rec) {
 			r.Kind, r.Str[0], r.Bytes, r.Bytes2, r.Rflags = KindClose, "/log", 1, 0, rfWritten
-		}, `"event":"close","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":0,"bytes_read":1,"bytes_written":0,"written":true}`},
+		}, `"event":"close","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":0,"bytes_read":1,"bytes_written":0,"opened_for_write":true}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestAppendJSONValid(t *testing.T) {
 		KindUmount:  {"flags"},
 		KindRead:    {"offset", "bytes"},
 		KindWrite:   {"offset", "bytes"},
-		KindClose:   {"bytes_read", "bytes_written", "written", "path_truncated"},
+		KindClose:   {"bytes_read", "bytes_written", "opened_for_write", "path_truncated"},
 	}
 	for _, r := range sampleRecs() {
 		ev := mustDecode(t, r)

@@ -12,55 +12,115 @@ const (
 	wEvent = 7
 	wPID   = 7
 	wComm  = 16
-	wRet   = 7
+	// wRet fits the longest errno name (ENOTRECOVERABLE, EPROTONOSUPPORT,
+	// ESOCKTNOSUPPORT: 15 bytes) and any byte count of a read or write.
+	wRet = 15
 )
 
+// TimeStyle chooses the TIME column of the text format.
+type TimeStyle uint8
+
+// The time styles. Each has microseconds.
+const (
+	TimeLocal    TimeStyle = iota // time of day in TextFormat.Location: 15:04:05.000000
+	TimeUTC                       // UTC date and time: 2006-01-02T15:04:05.000000Z
+	TimeRelative                  // seconds since TextFormat.Start: 12.345678
+	TimeNone                      // no TIME column
+)
+
+// timeWidth is the width of the TIME column in each style; a relative time
+// past 99999 s is wider, and shifts its line.
+var timeWidth = [...]int{TimeLocal: 15, TimeUTC: 27, TimeRelative: 12}
+
+// TextFormat is a choice of text output. The zero TextFormat is local time of
+// day, no colour.
+type TextFormat struct {
+	Time     TimeStyle
+	Location *time.Location // TimeLocal, and setattr's times; nil means time.Local
+	Start    time.Time      // TimeRelative's zero
+	// Color adds ANSI colours: the event kind by family, and the errno
+	// name of a failure in red.
+	Color bool
+}
+
 // TextHeader returns the column header line for AppendText, without '\n'.
-func TextHeader() string {
-	return "TIME         EVENT       PID COMM             RET     PATH"
+func TextHeader() string { return (&TextFormat{}).Header() }
+
+// Header returns the column header line for f.Append, without '\n'.
+func (f *TextFormat) Header() string {
+	var b []byte
+	if f.Time != TimeNone {
+		b = pad(append(b, "TIME"...), 0, timeWidth[f.Time])
+	}
+	b = pad(append(b, "EVENT"...), len(b), wEvent)
+	b = append(b, "    PID "...)
+	b = pad(append(b, "COMM"...), len(b), wComm)
+	b = pad(append(b, "RET"...), len(b), wRet)
+	return string(append(b, "PATH"...))
 }
 
 // AppendText appends e to dst as one human-readable line, aligned under
-// TextHeader and ending in '\n', with the time in time.Local.
-func AppendText(dst []byte, e *Event) []byte { return AppendTextIn(dst, e, time.Local) }
+// TextHeader and ending in '\n', with the time of day in time.Local.
+func AppendText(dst []byte, e *Event) []byte {
+	f := TextFormat{}
+	return f.Append(dst, e)
+}
 
 // AppendTextIn is AppendText with the times shown in loc, which must not be
 // nil.
-//
-// The line has the columns TIME (HH:MM:SS.mmm), EVENT, PID, COMM and RET (the
-// return value, or the errno name of a failure), then the path and the
-// details of the kind: "path -> new_path" for rename and link, "path ->
-// target" for symlink, "source on path type fstype" for mount, and
-// key=value pairs such as flags=O_RDONLY or mode=0644. Bytes that are not
-// printable or not UTF-8 are escaped as \n, \t, \r, \\ or \xNN, so an event is
-// always one line. It does not allocate when dst has room.
 func AppendTextIn(dst []byte, e *Event, loc *time.Location) []byte {
-	t := e.Time.In(loc)
-	h, m, s := t.Clock()
-	dst = append2(append2(append2(dst, h, ':'), m, ':'), s, '.')
-	ms := t.Nanosecond() / 1e6
-	dst = append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), ' ')
+	f := TextFormat{Location: loc}
+	return f.Append(dst, e)
+}
 
-	start := len(dst)
-	dst = pad(appendKind(dst, e.Kind), start, wEvent)
+// Append appends e to dst as one line, aligned under f.Header and ending in
+// '\n'. It does not allocate when dst has room.
+//
+// The line has the columns TIME (see TimeStyle), EVENT, PID, COMM and RET
+// (the return value, or the errno name of a failure), then the path and the
+// details of the kind: "path -> new_path" for rename and link (the arrow
+// always points from the old name to the new one), "path target=T" for
+// symlink, "source on path type fstype" for mount, and key=value pairs such
+// as flags=O_RDONLY or mode=0644.
+//
+// Names (paths, symlink targets, mount sources and types, comm) are
+// quoted as `ls --quoting-style=shell-escape` does when they hold anything
+// but plain characters — a space, '=', a quote, a backslash, a shell
+// special character ('>' of an arrow among them), a control character, a
+// byte that is not UTF-8 or a rune that is not printable — so a name never
+// looks like two, or like a key=value, and an event is always one line.
+func (f *TextFormat) Append(dst []byte, e *Event) []byte {
+	loc := f.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	if f.Time == TimeUTC {
+		loc = time.UTC
+	}
+	if f.Time != TimeNone {
+		start := len(dst)
+		dst = f.appendTime(dst, e.Time, loc)
+		dst = pad(dst, start, timeWidth[f.Time])
+	}
+
+	dst = f.colored(dst, kindColor[e.Kind], wEvent, func(dst []byte) []byte { return appendKind(dst, e.Kind) })
 	var num [20]byte
 	pid := strconv.AppendUint(num[:0], uint64(e.PID), 10)
 	for i := len(pid); i < wPID; i++ {
 		dst = append(dst, ' ')
 	}
 	dst = append(append(dst, pid...), ' ')
-	start = len(dst)
-	dst = pad(appendTextEscaped(dst, e.Comm), start, wComm)
-	start = len(dst)
+	start := len(dst)
+	dst = pad(appendQuoted(dst, e.Comm), start, wComm)
 	if e.Ret < 0 {
-		dst = appendErrno(dst, e.Ret)
+		dst = f.colored(dst, colorFailed, wRet, func(dst []byte) []byte { return appendErrno(dst, e.Ret) })
 	} else {
-		dst = strconv.AppendInt(dst, int64(e.Ret), 10)
+		start = len(dst)
+		dst = pad(strconv.AppendInt(dst, int64(e.Ret), 10), start, wRet)
 	}
-	dst = pad(dst, start, wRet)
 
 	if e.Kind == KindMount {
-		dst = append(appendTextEscaped(dst, e.Source), " on "...)
+		dst = append(appendQuoted(dst, e.Source), " on "...)
 	}
 	dst = appendTextPath(dst, e.Path, e.PathTruncated)
 	switch e.Kind {
@@ -75,14 +135,16 @@ func AppendTextIn(dst []byte, e *Event, loc *time.Location) []byte {
 			dst = append(append(dst, " type="...), t...)
 		}
 	case KindSymlink:
-		dst = appendTextPath(append(dst, " -> "...), e.Target, e.NewPathTruncated)
+		// The target is what the link holds, not a name of the file:
+		// a key, not an arrow.
+		dst = appendTextPath(append(dst, " target="...), e.Target, e.NewPathTruncated)
 	case KindLink, KindRename:
 		dst = appendTextPath(append(dst, " -> "...), e.NewPath, e.NewPathTruncated)
 		dst = textFlags(dst, e)
 	case KindSetattr:
 		dst = appendTextAttrs(dst, &e.Attrs, loc)
 	case KindMount:
-		dst = appendTextEscaped(append(dst, " type "...), e.FSType)
+		dst = appendQuoted(append(dst, " type "...), e.FSType)
 		dst = textFlags(dst, e)
 	case KindUmount:
 		dst = textFlags(dst, e)
@@ -90,13 +152,96 @@ func AppendTextIn(dst []byte, e *Event, loc *time.Location) []byte {
 		dst = strconv.AppendUint(append(dst, " offset="...), e.Offset, 10)
 		dst = strconv.AppendUint(append(dst, " bytes="...), e.Bytes, 10)
 	case KindClose:
-		dst = strconv.AppendUint(append(dst, " read="...), e.BytesRead, 10)
-		dst = strconv.AppendUint(append(dst, " written="...), e.BytesWritten, 10)
-		if e.Written {
-			dst = append(dst, " modified"...)
+		dst = strconv.AppendUint(append(dst, " bytes_read="...), e.BytesRead, 10)
+		dst = strconv.AppendUint(append(dst, " bytes_written="...), e.BytesWritten, 10)
+		if e.OpenedForWrite {
+			dst = append(dst, " opened_for_write"...)
 		}
 	}
 	return append(dst, '\n')
+}
+
+func (f *TextFormat) appendTime(dst []byte, t time.Time, loc *time.Location) []byte {
+	switch f.Time {
+	case TimeRelative:
+		d := t.Sub(f.Start)
+		if d < 0 {
+			d = 0 // an event read just before Start was taken
+		}
+		us := d.Microseconds()
+		dst = strconv.AppendInt(dst, us/1e6, 10)
+		return appendMicros(append(dst, '.'), int(us%1e6))
+	case TimeUTC:
+		t = t.UTC()
+		y, mo, d := t.Date()
+		if y < 0 || y > 9999 {
+			return t.AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+		}
+		dst = append2(append(dst, byte('0'+y/1000), byte('0'+y/100%10)), y%100, '-')
+		dst = append2(append2(dst, int(mo), '-'), d, 'T')
+	default:
+		t = t.In(loc)
+	}
+	h, m, s := t.Clock()
+	dst = append2(append2(append2(dst, h, ':'), m, ':'), s, '.')
+	dst = appendMicros(dst, t.Nanosecond()/1e3)
+	if f.Time == TimeUTC {
+		dst = append(dst, 'Z')
+	}
+	return dst
+}
+
+func appendMicros(dst []byte, us int) []byte {
+	var b [6]byte
+	for i := len(b) - 1; i >= 0; i, us = i-1, us/10 {
+		b[i] = byte('0' + us%10)
+	}
+	return append(dst, b[:]...)
+}
+
+// ANSI colours (SGR parameters).
+const (
+	colorReset  = "\x1b[0m"
+	colorFailed = "\x1b[1;31m" // bold red
+)
+
+// kindColor colours a kind by family: blue for reading and writing, green
+// for what creates a name, red for what removes one, yellow for rename,
+// cyan for attributes, magenta for mounts.
+var kindColor = [...]string{
+	KindOpen:    "",
+	KindCreate:  "\x1b[32m",
+	KindMkdir:   "\x1b[32m",
+	KindMknod:   "\x1b[32m",
+	KindSymlink: "\x1b[32m",
+	KindLink:    "\x1b[32m",
+	KindUnlink:  "\x1b[31m",
+	KindRmdir:   "\x1b[31m",
+	KindRename:  "\x1b[33m",
+	KindSetattr: "\x1b[36m",
+	KindMount:   "\x1b[35m",
+	KindUmount:  "\x1b[35m",
+	KindRead:    "\x1b[34m",
+	KindWrite:   "\x1b[34m",
+	KindClose:   "\x1b[34m",
+}
+
+// colored appends a column of width written by fn, in color when f.Color
+// and color is set; the padding stays outside the colour.
+func (f *TextFormat) colored(dst []byte, color string, width int, fn func([]byte) []byte) []byte {
+	if !f.Color || color == "" {
+		start := len(dst)
+		return pad(fn(dst), start, width)
+	}
+	dst = append(dst, color...)
+	start := len(dst)
+	dst = fn(dst)
+	n := utf8.RuneCount(dst[start:])
+	dst = append(dst, colorReset...)
+	for ; n < width; n++ {
+		dst = append(dst, ' ')
+	}
+	return append(dst, ' ')
 }
 
 // append2 appends v as two digits and then sep.
@@ -114,7 +259,7 @@ func pad(dst []byte, start, width int) []byte {
 }
 
 func appendTextPath(dst []byte, p string, truncated bool) []byte {
-	dst = appendTextEscaped(dst, p)
+	dst = appendQuoted(dst, p)
 	if truncated {
 		dst = append(dst, " (truncated)"...)
 	}
@@ -164,42 +309,112 @@ func textTime(dst []byte, t time.Time, now bool, loc *time.Location) []byte {
 	return t.In(loc).AppendFormat(dst, timeLayout)
 }
 
-// appendTextEscaped appends s with backslash, control characters, invalid
-// UTF-8 and non-printable runes escaped, in the manner of ls -b.
-func appendTextEscaped(dst []byte, s string) []byte {
-	start := 0
+// shellSpecial marks the ASCII bytes that make a name need quoting (as
+// gnulib's quotearg does for ls's shell-escape style); '#' and '~' count
+// only at the start of a name.
+var shellSpecial = func() (t [128]bool) {
+	for _, c := range " !\"$&'()*;<=>?[\\^`|" {
+		t[c] = true
+	}
+	for c := 0; c < ' '; c++ {
+		t[c] = true
+	}
+	t[0x7f] = true
+	return t
+}()
+
+// needsQuote reports whether s must be quoted.
+func needsQuote(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] == '#' || s[0] == '~' {
+		return true
+	}
 	for i := 0; i < len(s); {
 		b := s[i]
-		if b >= ' ' && b < 0x7f && b != '\\' {
+		if b < utf8.RuneSelf {
+			if shellSpecial[b] {
+				return true
+			}
 			i++
 			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if size == 1 || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// appendQuoted appends s bare when it is plain, and otherwise quoted as
+// `ls --quoting-style=shell-escape` does, which a POSIX shell (with $'…',
+// as bash, zsh and ksh have) reads back as the same bytes: between single
+// quotes, a quote as \', and control characters, bytes that are not UTF-8
+// and runes that are not printable as $'\n', $'\t', $'\r' or $'\xNN'.
+func appendQuoted(dst []byte, s string) []byte {
+	if !needsQuote(s) {
+		return append(dst, s...)
+	}
+	if s == "" {
+		return append(dst, '\'', '\'')
+	}
+	const (
+		bare = iota
+		single
+		dollar
+	)
+	state := bare
+	enter := func(st int) {
+		if state == st {
+			return
+		}
+		if state != bare {
+			dst = append(dst, '\'')
+		}
+		switch st {
+		case single:
+			dst = append(dst, '\'')
+		case dollar:
+			dst = append(dst, '$', '\'')
+		}
+		state = st
+	}
+	for i := 0; i < len(s); {
+		b := s[i]
 		size := 1
+		printable := b >= ' ' && b < 0x7f
 		if b >= utf8.RuneSelf {
 			var r rune
 			r, size = utf8.DecodeRuneInString(s[i:])
-			if size > 1 && unicode.IsPrint(r) {
-				i += size
-				continue
-			}
+			printable = size > 1 && unicode.IsPrint(r)
 		}
-		dst = append(dst, s[start:i]...)
-		switch b {
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\r':
-			dst = append(dst, '\\', 'r')
+		switch {
+		case b == '\'':
+			enter(bare)
+			dst = append(dst, '\\', '\'')
+		case printable:
+			enter(single)
+			dst = append(dst, s[i:i+size]...)
 		default:
-			for _, c := range []byte(s[i : i+size]) {
-				dst = append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+			enter(dollar)
+			switch b {
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			default:
+				for _, c := range []byte(s[i : i+size]) {
+					dst = append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+				}
 			}
 		}
 		i += size
-		start = i
 	}
-	return append(dst, s[start:]...)
+	enter(bare)
+	return dst
 }

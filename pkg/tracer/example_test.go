@@ -12,8 +12,9 @@ import (
 	"github.com/fstrace/fstrace/pkg/tracer"
 )
 
-// Trace opens and unlinks system-wide for five seconds and print them as
-// JSON Lines. Needs root and a kernel with BTF and fentry.
+// Trace opens and unlinks system-wide for five seconds and prints them as
+// JSON Lines. Needs root and a kernel with BTF (the hook mode is the first
+// the kernel accepts: see Options.HookMode).
 func Example() {
 	tr, err := tracer.New(tracer.Options{Events: events.MaskOf(events.KindOpen, events.KindUnlink)})
 	if err != nil {
