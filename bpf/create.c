@@ -93,7 +93,8 @@ FST_ENTRY(do_symlinkat, symlink_enter, const void *from, int newdfd, const void 
 	namei_enter(FST_SYMLINK, newdfd, to, NAMEI_SYMLINK);
 	in = inflight_get(FST_SYMLINK);
 	if (in)
-		copy_name(in->name2, from, NAMEI_SYMLINK);
+		if (!copy_name(in->name2, from, NAMEI_SYMLINK))
+			in->unknown |= 2;
 	return 0;
 }
 
@@ -121,7 +122,8 @@ FST_ENTRY(do_linkat, link_enter, int olddfd, const void *old, int newdfd, const 
 	in = inflight_get(FST_LINK);
 	if (in) {
 		in->dfd2 = newdfd;
-		copy_name(in->name2, new, NAMEI_LINK);
+		if (!copy_name(in->name2, new, NAMEI_LINK))
+			in->unknown |= 2;
 	}
 	return 0;
 }

@@ -44,6 +44,8 @@ enum fst_rflag {
 	FST_RF_HAS_INO = 1 << 2,     /* ino and dev are valid */
 	FST_RF_HAS_MODE = 1 << 3,    /* mode is valid */
 	FST_RF_WRITTEN = 1 << 4,     /* close: the file was written through */
+	FST_RF_PATH_UNKNOWN = 1 << 5,  /* str 0: the name passed could not be read */
+	FST_RF_PATH2_UNKNOWN = 1 << 6, /* str 1 likewise */
 };
 
 /* attr_mask: which attributes a setattr changed. */

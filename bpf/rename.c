@@ -14,7 +14,8 @@ FST_ENTRY(do_renameat2, rename_enter, int olddfd, const void *from, int newdfd, 
 	if (in) {
 		in->dfd2 = newdfd;
 		in->flags = flags;
-		copy_name(in->name2, to, NAMEI_RENAME);
+		if (!copy_name(in->name2, to, NAMEI_RENAME))
+			in->unknown |= 2;
 	}
 	return 0;
 }

@@ -74,7 +74,7 @@ static __always_inline void rw_account(struct file *f, __u32 kind, long n, __u64
 	start_record(s, kind);
 	s->rec.bytes = n;
 	s->rec.offset = off;
-	put_path(s, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), 0, 0);
+	put_file_path(s, f, 0, 0);
 	set_inode(&s->rec, BPF_CORE_READ(f, f_inode));
 	emit(s);
 }
@@ -94,7 +94,7 @@ static __always_inline void rw_close(struct file *f)
 		}
 		if (BPF_CORE_READ(f, f_mode) & FMODE_WRITE)
 			s->rec.rflags |= FST_RF_WRITTEN;
-		put_path(s, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), 0, 0);
+		put_file_path(s, f, 0, 0);
 		set_inode(&s->rec, BPF_CORE_READ(f, f_inode));
 		emit(s);
 	}

@@ -49,10 +49,11 @@ static __always_inline __u64 sys_arg(struct pt_regs *regs, int i)
 	}
 }
 
-static __always_inline void user_name(char *dst, __u64 p, __u32 max)
+/* user_name copies a name from the caller's memory; false when it cannot
+ * be read (a bad pointer: the syscall failed with EFAULT). */
+static __always_inline bool user_name(char *dst, __u64 p, __u32 max)
 {
-	if (p)
-		bpf_probe_read_user_str(dst, max, (const void *)p);
+	return p && bpf_probe_read_user_str(dst, max, (const void *)p) > 0;
 }
 
 /* The times argument of utime/utimes/futimesat/utimensat. unit: 0 for
@@ -200,8 +201,10 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 	in->dfd = sh.dfd >= 0 ? (int)sys_arg(regs, sh.dfd) : AT_FDCWD;
 	if (sh.dfd == -2)
 		in->dfd = sys_arg(regs, 0);	/* the fd itself; the name stays empty */
-	else if (!(sh.kind == FST_OPEN && ret >= 0))
-		user_name(in->name, sys_arg(regs, sh.name), FST_PATH_MAX);
+	else if (!(sh.kind == FST_OPEN && ret >= 0) &&
+		 !user_name(in->name, sys_arg(regs, sh.name), FST_PATH_MAX) &&
+		 !(id == NR_utimensat && !sys_arg(regs, sh.name)))	/* futimens */
+		in->unknown |= 1;
 
 	switch (id) {
 	case NR_open:
@@ -237,18 +240,19 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 		in->mode = a2;
 		break;
 	case NR_symlink:	/* target, linkpath */
-		user_name(in->name2, sys_arg(regs, 0), FST_PATH_MAX);
-		break;
 	case NR_symlinkat:	/* target, newdirfd, linkpath */
-		user_name(in->name2, sys_arg(regs, 0), FST_PATH_MAX);
+		if (!user_name(in->name2, sys_arg(regs, 0), FST_PATH_MAX))
+			in->unknown |= 2;
 		break;
 	case NR_link: case NR_rename:
 		in->dfd2 = AT_FDCWD;
-		user_name(in->name2, sys_arg(regs, 1), FST_PATH_MAX);
+		if (!user_name(in->name2, sys_arg(regs, 1), FST_PATH_MAX))
+			in->unknown |= 2;
 		break;
 	case NR_linkat: case NR_renameat: case NR_renameat2:
 		in->dfd2 = a2;
-		user_name(in->name2, a3, FST_PATH_MAX);
+		if (!user_name(in->name2, a3, FST_PATH_MAX))
+			in->unknown |= 2;
 		if (id == NR_renameat2)
 			in->flags = sys_arg(regs, 4);
 		break;
@@ -385,7 +389,7 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 {
 	struct scratch *s = get_scratch();
 	struct fst_record *r;
-	__u32 off, kind;
+	__u32 off = 0, kind;
 	bool created = false;
 
 	if (!s)
@@ -410,10 +414,12 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 			struct file *f = fd_file(ret);
 
 			if (f) {
-				put_path(s, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), 0, 0);
+				put_file_path(s, f, 0, 0);
 				set_inode(r, BPF_CORE_READ(f, f_inode));
 				created = fmode_created && (BPF_CORE_READ(f, f_mode) & fmode_created);
 			}
+		} else if (in->unknown & 1) {
+			r->rflags |= FST_RF_PATH_UNKNOWN;
 		} else {
 			name_path(in->dfd, to_addr(in->name), 0, 0);
 		}
@@ -431,7 +437,15 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 	}
 	if (!trace_allowed(kind))
 		return;
-	off = name_path(in->dfd, to_addr(in->name), 0, 0);
+	if (in->unknown & 1)
+		r->rflags |= FST_RF_PATH_UNKNOWN;
+	else
+		off = name_path(in->dfd, to_addr(in->name), 0, 0);
+	if ((in->unknown & 2) && (kind == FST_RENAME || kind == FST_LINK || kind == FST_SYMLINK)) {
+		r->rflags |= FST_RF_PATH2_UNKNOWN;
+		emit(s);
+		return;
+	}
 	switch (kind) {
 	case FST_RENAME: case FST_LINK:
 		name_path(in->dfd2, to_addr(in->name2), off, 1);

@@ -30,6 +30,7 @@
 struct walk {
 	__u64 dentry;
 	__u64 vfsmnt;
+	__u64 mnt_root;	/* vfsmnt's root dentry, read once per mount */
 	__u64 root_d;
 	__u64 root_m;
 	__u32 pos;

@@ -30,7 +30,7 @@ struct inflight {
 	__u8 trunc;
 	__u8 trunc2;
 	__u8 has_ino;
-	__u8 _pad[1];
+	__u8 unknown;	/* bit 0: name, bit 1: name2 could not be read */
 	/* syscall mode: the syscall, and a setattr's requested change */
 	__u32 sysno;
 	__u32 attr_mask;
@@ -102,16 +102,15 @@ static __always_inline void stage_commit(struct inflight *in)
 }
 
 /* copy_name copies a namei argument: a struct filename *, or on old kernels
- * a user pointer (bit set in user_names). */
-static __always_inline void copy_name(char *dst, const void *arg, __u32 hook)
+ * a user pointer (bit set in user_names). It returns false when the name
+ * could not be read: a user page not yet faulted in, or a bad pointer. */
+static __always_inline bool copy_name(char *dst, const void *arg, __u32 hook)
 {
-	if (user_names & hook) {
-		bpf_probe_read_user_str(dst, FST_PATH_MAX, arg);
-		return;
-	}
+	if (user_names & hook)
+		return bpf_probe_read_user_str(dst, FST_PATH_MAX, arg) > 0;
 	if (!arg || is_err(arg))
-		return;
-	bpf_probe_read_kernel_str(dst, FST_PATH_MAX, BPF_CORE_READ((struct filename *)arg, name));
+		return false;
+	return bpf_probe_read_kernel_str(dst, FST_PATH_MAX, BPF_CORE_READ((struct filename *)arg, name)) > 0;
 }
 
 static __always_inline struct inflight *inflight_get(__u32 kind)
@@ -163,6 +162,10 @@ static __always_inline void set_inflight_inode(struct inflight *in, struct dentr
 static __always_inline __u32 put_name(struct scratch *s, struct inflight *in, __u32 off, int idx)
 {
 	if (idx == 0) {
+		if (!in->resolved && (in->unknown & 1)) {
+			s->rec.rflags |= FST_RF_PATH_UNKNOWN;
+			return 0;
+		}
 		if (!in->resolved)
 			return name_path(in->dfd, to_addr(in->name), off, 0);
 		bpf_probe_read_kernel(&s->data[off & 8191], in->len & (FST_PATH_MAX | PATH_MASK), in->name);
@@ -170,6 +173,10 @@ static __always_inline __u32 put_name(struct scratch *s, struct inflight *in, __
 		if (in->trunc)
 			s->rec.rflags |= FST_RF_PATH_TRUNC;
 		return in->len;
+	}
+	if (!in->resolved2 && (in->unknown & 2)) {
+		s->rec.rflags |= FST_RF_PATH2_UNKNOWN;
+		return 0;
 	}
 	if (!in->resolved2)
 		return name_path(in->dfd2, to_addr(in->name2), off, 1);
@@ -223,6 +230,8 @@ static __always_inline void finish(struct inflight *in, int ret, bool two_paths)
 	off = put_name(s, in, 0, 0);
 	if (two_paths) {
 		put_name(s, in, off, 1);
+	} else if (in->unknown & 2) {
+		s->rec.rflags |= FST_RF_PATH2_UNKNOWN;
 	} else if (in->name2[0]) {
 		off += put_str(s, in->name2, off, 1, FST_PATH_MAX);
 	}
@@ -252,7 +261,8 @@ static __always_inline void namei_enter(__u32 kind, int dfd, const void *name, _
 	if (!in)
 		return;
 	in->dfd = dfd;
-	copy_name(in->name, name, hook);
+	if (!copy_name(in->name, name, hook))
+		in->unknown |= 1;
 	stage_commit(in);
 }
 

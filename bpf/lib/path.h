@@ -35,6 +35,19 @@ static __always_inline struct mount *real_mount(struct vfsmount *m)
 	return (void *)m - bpf_core_field_offset(struct mount, mnt);
 }
 
+/* A dentry's d_parent and d_name, which every kernel fstrace supports keeps
+ * side by side: read with one helper call per path component. */
+struct parent_name {
+	struct dentry *parent;
+	struct qstr name;
+};
+
+static __always_inline bool parent_name_adjacent(void)
+{
+	return bpf_core_field_offset(struct dentry, d_name) ==
+	       bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *);
+}
+
 /* walk_path returns the start offset in the scratch tmp buffer, ORed with
  * WALK_TRUNC when the path was longer than FST_PATH_MAX or deeper than
  * MAX_DEPTH.
@@ -43,11 +56,17 @@ static __always_inline struct mount *real_mount(struct vfsmount *m)
  * has no bpf_loop: it is a global function, verified once on its own rather
  * than through every caller (hence the scalar arguments), and the loop's
  * state lives in the scratch map, not in registers, so that every path
- * through an iteration reaches the next one in the same verifier state. */
+ * through an iteration reaches the next one in the same verifier state.
+ *
+ * Its cost is its helper calls, about 25 ns each: two per component (the
+ * dentry's parent and name, then the name's bytes), a mount's root read
+ * once per mount rather than once per component. */
 __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct scratch *s = get_scratch();
+	struct fs_struct *fs;
+	struct path root;
 	struct walk *w;
 	int i;
 
@@ -56,24 +75,27 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 	w = &s->walk;
 	w->dentry = dentry_addr;
 	w->vfsmnt = mnt_addr;
-	w->root_d = (__u64)BPF_CORE_READ(task, fs, root.dentry);
-	w->root_m = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	w->mnt_root = (__u64)BPF_CORE_READ((struct vfsmount *)mnt_addr, mnt_root);
+	fs = BPF_CORE_READ(task, fs);
+	__builtin_memset(&root, 0, sizeof(root));
+	bpf_core_read(&root, sizeof(root), &fs->root);
+	w->root_d = (__u64)root.dentry;
+	w->root_m = (__u64)root.mnt;
 	w->pos = FST_PATH_MAX;
 	w->trunc = WALK_TRUNC;
 
 	for (i = 0; i < MAX_DEPTH; i++) {
-		struct dentry *dentry = (void *)w->dentry, *parent, *mnt_root;
+		struct dentry *dentry = (void *)w->dentry;
 		struct vfsmount *vfsmnt = (void *)w->vfsmnt;
 		struct mount *mnt = real_mount(vfsmnt);
+		struct parent_name pn;
 		__u32 pos = w->pos, len;
-		struct qstr q;
 
 		if (w->dentry == w->root_d && w->vfsmnt == w->root_m) {
 			w->trunc = 0;
 			break;
 		}
-		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-		if (dentry == mnt_root) {
+		if (w->dentry == w->mnt_root) {
 			struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
 
 			if (mp == mnt) {	/* root of the mount namespace */
@@ -81,24 +103,31 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 				break;
 			}
 			w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
-			w->vfsmnt = (__u64)mp + bpf_core_field_offset(struct mount, mnt);
+			vfsmnt = (void *)mp + bpf_core_field_offset(struct mount, mnt);
+			w->vfsmnt = (__u64)vfsmnt;
+			w->mnt_root = (__u64)BPF_CORE_READ(vfsmnt, mnt_root);
 			continue;
 		}
-		parent = BPF_CORE_READ(dentry, d_parent);
-		if (parent == dentry || !parent) {	/* root of an unmounted tree */
+		__builtin_memset(&pn, 0, sizeof(pn));
+		if (parent_name_adjacent()) {
+			bpf_probe_read_kernel(&pn, sizeof(pn), (void *)dentry + bpf_core_field_offset(struct dentry, d_parent));
+		} else {
+			pn.parent = BPF_CORE_READ(dentry, d_parent);
+			bpf_core_read(&pn.name, sizeof(pn.name), &dentry->d_name);
+		}
+		if (pn.parent == dentry || !pn.parent) {	/* root of an unmounted tree */
 			w->trunc = 0;
 			break;
 		}
-		bpf_core_read(&q, sizeof(q), &dentry->d_name);
-		len = q.len & NAME_MASK;
+		len = pn.name.len & NAME_MASK;
 		if (len + 1 > pos)
 			break;
 		pos -= len;
-		bpf_probe_read_kernel(&s->tmp[pos & PATH_MASK], len, q.name);
+		bpf_probe_read_kernel(&s->tmp[pos & PATH_MASK], len, pn.name.name);
 		pos -= 1;
 		s->tmp[pos & PATH_MASK] = '/';
 		w->pos = pos;
-		w->dentry = (__u64)parent;
+		w->dentry = (__u64)pn.parent;
 	}
 	if (w->pos >= FST_PATH_MAX) {
 		w->pos = FST_PATH_MAX - 1;
@@ -112,13 +141,34 @@ static __always_inline struct file *fd_file(int fd)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct { __u32 max_fds; __u32 pad; struct file **fd; } head = {};
 	struct file *f = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0)
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	/* max_fds and fd open struct fdtable in every kernel supported:
+	 * one read for both */
+	if (bpf_core_field_offset(struct fdtable, max_fds) == 0 &&
+	    bpf_core_field_offset(struct fdtable, fd) == 8) {
+		bpf_probe_read_kernel(&head, sizeof(head), fdt);
+	} else {
+		head.max_fds = BPF_CORE_READ(fdt, max_fds);
+		head.fd = BPF_CORE_READ(fdt, fd);
+	}
+	if ((unsigned int)fd >= head.max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &head.fd[fd]);
 	return f;
+}
+
+/* file_path reads a file's f_path, mount and dentry, in one call. */
+static __always_inline struct path file_path(struct file *f)
+{
+	struct path p;
+
+	__builtin_memset(&p, 0, sizeof(p));
+	bpf_core_read(&p, sizeof(p), &f->f_path);
+	return p;
 }
 
 /* fd_walk resolves the directory a dirfd (or AT_FDCWD) names. */
@@ -136,8 +186,10 @@ static __always_inline __u32 fd_walk(struct scratch *s, int dfd)
 
 		if (!f)
 			return FST_PATH_MAX | WALK_TRUNC;
-		d = BPF_CORE_READ(f, f_path.dentry);
-		m = BPF_CORE_READ(f, f_path.mnt);
+		struct path p = file_path(f);
+
+		d = p.dentry;
+		m = p.mnt;
 	}
 	return walk_path(to_addr(d), to_addr(m));
 }
@@ -162,6 +214,14 @@ static __always_inline __u32 put_walk(struct scratch *s, __u32 w, __u32 off, int
 static __always_inline __u32 put_path(struct scratch *s, struct dentry *d, struct vfsmount *m, __u32 off, int idx)
 {
 	return put_walk(s, walk_path(to_addr(d), to_addr(m)), off, idx);
+}
+
+/* put_file_path writes the absolute path of an open file as string idx. */
+static __always_inline __u32 put_file_path(struct scratch *s, struct file *f, __u32 off, int idx)
+{
+	struct path p = file_path(f);
+
+	return put_path(s, p.dentry, p.mnt, off, idx);
 }
 
 /* name_path writes the absolute form of a name the process passed (kernel

@@ -129,6 +129,8 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	rflags := ne.Uint16(raw[offRflags:])
 	ev.PathTruncated = rflags&rfPathTrunc != 0
 	ev.NewPathTruncated = rflags&rfPath2Trunc != 0
+	ev.PathUnknown = rflags&rfPathUnk != 0
+	ev.NewPathUnknown = rflags&rfPath2Unk != 0
 	mode := ne.Uint32(raw[offMode:])
 	if rflags&rfHasMode != 0 {
 		ev.Mode, ev.HasMode = mode, true

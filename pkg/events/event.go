@@ -31,20 +31,26 @@ type Event struct {
 	PathTruncated    bool
 	NewPath          string // rename, link
 	NewPathTruncated bool   // str 1 (NewPath, Target or Source) was truncated
-	Target           string // symlink
-	Source           string // mount
-	FSType           string // mount
-	Ret              int32  // 0 or positive on success, -errno on failure
-	Flags            uint64 // open: O_* flags; rename: RENAME_*; mount: MS_*; umount: MNT_*
-	Mode             uint32 // valid when HasMode
-	HasMode          bool
-	Ino              uint64 // valid when HasIno
-	Dev              uint64 // user-space st_dev encoding (as stat(2)/unix.Mkdev), valid when HasIno
-	HasIno           bool
-	Attrs            Attrs  // setattr only
-	Offset, Bytes    uint64 // read/write per call
-	BytesRead        uint64 // close: bytes read through the open file
-	BytesWritten     uint64 // close: bytes written through the open file
+	// PathUnknown: the name the process passed could not be read (a bad
+	// pointer, or a page the kernel could not fault in for fstrace), so
+	// Path is empty rather than a guess. NewPathUnknown: the same for
+	// NewPath or Target.
+	PathUnknown    bool
+	NewPathUnknown bool
+	Target         string // symlink
+	Source         string // mount
+	FSType         string // mount
+	Ret            int32  // 0 or positive on success, -errno on failure
+	Flags          uint64 // open: O_* flags; rename: RENAME_*; mount: MS_*; umount: MNT_*
+	Mode           uint32 // valid when HasMode
+	HasMode        bool
+	Ino            uint64 // valid when HasIno
+	Dev            uint64 // user-space st_dev encoding (as stat(2)/unix.Mkdev), valid when HasIno
+	HasIno         bool
+	Attrs          Attrs  // setattr only
+	Offset, Bytes  uint64 // read/write per call
+	BytesRead      uint64 // close: bytes read through the open file
+	BytesWritten   uint64 // close: bytes written through the open file
 	// OpenedForWrite (close): the file was opened with write access, as
 	// fanotify's CLOSE_WRITE (against CLOSE_NOWRITE) says; whether any
 	// byte was written is BytesWritten's business.

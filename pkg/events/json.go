@@ -95,6 +95,12 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	if e.NewPathTruncated {
 		dst = append(dst, `,"new_path_truncated":true`...)
 	}
+	if e.PathUnknown {
+		dst = append(dst, `,"path_unknown":true`...)
+	}
+	if e.NewPathUnknown {
+		dst = append(dst, `,"new_path_unknown":true`...)
+	}
 	return append(dst, "}\n"...)
 }
 

@@ -74,6 +74,12 @@ func TestAppendJSONGolden(t *testing.T) {
 		{"write", func(r *rec) {
 			r.Kind, r.Str[0], r.Offset, r.Bytes, r.Ret = KindWrite, "/log", 100, 20, 20
 		}, `"event":"write","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":20,"offset":100,"bytes":20}`},
+		{"open of a name that could not be read", func(r *rec) {
+			r.Kind, r.Ret, r.Rflags = KindOpen, -14, rfPathUnk
+		}, `"event":"open","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"","ret":-14,"error":"EFAULT","flags":"O_RDONLY","path_unknown":true}`},
+		{"rename to a name that could not be read", func(r *rec) {
+			r.Kind, r.Str[0], r.Ret, r.Rflags = KindRename, "/a", -14, rfPath2Unk
+		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":-14,"error":"EFAULT","new_path":"","new_path_unknown":true}`},
 		{"close", func(r *rec) {
 			r.Kind, r.Str[0], r.Bytes, r.Bytes2, r.Rflags = KindClose, "/log", 1, 0, rfWritten
 		}, `"event":"close","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":0,"bytes_read":1,"bytes_written":0,"opened_for_write":true}`},

@@ -56,6 +56,8 @@ const (
 	rfHasIno     = 1 << 2
 	rfHasMode    = 1 << 3
 	rfWritten    = 1 << 4
+	rfPathUnk    = 1 << 5
+	rfPath2Unk   = 1 << 6
 )
 
 // Kind is the type of a filesystem event (enum fst_kind).

@@ -122,7 +122,7 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 	if e.Kind == KindMount {
 		dst = append(appendQuoted(dst, e.Source), " on "...)
 	}
-	dst = appendTextPath(dst, e.Path, e.PathTruncated)
+	dst = appendTextPath(dst, e.Path, e.PathTruncated, e.PathUnknown)
 	switch e.Kind {
 	case KindOpen:
 		dst = appendOpenFlags(append(dst, " flags="...), e.Flags)
@@ -137,9 +137,9 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 	case KindSymlink:
 		// The target is what the link holds, not a name of the file:
 		// a key, not an arrow.
-		dst = appendTextPath(append(dst, " target="...), e.Target, e.NewPathTruncated)
+		dst = appendTextPath(append(dst, " target="...), e.Target, e.NewPathTruncated, e.NewPathUnknown)
 	case KindLink, KindRename:
-		dst = appendTextPath(append(dst, " -> "...), e.NewPath, e.NewPathTruncated)
+		dst = appendTextPath(append(dst, " -> "...), e.NewPath, e.NewPathTruncated, e.NewPathUnknown)
 		dst = textFlags(dst, e)
 	case KindSetattr:
 		dst = appendTextAttrs(dst, &e.Attrs, loc)
@@ -258,7 +258,13 @@ func pad(dst []byte, start, width int) []byte {
 	return append(dst, ' ')
 }
 
-func appendTextPath(dst []byte, p string, truncated bool) []byte {
+// appendTextPath writes a path; one that could not be read is "(unknown)",
+// which no real path can be mistaken for: paths are absolute, and a name
+// with parentheses is quoted.
+func appendTextPath(dst []byte, p string, truncated, unknown bool) []byte {
+	if unknown {
+		return append(dst, "(unknown)"...)
+	}
 	dst = appendQuoted(dst, p)
 	if truncated {
 		dst = append(dst, " (truncated)"...)

@@ -216,3 +216,15 @@ func BenchmarkAppendText(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func TestTextUnknownPath(t *testing.T) {
+	ev := &Event{Kind: KindRename, Path: "/a b", NewPathUnknown: true, Ret: -14}
+	got := string(AppendText(nil, ev))
+	if !strings.Contains(got, `'/a b' -> (unknown)`) {
+		t.Errorf("rename to an unreadable name: %q", got)
+	}
+	ev = &Event{Kind: KindMkdir, PathUnknown: true, Ret: -14}
+	if got := string(AppendText(nil, ev)); !strings.Contains(got, "EFAULT") || !strings.HasSuffix(strings.TrimSpace(got), "(unknown)") && !strings.Contains(got, "(unknown) ") {
+		t.Errorf("mkdir of an unreadable name: %q", got)
+	}
+}

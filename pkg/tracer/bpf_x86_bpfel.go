@@ -112,7 +112,7 @@ type bpfInflight struct {
 	Trunc     uint8
 	Trunc2    uint8
 	HasIno    uint8
-	Pad       [1]uint8
+	Unknown   uint8
 	Sysno     uint32
 	AttrMask  uint32
 	AttrUid   uint32
@@ -137,13 +137,14 @@ type bpfPathKey struct {
 type bpfScratch struct {
 	_    structs.HostLayout
 	Walk struct {
-		_      structs.HostLayout
-		Dentry uint64
-		Vfsmnt uint64
-		RootD  uint64
-		RootM  uint64
-		Pos    uint32
-		Trunc  uint32
+		_       structs.HostLayout
+		Dentry  uint64
+		Vfsmnt  uint64
+		MntRoot uint64
+		RootD   uint64
+		RootM   uint64
+		Pos     uint32
+		Trunc   uint32
 	}
 	Pkey bpfPathKey
 	_    [4]byte

@@ -30,9 +30,9 @@ type hook struct {
 	tracepoint bool // targets name a tracepoint, not a kernel function
 	// calls: a program on the per-syscall tracepoints, attached to those
 	// of the calls that can make a traced kind.
-	calls      []sysCall
-	backup     bool // a backup copy, attached only where syscallBackups says
-	unlessHas  string
+	calls     []sysCall
+	backup    bool // a backup copy, attached only where syscallBackups says
+	unlessHas string
 	// check, when set, vets the target's signature; a target that fails
 	// it counts as missing.
 	check func(*btf.FuncProto) bool
