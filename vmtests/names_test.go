@@ -125,3 +125,55 @@ func TestColdNames(t *testing.T) {
 		expect(t, bad[1], map[string]any{"event": "rename", "path": p("cold-to"), "new_path": "", "new_path_unknown": true})
 	})
 }
+
+func init() {
+	helpers["tidynames"] = func(h helperEnv) error {
+		if err := os.Chdir(h.dir); err != nil {
+			return err
+		}
+		if err := os.Mkdir("sub", 0o755); err != nil {
+			return err
+		}
+		for _, n := range []string{"sub//x3", "./x4/", h.dir + "//./x5"} {
+			if err := unix.Mkdir(n, 0o755); err != nil {
+				return fmt.Errorf("mkdir %s: %v", n, err)
+			}
+		}
+		if err := unix.Mkdir(".//nope/./x6", 0o755); err != unix.ENOENT {
+			return fmt.Errorf("mkdir .//nope/./x6: %v", err)
+		}
+		if err := unix.Mkdir("./.x7", 0o755); err != nil {
+			return err
+		}
+		return unix.Rename("./x4", ".//sub/./x8")
+	}
+}
+
+// Names with "." components and repeated slashes are reported as the
+// kernel resolves them, in every mode, and --path matches that form.
+func TestTidyNames(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		r := trace(t, mode, dir, "tidynames", "-e", "mkdir,rename", "--path", dir)
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d: %s", r.status, r.stderr)
+		}
+		p := func(n string) string { return filepath.Join(dir, n) }
+		for _, n := range []string{"sub", "sub/x3", "x4", "x5", ".x7"} {
+			expect(t, r.one(t, "mkdir", p(n)), map[string]any{"ret": 0})
+		}
+		expect(t, r.one(t, "mkdir", p("nope/x6")), map[string]any{"ret": -2})
+		expect(t, r.one(t, "rename", p("x4")), map[string]any{"ret": 0, "new_path": p("sub/x8")})
+
+		// --path with the tidy form matches a name passed untidy.
+		dir = testDir(t)
+		r = trace(t, mode, dir, "tidynames", "-e", "mkdir", "--path", filepath.Join(dir, "sub/x3"))
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d: %s", r.status, r.stderr)
+		}
+		if got := len(r.events); got != 1 {
+			t.Fatalf("--path %s/sub/x3: want 1 event, got %d:\n%s", dir, got, r.dump())
+		}
+		expect(t, r.events[0], map[string]any{"event": "mkdir", "path": filepath.Join(dir, "sub/x3")})
+	})
+}

@@ -37,6 +37,15 @@ struct walk {
 	__u32 trunc;
 };
 
+/* The state of tidy_name's pass (lib/path.h): out is the output length,
+ * skip drops the next input byte. */
+struct tidy {
+	__u32 out;
+	__u32 skip;
+	__u32 len;
+	__u32 abs;
+};
+
 /* The key of a path filter lookup (lib/filter.h). */
 struct path_key {
 	__u32 prefixlen;	/* in bits, over data */
@@ -45,6 +54,7 @@ struct path_key {
 
 struct scratch {
 	struct walk walk;
+	struct tidy tidy;
 	struct path_key pkey;
 	struct fst_record rec;
 	char data[DATA_SZ];

@@ -224,6 +224,69 @@ static __always_inline __u32 put_file_path(struct scratch *s, struct file *f, __
 	return put_path(s, p.dentry, p.mnt, off, idx);
 }
 
+#define NAME_AT (FST_PATH_MAX + 1)	/* a passed name's place in tmp */
+#define TIDY_MAX 256
+
+/* tidy_step handles input byte i of the name at tmp[NAME_AT]: the output,
+ * never ahead of the input, is written in place. */
+static __always_inline long tidy_step(struct scratch *s, volatile struct tidy *t, __u32 i)
+{
+	__u32 j = t->out & (TIDY_MAX - 1);
+	char c, prev, next;
+
+	if (i >= t->len)
+		return 1;
+	if (t->skip) {
+		t->skip = 0;
+		return 0;
+	}
+	c = s->tmp[(NAME_AT + i) & (TMP_SZ - 1)];
+	next = i + 1 < t->len ? s->tmp[(NAME_AT + i + 1) & (TMP_SZ - 1)] : '/';
+	prev = j ? s->tmp[(NAME_AT + j - 1) & (TMP_SZ - 1)] : 0;
+	if (c == '/' && (j ? prev == '/' : !t->abs))
+		return 0;			/* a repeated slash */
+	if (c == '.' && (j == 0 || prev == '/') && next == '/') {
+		t->skip = 1;			/* "./" */
+		return 0;
+	}
+	s->tmp[(NAME_AT + j) & (TMP_SZ - 1)] = c;
+	t->out = j + 1;
+	return 0;
+}
+
+/* tidy_name drops "." components and repeated slashes from the name of len
+ * bytes at tmp[NAME_AT], in place, and returns its new length: what the
+ * kernel resolves "a/./b//c" to is "a/b/c", and filters and readers should
+ * see that. ".." stays: without a lookup, a/link/.. is not a. A trailing
+ * slash goes too. Names longer than TIDY_MAX bytes are left as they are,
+ * which bounds the verifier's work. The loop's state lives in the scratch
+ * map, so that every path through an iteration reaches the next in the
+ * same verifier state (see walk_path). Not bpf_loop: a program holding a
+ * callback does not load on 5.10 at all, even where it is never called. */
+__noinline __u32 tidy_name(__u32 len, __u32 abs)
+{
+	struct scratch *s = get_scratch();
+	volatile struct tidy *t;
+	int i;
+
+	if (!s || len > TIDY_MAX)
+		return len;
+	t = &s->tidy;
+	t->out = 0;
+	t->skip = 0;
+	t->len = len;
+	t->abs = abs;
+	for (i = 0; i < TIDY_MAX; i++)
+		if (tidy_step(s, t, i))
+			break;
+	len = t->out & (TIDY_MAX - 1);
+	if (len > 1 && s->tmp[(NAME_AT + len - 1) & (TMP_SZ - 1)] == '/')
+		len--;
+	else if (len == 1 && !abs && s->tmp[NAME_AT] == '/')
+		len = 0;
+	return len;
+}
+
 /* name_path writes the absolute form of a name the process passed (kernel
  * memory, NUL-terminated) relative to dfd, as string idx (0 or 1) at off.
  * Global for the same reason as walk_path. */
@@ -231,29 +294,29 @@ __noinline __u32 name_path(int dfd, __u64 name_addr, __u32 off, __u32 idx)
 {
 	const char *name = (const char *)name_addr;
 	struct scratch *s = get_scratch();
-	char first = 0;
-	__u32 w, pos, start, total;
+	__u32 w, pos, start, total, len;
 	long n;
 
 	if (!s)
 		return 0;
 	idx &= 1;
-	bpf_probe_read_kernel(&first, 1, name);
-	if (first == '/') {
-		n = bpf_probe_read_kernel_str(&s->data[off & 8191], FST_PATH_MAX, name);
-		if (n <= 0)
-			n = 1;
-		s->rec.str_len[idx & 1] = n - 1;
-		return n - 1;
+	n = bpf_probe_read_kernel_str(&s->tmp[NAME_AT], FST_PATH_MAX - 1, name);
+	if (n <= 0)
+		n = 1;
+	/* bounded for the verifier: a global function's result is any scalar */
+	len = tidy_name(n - 1, s->tmp[NAME_AT] == '/') & PATH_MASK;
+	if (len && s->tmp[NAME_AT] == '/') {
+		bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[NAME_AT]);
+		s->rec.str_len[idx & 1] = len;
+		return len;
 	}
 	w = fd_walk(s, dfd);
 	pos = w & (FST_PATH_MAX | PATH_MASK);
-	n = bpf_probe_read_kernel_str(&s->tmp[FST_PATH_MAX + 1], FST_PATH_MAX - 1, name);
-	if (n <= 1)	/* empty name (AT_EMPTY_PATH): the directory itself */
+	if (!len)	/* an empty name (AT_EMPTY_PATH), or ".": the directory itself */
 		return put_walk(s, w, off, idx);
 	s->tmp[FST_PATH_MAX] = '/';
 	start = pos >= FST_PATH_MAX - 1 ? FST_PATH_MAX : pos;
-	total = FST_PATH_MAX + 1 - start + (n - 1);
+	total = FST_PATH_MAX + 1 - start + len;
 	if (total > FST_PATH_MAX) {
 		total = FST_PATH_MAX;
 		w |= WALK_TRUNC;

@@ -146,6 +146,13 @@ type bpfScratch struct {
 		Pos     uint32
 		Trunc   uint32
 	}
+	Tidy struct {
+		_    structs.HostLayout
+		Out  uint32
+		Skip uint32
+		Len  uint32
+		Abs  uint32
+	}
 	Pkey bpfPathKey
 	_    [4]byte
 	Rec  bpfFstRecord
