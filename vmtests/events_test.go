@@ -1,6 +1,7 @@
 package vmtests
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -240,8 +241,15 @@ func TestOddNamesAndLongPaths(t *testing.T) {
 			t.Fatalf("fstrace exited %d", r.status)
 		}
 		for _, n := range oddNames {
-			// JSON carries invalid UTF-8 as U+FFFD, as encoding/json does.
-			r.one(t, "create", jsonString(filepath.Join(dir, n)))
+			// JSON carries invalid UTF-8 as U+FFFD, as encoding/json
+			// does, and then the exact bytes in path_hex.
+			p := filepath.Join(dir, n)
+			e := r.one(t, "create", jsonString(p))
+			if utf8.ValidString(p) {
+				expect(t, e, map[string]any{"path_hex": nil})
+			} else {
+				expect(t, e, map[string]any{"path_hex": hex.EncodeToString([]byte(p))})
+			}
 		}
 		long := dir
 		for i := 0; i < 12; i++ {

@@ -17,16 +17,18 @@ import (
 // Event, or strings.Clone to keep one of its strings. For the same reason,
 // copy an Event with Clone, not by value.
 type Event struct {
-	Time             time.Time // wall clock, from the kernel's boot-time stamp
-	BootNS           uint64    // raw bpf_ktime_get_boot_ns value (for ordering)
-	Seq              uint64    // set by the tracer, not by Decode
-	CPU              uint16
-	CPUSeq           uint64
-	Kind             Kind
-	PID, TID, PPID   uint32
-	UID, GID         uint32
-	Comm             string
-	CgroupID         uint64
+	Time           time.Time // wall clock, from the kernel's boot-time stamp
+	BootNS         uint64    // raw bpf_ktime_get_boot_ns value (for ordering)
+	Seq            uint64    // set by the tracer, not by Decode
+	CPU            uint16
+	CPUSeq         uint64
+	Kind           Kind
+	PID, TID, PPID uint32
+	UID, GID       uint32
+	Comm           string
+	CgroupID       uint64
+	// Names (Path, NewPath, Target, Source, Comm) hold the kernel's bytes
+	// as they are, valid UTF-8 or not.
 	Path             string
 	PathTruncated    bool
 	NewPath          string // rename, link

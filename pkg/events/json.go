@@ -30,8 +30,11 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //	ino dev                   when known; dev as user-space st_dev
 //	path_truncated, new_path_truncated   true, only when set
 //
+//	comm_hex, path_hex, new_path_hex, target_hex, source_hex
+//	           the exact bytes in hex, only when the name is not valid UTF-8
+//
 // Strings are escaped as encoding/json does with SetEscapeHTML(false); invalid
-// UTF-8 bytes become U+FFFD.
+// UTF-8 bytes become U+FFFD, and the name's KEY_hex then gives its bytes.
 func AppendJSON(dst []byte, e *Event) []byte {
 	dst = append(dst, `{"time":"`...)
 	dst = appendTime(dst, e.Time)
@@ -42,9 +45,9 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	dst = jsonUint(dst, "ppid", uint64(e.PPID))
 	dst = jsonUint(dst, "uid", uint64(e.UID))
 	dst = jsonUint(dst, "gid", uint64(e.GID))
-	dst = jsonString(dst, "comm", e.Comm)
+	dst = jsonName(dst, "comm", e.Comm)
 	dst = jsonUint(dst, "cgroup_id", e.CgroupID)
-	dst = jsonString(dst, "path", e.Path)
+	dst = jsonName(dst, "path", e.Path)
 	dst = strconv.AppendInt(append(dst, `,"ret":`...), int64(e.Ret), 10)
 	if e.Ret < 0 {
 		dst = append(appendErrno(append(dst, `,"error":"`...), e.Ret), '"')
@@ -62,17 +65,17 @@ func AppendJSON(dst []byte, e *Event) []byte {
 			dst = append(append(append(dst, `,"file_type":"`...), t...), '"')
 		}
 	case KindSymlink:
-		dst = jsonString(dst, "target", e.Target)
+		dst = jsonName(dst, "target", e.Target)
 	case KindLink:
-		dst = jsonString(dst, "new_path", e.NewPath)
+		dst = jsonName(dst, "new_path", e.NewPath)
 	case KindRename:
 		dst = jsonFlags(dst, e)
-		dst = jsonString(dst, "new_path", e.NewPath)
+		dst = jsonName(dst, "new_path", e.NewPath)
 	case KindSetattr:
 		dst = appendJSONAttrs(append(dst, `,"attrs":`...), &e.Attrs)
 	case KindMount:
 		dst = jsonFlags(dst, e)
-		dst = jsonString(dst, "source", e.Source)
+		dst = jsonName(dst, "source", e.Source)
 		dst = jsonString(dst, "fstype", e.FSType)
 	case KindUmount:
 		dst = jsonFlags(dst, e)
@@ -107,6 +110,24 @@ func AppendJSON(dst []byte, e *Event) []byte {
 func jsonUint(dst []byte, key string, v uint64) []byte {
 	dst = append(append(append(dst, `,"`...), key...), `":`...)
 	return strconv.AppendUint(dst, v, 10)
+}
+
+// jsonName writes a name the kernel reported: a path, a symlink target, a
+// mount source, a comm. Names are bytes, not text: where they are not valid
+// UTF-8, the string (with U+FFFD for each invalid byte) is followed by
+// KEY_hex, the exact bytes in lowercase hex, so that two files whose names
+// differ only in such bytes never look the same.
+func jsonName(dst []byte, key, s string) []byte {
+	dst = append(append(append(dst, `,"`...), key...), `":`...)
+	dst, valid := appendJSONText(dst, s)
+	if valid {
+		return dst
+	}
+	dst = append(append(append(dst, `,"`...), key...), `_hex":"`...)
+	for i := 0; i < len(s); i++ {
+		dst = append(dst, hexDigits[s[i]>>4], hexDigits[s[i]&0xf])
+	}
+	return append(dst, '"')
 }
 
 func jsonString(dst []byte, key, s string) []byte {
@@ -196,6 +217,14 @@ const hexDigits = "0123456789abcdef"
 // characters are escaped, each invalid UTF-8 byte becomes \ufffd, and U+2028
 // and U+2029 are escaped.
 func appendJSONString(dst []byte, s string) []byte {
+	dst, _ = appendJSONText(dst, s)
+	return dst
+}
+
+// appendJSONText writes s as a JSON string, and reports whether s was valid
+// UTF-8 (every invalid byte became U+FFFD).
+func appendJSONText(dst []byte, s string) ([]byte, bool) {
+	valid := true
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -229,6 +258,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			dst = append(append(dst, s[start:i]...), `\ufffd`...)
+			valid = false
 		case r == '\u2028' || r == '\u2029':
 			dst = append(append(dst, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 		default:
@@ -238,5 +268,5 @@ func appendJSONString(dst []byte, s string) []byte {
 		i += size
 		start = i
 	}
-	return append(append(dst, s[start:]...), '"')
+	return append(append(dst, s[start:]...), '"'), valid
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -283,4 +284,62 @@ func BenchmarkAppendJSON(b *testing.B) {
 		buf = AppendJSON(buf[:0], ev)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// Names are bytes: every name that is not valid UTF-8 carries its exact
+// bytes in KEY_hex, and each line stays one JSON object whatever the name.
+func TestJSONExactNames(t *testing.T) {
+	for _, c := range []struct {
+		name, path string
+		hex        bool
+	}{
+		{"plain", "/tmp/plain", false},
+		{"utf-8", "/tmp/caf\u00e9 \u65e5\u672c", false},
+		{"invalid bytes", "/tmp/bad\xff\xfe", true},
+		{"lone continuation", "/tmp/\x80x", true},
+		{"overlong slash", "/tmp/\xc0\xaf", true},
+		{"surrogate half", "/tmp/\xed\xa0\x80", true},
+		{"binary junk", "/tmp/\x01\x02\x7f\x9b\xc3", true},
+		{"looks like JSON", `/tmp/","event":"unlink","path":"/etc/passwd`, false},
+		{"looks like a text line", "/tmp/x\n22:00:00.000000 unlink 1 rm 0 /etc/passwd", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := baseRec(0)
+			r.Kind, r.Str[0], r.Str[1] = KindRename, c.path, c.path+"\xff"
+			line := AppendJSON(nil, mustDecode(t, r))
+			if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
+				t.Fatalf("not one line: %q", line)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(line, &got); err != nil {
+				t.Fatalf("not JSON: %v: %q", err, line)
+			}
+			if got["event"] != "rename" {
+				t.Errorf("event = %v: a name changed the record", got["event"])
+			}
+			h, ok := got["path_hex"].(string)
+			if ok != c.hex {
+				t.Fatalf("path_hex present = %v, want %v: %s", ok, c.hex, line)
+			}
+			if !c.hex && got["path"] != c.path {
+				t.Errorf("path = %q, want %q", got["path"], c.path)
+			}
+			if c.hex {
+				if raw, err := hex.DecodeString(h); err != nil || string(raw) != c.path {
+					t.Errorf("path_hex %q does not give back %q", h, c.path)
+				}
+			}
+			nh, _ := got["new_path_hex"].(string)
+			if raw, err := hex.DecodeString(nh); err != nil || string(raw) != c.path+"\xff" {
+				t.Errorf("new_path_hex %q does not give back %q", nh, c.path+"\xff")
+			}
+		})
+	}
+	// Two names that differ only in invalid bytes give different lines.
+	a, b := baseRec(0), baseRec(0)
+	a.Kind, a.Str[0] = KindUnlink, "/tmp/\xff"
+	b.Kind, b.Str[0] = KindUnlink, "/tmp/\xfe"
+	if bytes.Equal(AppendJSON(nil, mustDecode(t, a)), AppendJSON(nil, mustDecode(t, b))) {
+		t.Error("names differing in invalid bytes give the same JSON")
+	}
 }
