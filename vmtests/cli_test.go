@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -397,6 +398,52 @@ func TestTextOutput(t *testing.T) {
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("text output\n%q\nwant\n%q", got, want)
+		}
+	})
+}
+
+// --pid-tree PID: the process, the descendants it has when tracing starts
+// and those it forks later, and nobody else; fstrace ends when PID does.
+func TestPidTree(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		os.Mkdir(dir+"/w", 0o777)
+		// A subshell forked before tracing starts, which forks again
+		// after; the root creates a file of its own.
+		tree := exec.Command("sh", "-c", `cd "$1" || exit 1
+( touch up; while [ ! -e go ]; do sleep 0.05; done; touch w/sub; sh -c 'touch w/grandchild' ) &
+while [ ! -e go ]; do sleep 0.05; done
+touch w/root
+wait`, "sh", dir)
+		if err := tree.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tree.Process.Kill(); tree.Wait() })
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(dir + "/up"); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the tree's subshell did not start")
+			}
+		}
+		s := startSystem(t, mode, dir+"/ready", "-e", "create", "--path", dir+"/w", "--pid-tree", strconv.Itoa(tree.Process.Pid))
+		// Not in the tree: not reported.
+		if err := os.WriteFile(dir+"/w/other", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/go", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := tree.Wait(); err != nil {
+			t.Fatalf("tree: %v", err)
+		}
+		// fstrace ends by itself once the root has exited.
+		status, evs := s.wait(t)
+		got := kindPaths(evs, dir)
+		sort.Strings(got)
+		if want := "create:/w/grandchild create:/w/root create:/w/sub"; status != 0 || strings.Join(got, " ") != want {
+			t.Errorf("status %d, events %q, want 0 and %s", status, got, want)
 		}
 	})
 }

@@ -59,7 +59,8 @@ type config struct {
 	quiet       bool
 	version     bool
 	command     []string
-	kill        bool // stop COMMAND when tracing stops
+	pidTree     []int // --pid-tree: these processes and their descendants
+	kill        bool  // stop COMMAND when tracing stops
 	readyFile   string
 	timeStyle   events.TimeStyle
 	color       string // auto, always, never
@@ -104,6 +105,10 @@ Text output:
 Filters (in the kernel; repeatable, and comma lists; AND across flags, OR
 within one; the --exclude- forms drop what they match):
       --pid PID             thread group ids
+      --pid-tree PID        these processes and all their descendants,
+                            those running at start and those to come
+                            (followed in the kernel, as -- COMMAND's);
+                            fstrace stops when all of them have exited
       --uid USER            user names or ids
       --gid GROUP           group names or ids
       --comm NAME           process names (at most 15 bytes)
@@ -180,6 +185,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.post.changes, "changes", false, "")
 	var globs repeatFlag
 	fs.Var(&globs, "path-glob", "")
+	var pidTree listFlag
+	fs.Var(&pidTree, "pid-tree", "")
 	fs.BoolVar(&cfg.kill, "kill", false, "")
 	fs.StringVar(&cfg.readyFile, "ready-file", "", "")
 	localTime := false
@@ -221,6 +228,17 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		cfg.command = rest
 	} else if i := indexOf(args, "--"); i >= 0 && i == len(args)-1 {
 		return nil, errors.New("no command after --")
+	}
+
+	for _, v := range pidTree {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("invalid --pid-tree %q (want a process id)", v)
+		}
+		cfg.pidTree = append(cfg.pidTree, n)
+	}
+	if len(cfg.pidTree) > 0 && len(cfg.command) > 0 {
+		return nil, errors.New("--pid-tree and -- COMMAND do not go together (COMMAND's tree is traced already)")
 	}
 
 	switch cfg.hookMode {

@@ -102,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	tr, err := tracer.New(tracer.Options{
 		Events:   kinds,
 		RingSize: cfg.ringSize,
-		Follow:   cmd != nil,
+		Follow:   cmd != nil || len(cfg.pidTree) > 0,
 		HookMode: cfg.hookMode,
 		EachCall: cfg.eachCall,
 		Filter:   *filter,
@@ -112,12 +112,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer tr.Close()
+	var gone <-chan struct{} // --pid-tree: every root has exited
+	if len(cfg.pidTree) > 0 {
+		if err := followTree(tr, cfg.pidTree); err != nil {
+			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			return exitFailure
+		}
+		gone = treeGone(cfg.pidTree)
+	}
 	start := time.Now()
 	if w := tr.Warning(); w != "" {
 		fmt.Fprintf(stderr, "fstrace: WARNING: %s\n", w)
 	}
 	if !cfg.quiet {
-		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(kinds, filter), tr.HookMode(), untilLabel(cmd))
+		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(kinds, filter), tr.HookMode(), untilLabel(cmd, cfg.pidTree))
 	}
 
 	if ln != nil {
@@ -260,6 +268,9 @@ loop:
 			done = nil
 			stop()
 		case <-timeout:
+			stop()
+		case <-gone:
+			gone = nil
 			stop()
 		case <-lossCheck.C:
 			if st, err := tr.Stats(); err == nil {
@@ -448,9 +459,16 @@ func kindsLabel(attached events.KindMask, f *filters.Set) string {
 	return attached.String()
 }
 
-func untilLabel(l *launcher) string {
+func untilLabel(l *launcher, tree []int) string {
 	if l != nil {
 		return " for " + l.argv[0]
+	}
+	if len(tree) > 0 {
+		ids := make([]string, len(tree))
+		for i, p := range tree {
+			ids[i] = strconv.Itoa(p)
+		}
+		return " for the process tree of " + strings.Join(ids, ",")
 	}
 	return " (Ctrl-C to stop)"
 }
