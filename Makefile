@@ -60,7 +60,10 @@ VMTEST_PKGS     ?= ./vmtests
 VMTEST_RUN      ?=
 VMTEST_MODES    ?= fentry kprobe syscall
 VMTEST_TESTFLAGS ?=
-VMTEST_TIMEOUT  ?= 1800
+VMTEST_TIMEOUT  ?= 2700
+# Guests booted side by side: each keeps one host CPU busy (single-threaded
+# emulation), so two halve the suite's time on a 2-CPU machine.
+VMTEST_JOBS     ?= 2
 VMTEST_GOFLAGS  ?= -trimpath
 # Targets to make before building the guest binaries (e.g. generate).
 VMTEST_PREREQS  ?=
@@ -71,7 +74,7 @@ GO              ?= go
 
 vmtest: vmtest-kernels vmtest-bins
 	VMTEST_RUN='$(VMTEST_RUN)' VMTEST_TESTFLAGS='$(VMTEST_TESTFLAGS)' VMTEST_MODES='$(VMTEST_MODES)' \
-	VMTEST_TIMEOUT='$(VMTEST_TIMEOUT)' vmtests/run-all.sh $(KERNELS)
+	VMTEST_TIMEOUT='$(VMTEST_TIMEOUT)' VMTEST_JOBS='$(VMTEST_JOBS)' vmtests/run-all.sh $(KERNELS)
 
 vmtest-kernels:
 	vmtests/fetch-kernels.sh $(KERNELS)

@@ -383,9 +383,19 @@ static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 	return false;
 }
 
+/* sys_name_path: names tidied in the syscall mode's own programs only
+ * (see name_path_tidy); tidy is a constant at every call site, so a program
+ * holds one of the two functions, never both. */
+static __always_inline __u32 sys_name_path(int dfd, __u64 name, __u32 off, __u32 idx, bool tidy)
+{
+	if (tidy)
+		return name_path_tidy(dfd, name, off, idx);
+	return name_path(dfd, name, off, idx);
+}
+
 /* sys_emit reports the syscall staged in the in-flight entry with its
- * result. */
-static __always_inline void sys_emit(struct inflight *in, long ret)
+ * result; tidy: names are tidied (the syscall mode). */
+static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 {
 	struct scratch *s = get_scratch();
 	struct fst_record *r;
@@ -421,7 +431,7 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 		} else if (in->unknown & 1) {
 			r->rflags |= FST_RF_PATH_UNKNOWN;
 		} else {
-			name_path(in->dfd, to_addr(in->name), 0, 0);
+			sys_name_path(in->dfd, to_addr(in->name), 0, 0, tidy);
 		}
 		if (created && trace_allowed(FST_CREATE)) {
 			r->kind = FST_CREATE;
@@ -440,7 +450,7 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 	if (in->unknown & 1)
 		r->rflags |= FST_RF_PATH_UNKNOWN;
 	else
-		off = name_path(in->dfd, to_addr(in->name), 0, 0);
+		off = sys_name_path(in->dfd, to_addr(in->name), 0, 0, tidy);
 	if ((in->unknown & 2) && (kind == FST_RENAME || kind == FST_LINK || kind == FST_SYMLINK)) {
 		r->rflags |= FST_RF_PATH2_UNKNOWN;
 		emit(s);
@@ -448,7 +458,7 @@ static __always_inline void sys_emit(struct inflight *in, long ret)
 	}
 	switch (kind) {
 	case FST_RENAME: case FST_LINK:
-		name_path(in->dfd2, to_addr(in->name2), off, 1);
+		sys_name_path(in->dfd2, to_addr(in->name2), off, 1, tidy);
 		break;
 	case FST_SYMLINK:
 		off += put_str(s, in->name2, off, 1, FST_PATH_MAX);
@@ -563,7 +573,7 @@ static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool bac
 		return 0;
 	in = sys_stage(regs, id, ret, sh);
 	if (in)
-		sys_emit(in, ret);
+		sys_emit(in, ret, true);
 	return 0;
 }
 
@@ -643,7 +653,7 @@ static __always_inline int sys_fail_exit(long ret, long nr)
 	if (!in || in->sysno != nr)
 		return 0;
 	if (ret < 0)
-		sys_emit(in, ret);
+		sys_emit(in, ret, false);
 	bpf_map_delete_elem(&inflight_ops, &tid);
 	return 0;
 }

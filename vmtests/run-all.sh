@@ -12,6 +12,7 @@
 #      VMTEST_LOG_DIR    console logs SERIES.log and summary.txt
 #                        (default vmtests/.cache/logs)
 #      VMTEST_BOOT_RETRIES  extra boots when a VM dies before /init (default 2)
+#      VMTEST_JOBS       kernels booted side by side (default 1)
 #      and whatever run-vm.sh reads (VMTEST_TIMEOUT, FSTRACE_KERNEL_CACHE, ...)
 set -euo pipefail
 
@@ -40,14 +41,12 @@ vm_args=(-b "$bindir" -f "$HERE/guest.sh:/bin/guest.sh" -o "$logdir"
 # Each test runs in every hook mode the kernels offer.
 vm_args+=(-e "FSTRACE_MODES=${VMTEST_MODES:-fentry kprobe syscall}")
 
-rows=()
-npass=0 nfail=0
-total_start=$(date +%s.%N)
-retries=${VMTEST_BOOT_RETRIES:-2}
-for k in "${series[@]}"; do
+# run_kernel K: boots kernel K (again when it dies before /init), writes
+# its summary row to $logdir/K.row and its exit status to $logdir/K.rc.
+run_kernel() {
+	local k=$1 start note= rc try secs result pkg
 	echo "run-all: ===== kernel $k ====="
 	start=$(date +%s.%N)
-	note=
 	for ((try = 0; ; try++)); do
 		set +e
 		"$HERE/run-vm.sh" "${vm_args[@]}" "$k" -- /bin/guest.sh
@@ -70,9 +69,43 @@ for k in "${series[@]}"; do
 	126) result="ERROR (host setup)" ;;
 	*) result="FAIL (exit $rc)" ;;
 	esac
-	if [[ $rc -eq 0 ]]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fi
 	pkg=$(cat "$cache/vmlinuz-$k.version" 2>/dev/null || echo -)
-	rows+=("$(printf '%-7s %-24s %8s  %s%s' "$k" "$result" "$secs" "$pkg" "$note")")
+	printf '%-7s %-24s %8s  %s%s\n' "$k" "$result" "$secs" "$pkg" "$note" >"$logdir/$k.row"
+	echo "$rc" >"$logdir/$k.rc"
+}
+
+total_start=$(date +%s.%N)
+retries=${VMTEST_BOOT_RETRIES:-2}
+# VMTEST_JOBS guests at a time: each runs under single-threaded emulation
+# and keeps one host CPU busy, so a 2-CPU machine runs two for nearly the
+# price of one. With more than one, a kernel's console output is printed
+# when it is done, not as it comes.
+jobs=${VMTEST_JOBS:-1}
+for k in "${series[@]}"; do
+	rm -f "$logdir/$k.row" "$logdir/$k.rc"
+done
+if [[ $jobs -le 1 ]]; then
+	for k in "${series[@]}"; do
+		run_kernel "$k"
+	done
+else
+	running=0
+	for k in "${series[@]}"; do
+		if [[ $running -ge $jobs ]]; then
+			wait -n || true
+			running=$((running - 1))
+		fi
+		(run_kernel "$k" >"$logdir/$k.out" 2>&1; cat "$logdir/$k.out") &
+		running=$((running + 1))
+	done
+	wait || true
+fi
+rows=()
+npass=0 nfail=0
+for k in "${series[@]}"; do
+	rc=$(cat "$logdir/$k.rc" 2>/dev/null || echo 126)
+	if [[ $rc -eq 0 ]]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fi
+	rows+=("$(cat "$logdir/$k.row" 2>/dev/null || printf '%-7s %-24s' "$k" "ERROR (no result)")")
 done
 total=$(awk -v s="$total_start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 

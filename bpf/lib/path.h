@@ -258,7 +258,8 @@ static __always_inline long tidy_step(struct scratch *s, volatile struct tidy *t
  * bytes at tmp[NAME_AT], in place, and returns its new length: what the
  * kernel resolves "a/./b//c" to is "a/b/c", and filters and readers should
  * see that. ".." stays: without a lookup, a/link/.. is not a. A trailing
- * slash goes too. Names longer than TIDY_MAX bytes are left as they are,
+ * slash goes too. Only the syscall mode's programs use it (name_path_tidy).
+ * Names longer than TIDY_MAX bytes are left as they are,
  * which bounds the verifier's work. The loop's state lives in the scratch
  * map, so that every path through an iteration reaches the next in the
  * same verifier state (see walk_path). Not bpf_loop: a program holding a
@@ -287,10 +288,10 @@ __noinline __u32 tidy_name(__u32 len, __u32 abs)
 	return len;
 }
 
-/* name_path writes the absolute form of a name the process passed (kernel
- * memory, NUL-terminated) relative to dfd, as string idx (0 or 1) at off.
- * Global for the same reason as walk_path. */
-__noinline __u32 name_path(int dfd, __u64 name_addr, __u32 off, __u32 idx)
+/* join_name writes the absolute form of a name the process passed (kernel
+ * memory, NUL-terminated) relative to dfd, as string idx (0 or 1) at off;
+ * tidied (tidy_name) when tidy is set. */
+static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u32 idx, bool tidy)
 {
 	const char *name = (const char *)name_addr;
 	struct scratch *s = get_scratch();
@@ -303,8 +304,10 @@ __noinline __u32 name_path(int dfd, __u64 name_addr, __u32 off, __u32 idx)
 	n = bpf_probe_read_kernel_str(&s->tmp[NAME_AT], FST_PATH_MAX - 1, name);
 	if (n <= 0)
 		n = 1;
+	len = n - 1;
 	/* bounded for the verifier: a global function's result is any scalar */
-	len = tidy_name(n - 1, s->tmp[NAME_AT] == '/') & PATH_MASK;
+	if (tidy)
+		len = tidy_name(len, s->tmp[NAME_AT] == '/') & PATH_MASK;
 	if (len && s->tmp[NAME_AT] == '/') {
 		bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[NAME_AT]);
 		s->rec.str_len[idx & 1] = len;
@@ -326,6 +329,22 @@ __noinline __u32 name_path(int dfd, __u64 name_addr, __u32 off, __u32 idx)
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
 	s->rec.str_len[idx & 1] = total;
 	return total;
+}
+
+/* name_path: join_name as it is passed. Global for the same reason as
+ * walk_path. The fentry and kprobe modes use it (for failures that reach
+ * no dentry): tidy_name's loop would cost each of their programs more
+ * verifier time than fstrace's whole start took. */
+__noinline __u32 name_path(int dfd, __u64 name_addr, __u32 off, __u32 idx)
+{
+	return join_name(dfd, name_addr, off, idx, false);
+}
+
+/* name_path_tidy: join_name tidied, for the syscall mode, where every path
+ * but an open's is a name passed. */
+__noinline __u32 name_path_tidy(int dfd, __u64 name_addr, __u32 off, __u32 idx)
+{
+	return join_name(dfd, name_addr, off, idx, true);
 }
 
 /* put_str copies a plain kernel string (symlink target, mount source) as
