@@ -103,8 +103,24 @@ func TestColdNames(t *testing.T) {
 		expect(t, r.one(t, "unlink", p("cold-unlink")), map[string]any{"ret": 0})
 		expect(t, r.one(t, "rename", p("cold-from")), map[string]any{"ret": 0, "new_path": p("cold-to")})
 		expect(t, r.one(t, "setattr", p("cold-chmod")), map[string]any{"ret": 0})
-		// Failures never reach a dentry: the name itself is reported.
-		expect(t, r.one(t, "mkdir", p("missing/cold-dir")), map[string]any{"ret": -2, "error": "ENOENT"})
+		// Failures never reach a dentry: the name itself is reported. On
+		// 5.10 the fentry and kprobe modes read mkdirat's name from user
+		// memory at do_mkdirat's entry, before the kernel has faulted
+		// its page in: there the name may be unknown (README), never
+		// another.
+		if (mode == "fentry" || mode == "kprobe") && userNameKernel() {
+			var found bool
+			for _, e := range r.find("mkdir", "") {
+				if e.num("ret") == -2 && e["path_unknown"] == true {
+					found = true
+				}
+			}
+			if !found {
+				expect(t, r.one(t, "mkdir", p("missing/cold-dir")), map[string]any{"ret": -2, "error": "ENOENT"})
+			}
+		} else {
+			expect(t, r.one(t, "mkdir", p("missing/cold-dir")), map[string]any{"ret": -2, "error": "ENOENT"})
+		}
 		expect(t, r.one(t, "open", p("no/cold-open")), map[string]any{"ret": -2, "error": "ENOENT"})
 
 		// Unreadable names: marked unknown, with an empty path, and
@@ -182,4 +198,16 @@ func TestTidyNames(t *testing.T) {
 		}
 		expect(t, r.events[0], map[string]any{"event": "mkdir", "path": filepath.Join(dir, "sub/x3")})
 	})
+}
+
+// userNameKernel: a kernel whose namei entry points (do_mkdirat and
+// friends) still take user pointers, before 5.12.
+func userNameKernel() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	return major < 5 || (major == 5 && minor < 12)
 }
