@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -161,6 +162,11 @@ func init() {
 		if err := unix.Mkdir("./.x7", 0o755); err != nil {
 			return err
 		}
+		// A name of 256 bytes, the length the kernel's tidying stops
+		// at: reported whole, never cut to its directory.
+		if err := unix.Mkdir("sub/"+strings.Repeat("a", 252), 0o755); err != nil {
+			return err
+		}
 		return unix.Rename("./x4", ".//sub/./x8")
 	}
 }
@@ -186,6 +192,7 @@ func TestTidyNames(t *testing.T) {
 		}
 		expect(t, r.one(t, "mkdir", failed), map[string]any{"ret": -2})
 		expect(t, r.one(t, "rename", p("x4")), map[string]any{"ret": 0, "new_path": p("sub/x8")})
+		expect(t, r.one(t, "mkdir", p("sub/"+strings.Repeat("a", 252))), map[string]any{"ret": 0})
 
 		// --path with the tidy form matches a name passed untidy.
 		dir = testDir(t)

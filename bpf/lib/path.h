@@ -259,8 +259,8 @@ static __always_inline long tidy_step(struct scratch *s, volatile struct tidy *t
  * kernel resolves "a/./b//c" to is "a/b/c", and filters and readers should
  * see that. ".." stays: without a lookup, a/link/.. is not a. A trailing
  * slash goes too. Only the syscall mode's programs use it (name_path_tidy).
- * Names longer than TIDY_MAX bytes are left as they are,
- * which bounds the verifier's work. The loop's state lives in the scratch
+ * Names of TIDY_MAX bytes or more are left as they are, which bounds the
+ * verifier's work (and keeps the output length below the mask). The loop's state lives in the scratch
  * map, so that every path through an iteration reaches the next in the
  * same verifier state (see walk_path). Not bpf_loop: a program holding a
  * callback does not load on 5.10 at all, even where it is never called. */
@@ -270,7 +270,7 @@ __noinline __u32 tidy_name(__u32 len, __u32 abs)
 	volatile struct tidy *t;
 	int i;
 
-	if (!s || len > TIDY_MAX)
+	if (!s || len >= TIDY_MAX)
 		return len;
 	t = &s->tidy;
 	t->out = 0;
