@@ -23,9 +23,9 @@ static __always_inline struct scratch *attr_begin(const struct path *path, int r
 		return NULL;
 	start_record(s, FST_SETATTR);
 	s->rec.ret = ret;
-	d = BPF_CORE_READ(path, dentry);
-	put_path(s, d, BPF_CORE_READ(path, mnt), 0, 0);
-	set_inode(&s->rec, BPF_CORE_READ(d, d_inode));
+	d = KREAD(struct path, path, dentry);
+	put_path(s, d, KREAD(struct path, path, mnt), 0, 0);
+	set_inode(&s->rec, KREAD(struct dentry, d, d_inode));
 	return s;
 }
 

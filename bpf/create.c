@@ -137,7 +137,7 @@ FST_ENTRY(security_path_link, link_path, struct dentry *old_dentry, const struct
 	if (!in || !(s = get_scratch()))
 		return 0;
 	/* A hard link never crosses a mount: both names live on new_dir's. */
-	m = BPF_CORE_READ(new_dir, mnt);
+	m = KREAD(struct path, new_dir, mnt);
 	resolve(s, in, old_dentry, m, 0);
 	resolve(s, in, new_dentry, m, 1);
 	set_inflight_inode(in, old_dentry);

@@ -17,7 +17,7 @@ FST_EXIT(path_mount, mount_exit, 15, const char *dev_name, const struct path *pa
 	start_record(s, FST_MOUNT);
 	s->rec.ret = ret;
 	s->rec.flags = flags;
-	off = put_path(s, BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt), 0, 0);
+	off = put_path(s, KREAD(struct path, path, dentry), KREAD(struct path, path, mnt), 0, 0);
 	off += put_str(s, dev_name, off, 1, FST_PATH_MAX);
 	put_str(s, type_page, off, 2, STR2_MAX);
 	emit(s);
@@ -38,7 +38,7 @@ FST_ENTRY(path_umount, umount_enter, struct path *path, int flags)
 	stage_commit(in);
 	in = inflight_get(FST_UMOUNT);
 	if (in)
-		resolve(s, in, BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt), 0);
+		resolve(s, in, KREAD(struct path, path, dentry), KREAD(struct path, path, mnt), 0);
 	return 0;
 }
 

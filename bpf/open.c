@@ -40,7 +40,7 @@ FST_EXIT(do_filp_open, open_exit, 1, int dfd, struct filename *pathname, const s
 	__u32 flags, mode;
 
 	if (ok)
-		d = BPF_CORE_READ(file, f_path.dentry);
+		d = KREAD(struct file, file, f_path.dentry);
 	if (cm) {
 		want_create = ok && cm->dentry == (__u64)d;
 		bpf_map_delete_elem(&creat_marks, &tid);
@@ -51,16 +51,16 @@ FST_EXIT(do_filp_open, open_exit, 1, int dfd, struct filename *pathname, const s
 	if (!s)
 		return 0;
 
-	flags = BPF_CORE_READ(op, open_flag) & (OPEN_USER_FLAGS);
-	mode = BPF_CORE_READ(op, mode);
+	flags = KREAD(struct open_flags, op, open_flag) & (OPEN_USER_FLAGS);
+	mode = KREAD(struct open_flags, op, mode);
 	r = start_record(s, want_create ? FST_CREATE : FST_OPEN);
 	if (ok) {
-		put_path(s, d, BPF_CORE_READ(file, f_path.mnt), 0, 0);
-		set_inode(r, BPF_CORE_READ(file, f_inode));
+		put_path(s, d, KREAD(struct file, file, f_path.mnt), 0, 0);
+		set_inode(r, KREAD(struct file, file, f_inode));
 	} else {
 		r->ret = (long)file;
 		if (pathname && !is_err(pathname))
-			name_path(dfd, to_addr(BPF_CORE_READ(pathname, name)), 0, 0);
+			name_path(dfd, to_addr(KREAD(struct filename, pathname, name)), 0, 0);
 	}
 	if (want_create) {
 		r->mode = mode;

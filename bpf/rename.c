@@ -27,8 +27,8 @@ FST_ENTRY(security_path_rename, rename_path, const struct path *old_dir, struct 
 
 	if (!in || !(s = get_scratch()))
 		return 0;
-	resolve(s, in, old_dentry, BPF_CORE_READ(old_dir, mnt), 0);
-	resolve(s, in, new_dentry, BPF_CORE_READ(new_dir, mnt), 1);
+	resolve(s, in, old_dentry, KREAD(struct path, old_dir, mnt), 0);
+	resolve(s, in, new_dentry, KREAD(struct path, new_dir, mnt), 1);
 	set_inflight_inode(in, old_dentry);
 	return 0;
 }

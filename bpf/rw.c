@@ -35,7 +35,12 @@ const volatile __u32 each_mask = 0;
 
 static __always_inline bool regular_file(struct file *f)
 {
-	umode_t m = BPF_CORE_READ(f, f_inode, i_mode);
+	umode_t m;
+
+	if (btf_cast)
+		m = KCAST(struct file, f)->f_inode->i_mode;
+	else
+		m = BPF_CORE_READ(f, f_inode, i_mode);
 
 	return f && (m & S_IFMT) == S_IFREG;
 }
@@ -75,7 +80,7 @@ static __always_inline void rw_account(struct file *f, __u32 kind, long n, __u64
 	s->rec.bytes = n;
 	s->rec.offset = off;
 	put_file_path(s, f, 0, 0);
-	set_inode(&s->rec, BPF_CORE_READ(f, f_inode));
+	set_inode(&s->rec, KREAD(struct file, f, f_inode));
 	emit(s);
 }
 
@@ -92,10 +97,10 @@ static __always_inline void rw_close(struct file *f)
 			s->rec.bytes = st->bytes_read;
 			s->rec.bytes2 = st->bytes_written;
 		}
-		if (BPF_CORE_READ(f, f_mode) & FMODE_WRITE)
+		if (KREAD(struct file, f, f_mode) & FMODE_WRITE)
 			s->rec.rflags |= FST_RF_WRITTEN;
 		put_file_path(s, f, 0, 0);
-		set_inode(&s->rec, BPF_CORE_READ(f, f_inode));
+		set_inode(&s->rec, KREAD(struct file, f, f_inode));
 		emit(s);
 	}
 	if (st)
@@ -110,7 +115,7 @@ static __always_inline __u64 start_offset(struct file *f, loff_t *pos, long n)
 	if (pos)
 		bpf_probe_read_kernel(&p, sizeof(p), pos);
 	else
-		p = BPF_CORE_READ(f, f_pos);
+		p = KREAD(struct file, f, f_pos);
 	return n > 0 && p >= n ? p - n : 0;
 }
 

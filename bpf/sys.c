@@ -39,6 +39,18 @@ volatile __u32 fmode_created = 0;
 
 static __always_inline __u64 sys_arg(struct pt_regs *regs, int i)
 {
+	if (btf_cast) {
+		struct pt_regs *r = KCAST(struct pt_regs, regs);
+
+		switch (i) {
+		case 0: return r->di;
+		case 1: return r->si;
+		case 2: return r->dx;
+		case 3: return r->r10;
+		case 4: return r->r8;
+		default: return r->r9;
+		}
+	}
 	switch (i) {
 	case 0: return BPF_CORE_READ(regs, di);
 	case 1: return BPF_CORE_READ(regs, si);
@@ -144,7 +156,7 @@ static __always_inline bool last_ref(struct file *f)
 {
 	if (bpf_core_field_exists(struct file___f_count, f_count))
 		return BPF_CORE_READ((struct file___f_count *)f, f_count.counter) == 1;
-	return BPF_CORE_READ(f, f_ref.refcnt.counter) == 0;
+	return KREAD(struct file, f, f_ref.refcnt.counter) == 0;
 }
 
 /* sys_close: close(2) that drops the last reference releases the file; so
@@ -425,8 +437,8 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 
 			if (f) {
 				put_file_path(s, f, 0, 0);
-				set_inode(r, BPF_CORE_READ(f, f_inode));
-				created = fmode_created && (BPF_CORE_READ(f, f_mode) & fmode_created);
+				set_inode(r, KREAD(struct file, f, f_inode));
+				created = fmode_created && (KREAD(struct file, f, f_mode) & fmode_created);
 			}
 		} else if (in->unknown & 1) {
 			r->rflags |= FST_RF_PATH_UNKNOWN;
@@ -687,13 +699,11 @@ FST_SYS_FAIL(__x64_sys_mount, NR_mount, fail_mount)
 FST_SYS_FAIL(__x64_sys_umount, NR_umount2, fail_umount)
 
 /* preempt_probe loads (never runs) where FST_GUARDED can work: the kfuncs
- * exist and a global function may be called with preemption off. */
-volatile __u32 preempt_probe_hits;
-
+ * exist and a global function may be called with preemption off. The
+ * probes touch no map: user space loads each on its own. */
 __noinline int preempt_probe_sub(int x)
 {
-	preempt_probe_hits += x;	/* a side effect: the call must stay */
-	return 0;
+	return x + bpf_get_smp_processor_id();	/* used: the call must stay */
 }
 
 SEC("tp_btf/sys_enter")
@@ -705,6 +715,14 @@ int BPF_PROG(preempt_probe)
 	r = preempt_probe_sub(1);
 	bpf_preempt_enable();
 	return r;
+}
+
+/* cast_probe loads (never runs) where bpf_rdonly_cast can be called: see
+ * btf_cast in lib/common.h. */
+SEC("raw_tp")
+int cast_probe(void *ctx)
+{
+	return KCAST(struct task_struct, bpf_get_current_task())->pid;
 }
 
 /* fmode_probe reads the f_mode of two of the caller's fds, for user space

@@ -447,3 +447,37 @@ wait`, "sh", dir)
 		}
 	})
 }
+
+// fstrace probe reports the kernel features that decide what an event
+// costs and how safely it is made, as the kernel version says it has them:
+// direct loads (bpf_rdonly_cast) from 6.2, the preemption guard on the
+// 6.12 and later kernels tested here.
+func TestProbeFeatures(t *testing.T) {
+	requireTracing(t, "auto")
+	out, err := exec.Command(fstraceBin(t), "probe", "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("fstrace probe: %v", err)
+	}
+	var r struct {
+		Kernel       string `json:"kernel"`
+		PreemptGuard bool   `json:"preempt_guard"`
+		DirectLoads  bool   `json:"direct_loads"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("probe output %q: %v", out, err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(r.Kernel, "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("kernel %q: %v", r.Kernel, err)
+	}
+	atLeast := func(ma, mi int) bool { return major > ma || (major == ma && minor >= mi) }
+	if want := atLeast(6, 2); r.DirectLoads != want {
+		t.Errorf("kernel %s: direct_loads %v, want %v", r.Kernel, r.DirectLoads, want)
+	}
+	if atLeast(6, 12) && !r.PreemptGuard {
+		t.Errorf("kernel %s: preempt_guard false, want true", r.Kernel)
+	}
+	if !atLeast(6, 10) && r.PreemptGuard {
+		t.Errorf("kernel %s: preempt_guard true before bpf_preempt_disable (6.10)", r.Kernel)
+	}
+}

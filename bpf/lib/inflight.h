@@ -110,7 +110,7 @@ static __always_inline bool copy_name(char *dst, const void *arg, __u32 hook)
 		return bpf_probe_read_user_str(dst, FST_PATH_MAX, arg) > 0;
 	if (!arg || is_err(arg))
 		return false;
-	return bpf_probe_read_kernel_str(dst, FST_PATH_MAX, BPF_CORE_READ((struct filename *)arg, name)) > 0;
+	return bpf_probe_read_kernel_str(dst, FST_PATH_MAX, KREAD(struct filename, arg, name)) > 0;
 }
 
 static __always_inline struct inflight *inflight_get(__u32 kind)
@@ -149,12 +149,19 @@ static __always_inline void resolve(struct scratch *s, struct inflight *in, stru
 
 static __always_inline void set_inflight_inode(struct inflight *in, struct dentry *d)
 {
-	struct inode *inode = BPF_CORE_READ(d, d_inode);
+	struct inode *inode = KREAD(struct dentry, d, d_inode);
 
 	if (!inode)
 		return;
-	in->ino = BPF_CORE_READ(inode, i_ino);
-	in->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (btf_cast) {
+		struct inode *i = KCAST(struct inode, inode);
+
+		in->ino = i->i_ino;
+		in->dev = i->i_sb->s_dev;
+	} else {
+		in->ino = BPF_CORE_READ(inode, i_ino);
+		in->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
 	in->has_ino = 1;
 }
 
@@ -224,8 +231,7 @@ static __always_inline void finish(struct inflight *in, int ret, bool two_paths)
 		r->dev = in->dev;
 		r->rflags |= FST_RF_HAS_INO;
 	} else if (ret == 0 && in->dentry) {
-		struct dentry *d = (void *)in->dentry;	/* not inside BPF_CORE_READ: */
-		set_inode(r, BPF_CORE_READ(d, d_inode));	/* inflight is ours, not the kernel's */
+		set_inode(r, KREAD(struct dentry, in->dentry, d_inode));
 	}
 	off = put_name(s, in, 0, 0);
 	if (two_paths) {
@@ -273,7 +279,7 @@ static __always_inline void namei_resolve(struct inflight *in, const struct path
 
 	if (!s)
 		return;
-	resolve(s, in, dentry, BPF_CORE_READ(dir, mnt), 0);
+	resolve(s, in, dentry, KREAD(struct path, dir, mnt), 0);
 	in->dentry = (__u64)dentry;
 }
 

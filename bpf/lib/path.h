@@ -21,11 +21,19 @@ static __always_inline bool is_err(const void *p)
 }
 
 /* to_addr turns a pointer into a plain number, as the global functions below
- * take: the verifier refuses a typed pointer for a scalar argument. */
+ * take: the verifier refuses a typed pointer for a scalar argument. A round
+ * trip through map memory does it (what is loaded from a map value is a
+ * number to the verifier), for less than a helper call that copies it. */
 static __always_inline __u64 to_addr(const void *p)
 {
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	__u64 a = 0;
 
+	if (s && btf_cast) {
+		*(volatile __u64 *)&s->addr = (__u64)p;
+		return *(volatile __u64 *)&s->addr;
+	}
 	bpf_probe_read_kernel(&a, sizeof(a), &p);
 	return a;
 }
@@ -75,12 +83,20 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 	w = &s->walk;
 	w->dentry = dentry_addr;
 	w->vfsmnt = mnt_addr;
-	w->mnt_root = (__u64)BPF_CORE_READ((struct vfsmount *)mnt_addr, mnt_root);
-	fs = BPF_CORE_READ(task, fs);
-	__builtin_memset(&root, 0, sizeof(root));
-	bpf_core_read(&root, sizeof(root), &fs->root);
-	w->root_d = (__u64)root.dentry;
-	w->root_m = (__u64)root.mnt;
+	if (btf_cast) {
+		struct task_struct *t = KCAST(struct task_struct, task);
+
+		w->mnt_root = (__u64)KCAST(struct vfsmount, mnt_addr)->mnt_root;
+		w->root_d = (__u64)t->fs->root.dentry;
+		w->root_m = (__u64)t->fs->root.mnt;
+	} else {
+		w->mnt_root = (__u64)BPF_CORE_READ((struct vfsmount *)mnt_addr, mnt_root);
+		fs = BPF_CORE_READ(task, fs);
+		__builtin_memset(&root, 0, sizeof(root));
+		bpf_core_read(&root, sizeof(root), &fs->root);
+		w->root_d = (__u64)root.dentry;
+		w->root_m = (__u64)root.mnt;
+	}
 	w->pos = FST_PATH_MAX;
 	w->trunc = WALK_TRUNC;
 
@@ -96,20 +112,34 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 			break;
 		}
 		if (w->dentry == w->mnt_root) {
-			struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+			struct mount *mp;
 
-			if (mp == mnt) {	/* root of the mount namespace */
+			if (btf_cast) {
+				struct mount *m = KCAST(struct mount, mnt);
+
+				mp = m->mnt_parent;
+				w->dentry = (__u64)m->mnt_mountpoint;
+			} else {
+				mp = BPF_CORE_READ(mnt, mnt_parent);
+				w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+			}
+			if ((__u64)mp == (__u64)mnt) {	/* root of the mount namespace */
 				w->trunc = 0;
 				break;
 			}
-			w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
-			vfsmnt = (void *)mp + bpf_core_field_offset(struct mount, mnt);
+			vfsmnt = (void *)((__u64)mp + bpf_core_field_offset(struct mount, mnt));
 			w->vfsmnt = (__u64)vfsmnt;
-			w->mnt_root = (__u64)BPF_CORE_READ(vfsmnt, mnt_root);
+			w->mnt_root = (__u64)KREAD(struct vfsmount, vfsmnt, mnt_root);
 			continue;
 		}
 		__builtin_memset(&pn, 0, sizeof(pn));
-		if (parent_name_adjacent()) {
+		if (btf_cast) {
+			struct dentry *d = KCAST(struct dentry, dentry);
+
+			pn.parent = d->d_parent;
+			pn.name.len = d->d_name.len;
+			pn.name.name = d->d_name.name;
+		} else if (parent_name_adjacent()) {
 			bpf_probe_read_kernel(&pn, sizeof(pn), (void *)dentry + bpf_core_field_offset(struct dentry, d_parent));
 		} else {
 			pn.parent = BPF_CORE_READ(dentry, d_parent);
@@ -140,12 +170,22 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 static __always_inline struct file *fd_file(int fd)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct { __u32 max_fds; __u32 pad; struct file **fd; } head = {};
 	struct file *f = NULL;
+	struct fdtable *fdt;
 
 	if (fd < 0)
 		return NULL;
+	if (btf_cast) {
+		/* the table's slots are pointers to pointers: a number each
+		 * to the verifier, read with a helper */
+		fdt = KCAST(struct task_struct, task)->files->fdt;
+		if ((unsigned int)fd >= fdt->max_fds)
+			return NULL;
+		bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+		return f;
+	}
+	fdt = BPF_CORE_READ(task, files, fdt);
 	/* max_fds and fd open struct fdtable in every kernel supported:
 	 * one read for both */
 	if (bpf_core_field_offset(struct fdtable, max_fds) == 0 &&
@@ -166,6 +206,8 @@ static __always_inline struct path file_path(struct file *f)
 {
 	struct path p;
 
+	if (btf_cast)
+		return KCAST(struct file, f)->f_path;
 	__builtin_memset(&p, 0, sizeof(p));
 	bpf_core_read(&p, sizeof(p), &f->f_path);
 	return p;
@@ -178,7 +220,12 @@ static __always_inline __u32 fd_walk(struct scratch *s, int dfd)
 	struct dentry *d;
 	struct vfsmount *m;
 
-	if (dfd == AT_FDCWD) {
+	if (dfd == AT_FDCWD && btf_cast) {
+		struct fs_struct *fs = KCAST(struct task_struct, task)->fs;
+
+		d = fs->pwd.dentry;
+		m = fs->pwd.mnt;
+	} else if (dfd == AT_FDCWD) {
 		d = BPF_CORE_READ(task, fs, pwd.dentry);
 		m = BPF_CORE_READ(task, fs, pwd.mnt);
 	} else {

@@ -89,6 +89,11 @@ func printProbe(w io.Writer, r *tracer.ProbeReport) {
 	} else {
 		fmt.Fprintln(w, "preempt guard "+noPreemptGuard)
 	}
+	if r.DirectLoads {
+		fmt.Fprintln(w, "direct loads  yes")
+	} else {
+		fmt.Fprintln(w, "direct loads  no: kernel memory is read with a helper call per read (bpf_rdonly_cast, Linux 6.2+, reads it directly); events cost more")
+	}
 	for _, m := range r.Modes {
 		if m.Supported && m.Warning != "" {
 			fmt.Fprintf(w, "%-13s yes, but not chosen: %s\n", m.Mode, m.Warning)

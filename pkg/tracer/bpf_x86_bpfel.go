@@ -136,6 +136,7 @@ type bpfPathKey struct {
 
 type bpfScratch struct {
 	_    structs.HostLayout
+	Addr uint64
 	Walk struct {
 		_       structs.HostLayout
 		Dentry  uint64
@@ -184,6 +185,7 @@ const (
 	bpfMapScratchMap             = "scratch_map"
 	bpfMapSysMarks               = "sys_marks"
 	bpfMapSysRecovered           = "sys_recovered"
+	bpfProgCastProbe             = "cast_probe"
 	bpfProgChmodExit             = "chmod_exit"
 	bpfProgChownExit             = "chown_exit"
 	bpfProgCloseEnter            = "close_enter"
@@ -345,6 +347,7 @@ const (
 	bpfProgUtimesExit            = "utimes_exit"
 	bpfProgWriteExit             = "write_exit"
 	bpfProgWritevExit            = "writev_exit"
+	bpfVarBtfCast                = "btf_cast"
 	bpfVarEachMask               = "each_mask"
 	bpfVarFilterGen              = "filter_gen"
 	bpfVarFmodeCreated           = "fmode_created"
@@ -363,7 +366,6 @@ const (
 	bpfVarFtVerdict              = "ft_verdict"
 	bpfVarKindMask               = "kind_mask"
 	bpfVarPreemptGuard           = "preempt_guard"
-	bpfVarPreemptProbeHits       = "preempt_probe_hits"
 	bpfVarProbeFdCreated         = "probe_fd_created"
 	bpfVarProbeFdExisting        = "probe_fd_existing"
 	bpfVarProbeFmodeCreated      = "probe_fmode_created"
@@ -417,6 +419,7 @@ type bpfSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfProgramSpecs struct {
+	CastProbe             *ebpf.ProgramSpec `ebpf:"cast_probe"`
 	ChmodExit             *ebpf.ProgramSpec `ebpf:"chmod_exit"`
 	ChownExit             *ebpf.ProgramSpec `ebpf:"chown_exit"`
 	CloseEnter            *ebpf.ProgramSpec `ebpf:"close_enter"`
@@ -610,6 +613,7 @@ type bpfMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfVariableSpecs struct {
+	BtfCast            *ebpf.VariableSpec `ebpf:"btf_cast"`
 	EachMask           *ebpf.VariableSpec `ebpf:"each_mask"`
 	FilterGen          *ebpf.VariableSpec `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
@@ -628,7 +632,6 @@ type bpfVariableSpecs struct {
 	FtVerdict          *ebpf.VariableSpec `ebpf:"ft_verdict"`
 	KindMask           *ebpf.VariableSpec `ebpf:"kind_mask"`
 	PreemptGuard       *ebpf.VariableSpec `ebpf:"preempt_guard"`
-	PreemptProbeHits   *ebpf.VariableSpec `ebpf:"preempt_probe_hits"`
 	ProbeFdCreated     *ebpf.VariableSpec `ebpf:"probe_fd_created"`
 	ProbeFdExisting    *ebpf.VariableSpec `ebpf:"probe_fd_existing"`
 	ProbeFmodeCreated  *ebpf.VariableSpec `ebpf:"probe_fmode_created"`
@@ -711,6 +714,7 @@ func (m *bpfMaps) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfVariables struct {
+	BtfCast            *ebpf.Variable `ebpf:"btf_cast"`
 	EachMask           *ebpf.Variable `ebpf:"each_mask"`
 	FilterGen          *ebpf.Variable `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
@@ -729,7 +733,6 @@ type bpfVariables struct {
 	FtVerdict          *ebpf.Variable `ebpf:"ft_verdict"`
 	KindMask           *ebpf.Variable `ebpf:"kind_mask"`
 	PreemptGuard       *ebpf.Variable `ebpf:"preempt_guard"`
-	PreemptProbeHits   *ebpf.Variable `ebpf:"preempt_probe_hits"`
 	ProbeFdCreated     *ebpf.Variable `ebpf:"probe_fd_created"`
 	ProbeFdExisting    *ebpf.Variable `ebpf:"probe_fd_existing"`
 	ProbeFmodeCreated  *ebpf.Variable `ebpf:"probe_fmode_created"`
@@ -745,6 +748,7 @@ type bpfVariables struct {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfPrograms struct {
+	CastProbe             *ebpf.Program `ebpf:"cast_probe"`
 	ChmodExit             *ebpf.Program `ebpf:"chmod_exit"`
 	ChownExit             *ebpf.Program `ebpf:"chown_exit"`
 	CloseEnter            *ebpf.Program `ebpf:"close_enter"`
@@ -910,6 +914,7 @@ type bpfPrograms struct {
 
 func (p *bpfPrograms) Close() error {
 	return _BpfClose(
+		p.CastProbe,
 		p.ChmodExit,
 		p.ChownExit,
 		p.CloseEnter,

@@ -81,12 +81,21 @@ func modeOrder(m string) ([]string, error) {
 // inside): see FST_GUARDED in bpf/lib/common.h. Kernels that preempt BPF
 // programs otherwise skip runs and share the per-CPU scratch between them.
 // Probed once, by loading preempt_probe.
-var preemptGuard = sync.OnceValue(func() bool {
+var preemptGuard = sync.OnceValue(func() bool { return loads("preempt_probe") })
+
+// btfCast reports whether the programs can load kernel memory directly,
+// through bpf_rdonly_cast (6.2+), rather than with a helper call per read:
+// see btf_cast in bpf/lib/common.h. Probed once, by loading cast_probe.
+var btfCast = sync.OnceValue(func() bool { return loads("cast_probe") })
+
+// loads reports whether the kernel accepts one program of the object,
+// loaded on its own.
+func loads(name string) bool {
 	spec, err := loadBpf()
 	if err != nil {
 		return false
 	}
-	ps := spec.Programs["preempt_probe"]
+	ps := spec.Programs[name]
 	if ps == nil {
 		return false
 	}
@@ -96,7 +105,7 @@ var preemptGuard = sync.OnceValue(func() bool {
 	}
 	p.Close()
 	return true
-})
+}
 
 // haveTaskStorage reports whether tracing programs can use task storage
 // (5.11+), which the syscall mode's backup programs need.

@@ -28,9 +28,12 @@ type ProbeReport struct {
 	// PreemptGuard: the programs can keep preemption off while they run,
 	// so a kernel that preempts BPF programs neither skips fstrace's hooks
 	// nor mixes two records on one CPU.
-	PreemptGuard bool        `json:"preempt_guard"`
-	Modes        []ModeProbe `json:"modes"`
-	Mode         string      `json:"mode"` // what New would pick; empty when none works
+	PreemptGuard bool `json:"preempt_guard"`
+	// DirectLoads: the programs read kernel memory with plain loads
+	// (bpf_rdonly_cast, 6.2+) rather than a helper call per read.
+	DirectLoads bool        `json:"direct_loads"`
+	Modes       []ModeProbe `json:"modes"`
+	Mode        string      `json:"mode"` // what New would pick; empty when none works
 }
 
 // Probe loads and attaches each hook mode's programs in turn, as New would,
@@ -50,6 +53,7 @@ func Probe() (*ProbeReport, error) {
 		return r, ErrNoBTF
 	}
 	r.PreemptGuard = preemptGuard()
+	r.DirectLoads = btfCast()
 	for _, m := range Modes {
 		p := ModeProbe{Mode: m}
 		t, err := New(Options{HookMode: m, Events: SupportedKinds, Follow: true})
