@@ -120,6 +120,12 @@ type Tracer struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// cmu is read-held by the calls that use the collection (SetFilter,
+	// Follow, Stats) and write-held by Close to close it: a call racing
+	// Close finds it whole or gone, never a descriptor being closed.
+	cmu      sync.RWMutex
+	collGone bool
+
 	mu          sync.Mutex
 	final       *Stats // the kernel's counters, read by Close
 	linksMissed uint64 // kprobe misses, read by Close before detaching
@@ -431,6 +437,11 @@ func (t *Tracer) Follow(pid int) error { return t.follow(pid, 2) }
 func (t *Tracer) FollowExec(pid int) error { return t.follow(pid, 1) }
 
 func (t *Tracer) follow(pid int, state uint32) error {
+	t.cmu.RLock()
+	defer t.cmu.RUnlock()
+	if t.collGone {
+		return ErrClosed
+	}
 	if err := t.coll.Maps["followed"].Put(uint32(pid), state); err != nil {
 		return fmt.Errorf("follow pid %d: %w", pid, err)
 	}
@@ -438,8 +449,16 @@ func (t *Tracer) follow(pid int, state uint32) error {
 }
 
 // SetFilter replaces the filter set, atomically: every event is judged by
-// either the old set or the new one, whole.
-func (t *Tracer) SetFilter(s filters.Set) error { return t.filter.set(s) }
+// either the old set or the new one, whole. After Close it returns
+// ErrClosed.
+func (t *Tracer) SetFilter(s filters.Set) error {
+	t.cmu.RLock()
+	defer t.cmu.RUnlock()
+	if t.collGone {
+		return ErrClosed
+	}
+	return t.filter.set(s)
+}
 
 // Stats returns the counters so far; after Close, their final values.
 func (t *Tracer) Stats() (Stats, error) {
@@ -449,6 +468,8 @@ func (t *Tracer) Stats() (Stats, error) {
 			st.ByKind[k] = n
 		}
 	}
+	t.cmu.RLock()
+	defer t.cmu.RUnlock()
 	t.mu.Lock()
 	final := t.final
 	t.mu.Unlock()
@@ -604,7 +625,10 @@ func (t *Tracer) Close() error {
 		t.mu.Lock()
 		t.final = &st
 		t.mu.Unlock()
+		t.cmu.Lock()
 		t.coll.Close()
+		t.collGone = true
+		t.cmu.Unlock()
 		t.closeErr = errors.Join(errs...)
 	})
 	return t.closeErr
