@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -480,4 +481,82 @@ func TestProbeFeatures(t *testing.T) {
 	if !atLeast(6, 10) && r.PreemptGuard {
 		t.Errorf("kernel %s: preempt_guard true before bpf_preempt_disable (6.10)", r.Kernel)
 	}
+}
+
+// SIGINT and SIGTERM under a steady load, round after round: each run ends
+// within 10 s, with status 0, its summary, and every create the load had
+// finished before the signal. $FSTRACE_STOP_ROUNDS rounds (default 5, for
+// the emulated guests; make hosttest asks for 100).
+func TestStopUnderLoad(t *testing.T) {
+	rounds := 5
+	if n, err := strconv.Atoi(os.Getenv("FSTRACE_STOP_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		load := dir + "/load"
+		os.Mkdir(load, 0o777)
+		var made atomic.Int64
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := fmt.Sprintf("%s/f%d", load, i)
+				if err := os.WriteFile(p, nil, 0o644); err == nil {
+					made.Store(int64(i + 1))
+				}
+				os.Remove(p)
+				time.Sleep(100 * time.Microsecond)
+			}
+		}()
+		defer func() { close(stop); <-done }()
+		for r := 0; r < rounds; r++ {
+			ready := fmt.Sprintf("%s/ready%d", dir, r)
+			s := startSystem(t, mode, ready, "-e", "create", "--path", load)
+			time.Sleep(20 * time.Millisecond)
+			sig := syscall.SIGINT
+			if r%2 == 1 {
+				sig = syscall.SIGTERM
+			}
+			before := made.Load()
+			start := time.Now()
+			s.cmd.Process.Signal(sig)
+			status, evs := s.wait(t)
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("round %d: %v: fstrace took %v to stop", r, sig, d)
+			}
+			if status != 0 {
+				t.Fatalf("round %d: %v: status %d, want 0; stderr:\n%s", r, sig, status, s.errbuf.String())
+			}
+			if !summaryRE.MatchString(s.errbuf.String()) {
+				t.Fatalf("round %d: %v: no summary:\n%s", r, sig, s.errbuf.String())
+			}
+			// the creates finished before the signal, from the first seen
+			seen := map[string]bool{}
+			first := int64(-1)
+			for _, e := range evs {
+				var n int64
+				if _, err := fmt.Sscanf(filepath.Base(e.str("path")), "f%d", &n); err == nil {
+					seen[e.str("path")] = true
+					if first < 0 || n < first {
+						first = n
+					}
+				}
+			}
+			if first < 0 {
+				continue // tracing began after the last create before the signal
+			}
+			for n := first; n < before; n++ {
+				if p := fmt.Sprintf("%s/f%d", load, n); !seen[p] {
+					t.Fatalf("round %d: %v: create of %s, finished before the signal, not delivered (%d events)", r, sig, p, len(evs))
+				}
+			}
+		}
+	})
 }
