@@ -19,8 +19,10 @@ GO ?= go
 
 all: build
 
+# Without cgo: fstrace drops its capabilities from every thread once
+# attached, which a cgo program cannot (pkg/tracer/caps.go).
 build:
-	$(GO) build -o fstrace ./cmd/fstrace
+	CGO_ENABLED=0 $(GO) build -o fstrace ./cmd/fstrace
 
 generate:
 	$(GO) generate ./pkg/tracer/

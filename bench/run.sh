@@ -34,7 +34,7 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 
 fstrace=${FSTRACE:-}
 if [ -z "$fstrace" ]; then
-	go build -o bench/.fstrace ./cmd/fstrace
+	CGO_ENABLED=0 go build -o bench/.fstrace ./cmd/fstrace
 	fstrace=$PWD/bench/.fstrace
 fi
 mode=$("$fstrace" probe | awk '$1 == "mode" { print $2 }')

@@ -145,6 +145,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer signal.Stop(sigs)
 
+	if cmd == nil {
+		if err := dropCaps(cfg, stderr); err != nil {
+			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			return exitFailure
+		}
+	}
 	if cfg.readyFile != "" {
 		// The programs are attached and the rings read: whatever
 		// happens from now on is seen.
@@ -158,6 +164,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var done <-chan int // the command's exit status
 	if cmd != nil {
 		if done, err = cmd.start(tr); err != nil {
+			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			return exitFailure
+		}
+		if err := dropCaps(cfg, stderr); err != nil {
 			fmt.Fprintf(stderr, "fstrace: %v\n", err)
 			return exitFailure
 		}
@@ -525,3 +535,22 @@ func (s *sink) write(ev *events.Event) error {
 }
 
 func (s *sink) flush() error { return s.w.Flush() }
+
+// dropCaps sheds the capabilities fstrace no longer needs once attached:
+// all but CAP_BPF, and CAP_DAC_READ_SEARCH to read the filter file again on
+// SIGHUP. A command it launches keeps the privileges fstrace was given: it
+// is started first.
+func dropCaps(cfg *config, stderr io.Writer) error {
+	var keep []int
+	if cfg.filterFile != "" {
+		keep = append(keep, unix.CAP_DAC_READ_SEARCH)
+	}
+	err := tracer.DropCapabilities(keep...)
+	if errors.Is(err, tracer.ErrCapsKept) {
+		if !cfg.quiet {
+			fmt.Fprintf(stderr, "fstrace: note: %v\n", err)
+		}
+		return nil
+	}
+	return err
+}

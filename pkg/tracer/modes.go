@@ -206,18 +206,6 @@ func probeFmodeCreated(coll *ebpf.Collection) error {
 	return v["fmode_created"].Set(diff)
 }
 
-// hasCaps reports whether the process holds CAP_BPF and CAP_PERFMON (or
-// CAP_SYS_ADMIN, which covers both).
-func hasCaps() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	return has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON))
-}
-
 // attachProgram attaches one program the way its type asks; a program on
 // the per-syscall tracepoints, to each of the comma-separated targets.
 func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) ([]link.Link, error) {

@@ -62,6 +62,10 @@ type Options struct {
 	// ModeKprobe or ModeSyscall. Empty (or "auto") tries them in that
 	// order and keeps the first the kernel accepts.
 	HookMode string
+	// DropCapabilities drops every capability the process holds but
+	// the one the tracer still needs, once it runs: see the function
+	// DropCapabilities.
+	DropCapabilities bool
 }
 
 // Stats are counters of a Tracer's life so far.
@@ -142,14 +146,16 @@ func New(opts Options) (*Tracer, error) {
 	case kinds&^SupportedKinds != 0:
 		return nil, fmt.Errorf("event kinds %s: %w yet", kinds&^SupportedKinds, ErrUnsupported)
 	}
-	if os.Geteuid() != 0 && !hasCaps() {
-		return nil, ErrPermission
+	if miss := missingCaps(); miss != "" {
+		return nil, permissionError(miss)
 	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, ErrNoBTF
 	}
 	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
-	if err := rlimit.RemoveMemlock(); err != nil && os.Geteuid() == 0 {
+	if err := rlimit.RemoveMemlock(); errors.Is(err, unix.EPERM) {
+		return nil, permissionError("CAP_SYS_RESOURCE, which this kernel asks for to lift RLIMIT_MEMLOCK for BPF maps")
+	} else if err != nil {
 		return nil, fmt.Errorf("raise memlock rlimit: %w", err)
 	}
 	kspec, err := btf.LoadKernelSpec()
@@ -287,6 +293,12 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		t.teardown()
 		return nil, err
 	}
+	if opts.DropCapabilities {
+		if err := DropCapabilities(); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
@@ -309,8 +321,8 @@ func loadError(mode string, err error) error {
 			fmt.Fprintf(os.Stderr, "%+v\n", ve)
 		}
 		return fmt.Errorf("kernel verifier rejected a program (FSTRACE_VERIFIER_LOG=1 prints its log): %w", err)
-	case errors.Is(err, unix.EPERM) && os.Geteuid() != 0:
-		return fmt.Errorf("%w (%v)", ErrPermission, err)
+	case errors.Is(err, unix.EPERM) && missingCaps() != "":
+		return fmt.Errorf("%w (missing %s: %v)", ErrPermission, missingCaps(), err)
 	case errors.Is(err, unix.EPERM):
 		return fmt.Errorf("%s: %w: the kernel refused them (operation not permitted); it may be locked down", what, ErrUnsupported)
 	case errors.Is(err, syscall.Errno(524)), // ENOTSUPP
