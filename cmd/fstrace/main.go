@@ -538,11 +538,12 @@ func (s *sink) flush() error { return s.w.Flush() }
 
 // dropCaps sheds the capabilities fstrace no longer needs once attached:
 // all but CAP_BPF, and CAP_DAC_READ_SEARCH to read the filter file again on
-// SIGHUP. A command it launches keeps the privileges fstrace was given: it
-// is started first.
+// SIGHUP, or the exporter's web config and certificates, which it reads
+// for each connection. A command it launches keeps the privileges fstrace
+// was given: it is started first.
 func dropCaps(cfg *config, stderr io.Writer) error {
 	var keep []int
-	if cfg.filterFile != "" {
+	if cfg.filterFile != "" || cfg.webConfig != "" {
 		keep = append(keep, unix.CAP_DAC_READ_SEARCH)
 	}
 	err := tracer.DropCapabilities(keep...)
