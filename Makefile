@@ -44,7 +44,7 @@ race:
 # The integration tests on this machine's own kernel, as root, in syscall
 # mode: they must run, not skip.
 hosttest:
-	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 $(GO) test -count=1 -v ./vmtests
+	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
 check: check-generate test race hosttest vmtest
 

@@ -1,0 +1,187 @@
+package vmtests
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scrapeAll returns every series of /metrics, name{labels} -> value.
+func scrapeAll(addr string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out, sc.Err()
+}
+
+// churn creates and unlinks files under dir until stop closes, about rate
+// operations a second, and counts them.
+func churn(dir string, rate int, ops *atomic.Int64, stop <-chan struct{}) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for n := 0; n < rate/100/2; n++ {
+				p := fmt.Sprintf("%s/f%d", dir, i)
+				i++
+				if os.WriteFile(p, nil, 0o644) == nil {
+					ops.Add(1)
+					if os.Remove(p) == nil {
+						ops.Add(1)
+					}
+				}
+			}
+		}
+	}()
+	return done
+}
+
+// soakFor is how long TestSoak runs each mode: $FSTRACE_SOAK (a Go
+// duration; make hosttest asks for 1m), 15 s by default.
+func soakFor() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("FSTRACE_SOAK")); err == nil && d > 0 {
+		return d
+	}
+	return 15 * time.Second
+}
+
+// The soak (issue 11.4): a steady stream of creates and unlinks, the filter
+// file reloaded (SIGHUP) every second and the exporter scraped every 200
+// ms, with the default ring size. fstrace's RSS and goroutines stay flat
+// after the warm-up, and every operation is either delivered or counted
+// lost: delivered + lost == generated. Then a burst into a small ring while
+// fstrace is stopped: the loss is counted, and delivery resumes after it.
+func TestSoak(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		w := dir + "/w"
+		os.Mkdir(w, 0o777)
+		ff := dir + "/filters"
+		filterSets := []string{
+			fmt.Sprintf(`{"path": [%q]}`, w),
+			fmt.Sprintf(`{"path": [%q, %q], "exclude_comm": ["no-such-comm"]}`, w, dir+"/elsewhere"),
+		}
+		os.WriteFile(ff, []byte(filterSets[0]), 0o644)
+		addr := freePort(t)
+		s := startSystem(t, mode, dir+"/ready", "-o", "none", "-e", "create,unlink", "--filter-file", ff, "--metrics-addr", addr)
+
+		var ops atomic.Int64
+		stop := make(chan struct{})
+		done := churn(w, 2000, &ops, stop)
+		var rss, gor []float64
+		end := time.Now().Add(soakFor())
+		reload := time.NewTicker(time.Second)
+		sample := time.NewTicker(200 * time.Millisecond)
+		for i := 0; time.Now().Before(end); {
+			select {
+			case <-reload.C:
+				i++
+				os.WriteFile(ff+".new", []byte(filterSets[i%2]), 0o644)
+				os.Rename(ff+".new", ff)
+				s.cmd.Process.Signal(syscall.SIGHUP)
+			case <-sample.C:
+				m, err := scrapeAll(addr)
+				if err != nil {
+					t.Fatalf("scrape: %v", err)
+				}
+				rss = append(rss, m["process_resident_memory_bytes"])
+				gor = append(gor, m["go_goroutines"])
+			}
+		}
+		reload.Stop()
+		sample.Stop()
+		close(stop)
+		<-done
+		time.Sleep(100 * time.Millisecond)
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		status, _ := s.wait(t)
+		if status != 0 {
+			t.Fatalf("status %d; stderr:\n%s", status, s.errbuf.String())
+		}
+		sum := summaryRE.FindStringSubmatch(s.errbuf.String())
+		if sum == nil {
+			t.Fatalf("no summary:\n%s", s.errbuf.String())
+		}
+		delivered, _ := strconv.ParseInt(sum[1], 10, 64)
+		lost, _ := strconv.ParseInt(sum[2], 10, 64)
+		if delivered+lost != ops.Load() {
+			t.Errorf("delivered %d + lost %d != %d generated", delivered, lost, ops.Load())
+		}
+		// Flat after the warm-up (the first quarter): RSS within 16 MiB
+		// of its level then, goroutines within 2.
+		warm := len(rss) / 4
+		var peak, base float64 = 0, rss[warm]
+		var gmax, gbase float64 = 0, gor[warm]
+		for i := warm; i < len(rss); i++ {
+			peak = max(peak, rss[i])
+			gmax = max(gmax, gor[i])
+		}
+		t.Logf("%s: %d operations, %d delivered, %d lost; RSS %.1f MiB after warm-up, peak %.1f MiB (default rings); goroutines %v..%v",
+			mode, ops.Load(), delivered, lost, base/(1<<20), peak/(1<<20), gbase, gmax)
+		if peak > base+16<<20 {
+			t.Errorf("RSS grew from %.1f to %.1f MiB", base/(1<<20), peak/(1<<20))
+		}
+		if gmax > gbase+2 {
+			t.Errorf("goroutines grew from %v to %v", gbase, gmax)
+		}
+
+		// The burst: fstrace stopped, a 64 KiB ring overflows.
+		s = startSystem(t, mode, dir+"/ready2", "-o", "none", "-e", "create", "--path", w, "--ring-size", "65536")
+		s.cmd.Process.Signal(syscall.SIGSTOP)
+		var burst atomic.Int64
+		for i := 0; i < 3000; i++ {
+			if os.WriteFile(fmt.Sprintf("%s/b%d", w, i), nil, 0o644) == nil {
+				burst.Add(1)
+			}
+		}
+		s.cmd.Process.Signal(syscall.SIGCONT)
+		time.Sleep(200 * time.Millisecond)
+		for i := 0; i < 100; i++ { // after the burst: all delivered
+			if os.WriteFile(fmt.Sprintf("%s/c%d", w, i), nil, 0o644) == nil {
+				burst.Add(1)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		if status, _ := s.wait(t); status != 0 {
+			t.Fatalf("burst: status %d; stderr:\n%s", status, s.errbuf.String())
+		}
+		sum = summaryRE.FindStringSubmatch(s.errbuf.String())
+		if sum == nil {
+			t.Fatalf("burst: no summary:\n%s", s.errbuf.String())
+		}
+		delivered, _ = strconv.ParseInt(sum[1], 10, 64)
+		lost, _ = strconv.ParseInt(sum[2], 10, 64)
+		if lost == 0 || delivered+lost != burst.Load() || delivered < 100 {
+			t.Errorf("burst: delivered %d, lost %d of %d: want a loss, counted, and the 100 creates after it delivered", delivered, lost, burst.Load())
+		}
+	})
+}
