@@ -14,7 +14,8 @@ import (
 
 // What fstrace needs, by capability:
 //   - CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): to load and attach the
-//     programs, always;
+//     programs, always; in kprobe and syscall modes, CAP_SYS_ADMIN where
+//     kernel.perf_event_paranoid is 3 (Debian's), for their perf events;
 //   - CAP_SYS_RESOURCE: before 5.11, where BPF maps count against
 //     RLIMIT_MEMLOCK, to lift that limit;
 //   - CAP_DAC_READ_SEARCH: in syscall mode, to read the ids of the
@@ -133,4 +134,18 @@ func lastCap() int {
 		return n
 	}
 	return 63
+}
+
+// perfNeedsAdmin reports whether opening a perf event (a kprobe or a
+// tracepoint) takes CAP_SYS_ADMIN here and the process lacks it: Debian's
+// kernels add perf_event_paranoid level 3 (their default), which admits
+// CAP_SYS_ADMIN only, not CAP_PERFMON.
+func perfNeedsAdmin() bool {
+	c, err := currentCaps()
+	if err != nil || c.effective(unix.CAP_SYS_ADMIN) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
+	n, err2 := strconv.Atoi(strings.TrimSpace(string(b)))
+	return err == nil && err2 == nil && n > 2
 }

@@ -282,7 +282,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 			// A mode whose programs load but cannot attach is as
 			// unsupported as one whose programs the kernel refuses.
 			err = loadError(mode, err)
-			if !errors.Is(err, ErrUnsupported) {
+			if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrPermission) {
 				err = fmt.Errorf("%w: %v", ErrUnsupported, err)
 			}
 			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], err)
@@ -323,6 +323,8 @@ func loadError(mode string, err error) error {
 		return fmt.Errorf("kernel verifier rejected a program (FSTRACE_VERIFIER_LOG=1 prints its log): %w", err)
 	case errors.Is(err, unix.EPERM) && missingCaps() != "":
 		return fmt.Errorf("%w (missing %s: %v)", ErrPermission, missingCaps(), err)
+	case errors.Is(err, unix.EACCES) && perfNeedsAdmin():
+		return fmt.Errorf("%w (missing CAP_SYS_ADMIN: kernel.perf_event_paranoid is above 2, which leaves the perf events %s attach through to CAP_SYS_ADMIN; at 2, CAP_PERFMON is enough: %v)", ErrPermission, what, err)
 	case errors.Is(err, unix.EPERM):
 		return fmt.Errorf("%s: %w: the kernel refused them (operation not permitted); it may be locked down", what, ErrUnsupported)
 	case errors.Is(err, syscall.Errno(524)), // ENOTSUPP
