@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,6 +113,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer tr.Close()
+	// Loading parsed the kernel's BTF (tens of MiB), garbage now: give it
+	// back to the system rather than carry it for the whole run.
+	debug.FreeOSMemory()
 	var gone <-chan struct{} // --pid-tree: every root has exited
 	if len(cfg.pidTree) > 0 {
 		if err := followTree(tr, cfg.pidTree); err != nil {
