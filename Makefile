@@ -4,17 +4,18 @@
 #   make test       unit tests, and the integration tests that can run here
 #   make race       the library's tests under the race detector (as root they
 #                   trace on this kernel: Close racing every other call)
+#   make fuzz       each fuzz target for FUZZTIME (10s); crashers stay in testdata/fuzz
 #   make hosttest   integration tests on this kernel, as root, in syscall mode
 #   make vmtest     integration tests in QEMU guests on kernels 5.10 6.1 6.12 7.2,
 #                   each in every hook mode (VMTEST_MODES="fentry kprobe syscall")
-#   make check      generated code up to date + test + race + hosttest + vmtest (CI)
+#   make check      generated code up to date + test + race + fuzz + hosttest + vmtest (CI)
 #   make generate   rebuild the BPF objects and Go bindings (needs clang)
 #   make bench      the benchmark table of BENCHMARKS.md on this machine (root;
 #                   installs the peer tools it compares with)
 #   make bench-vm   the per-hook-mode figures in the QEMU guests
 GO ?= go
 
-.PHONY: all build generate check-generate test race hosttest check bench
+.PHONY: all build generate check-generate test race fuzz hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -41,12 +42,21 @@ test:
 race:
 	CGO_ENABLED=1 CC=clang $(GO) test -race -count=1 ./pkg/...
 
+# The decoder, the JSON strings, the filter files, the command line.
+FUZZTIME ?= 10s
+FUZZ_TARGETS = ./pkg/events:FuzzDecode ./pkg/events:FuzzJSONString ./pkg/filters:FuzzParse ./cmd/fstrace:FuzzParseArgs
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
+
 # The integration tests on this machine's own kernel, as root, in syscall
 # mode: they must run, not skip.
 hosttest:
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
-check: check-generate test race hosttest vmtest
+check: check-generate test race fuzz hosttest vmtest
 
 # Timings stay out of check: this kind of machine is shared and noisy.
 bench:

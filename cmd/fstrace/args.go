@@ -263,7 +263,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 			return nil, errors.New("--web.config.file needs --metrics-addr")
 		}
 		if err := web.Validate(cfg.webConfig); err != nil {
-			return nil, fmt.Errorf("invalid --web.config.file: %v", err)
+			return nil, fmt.Errorf("invalid --web.config.file: %s", printable(err.Error()))
 		}
 	}
 	switch cfg.output {
@@ -286,7 +286,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	for _, g := range globs {
 		if err := checkGlob(g); err != nil {
-			return nil, fmt.Errorf("invalid --path-glob %q: %v", g, err)
+			return nil, fmt.Errorf("invalid --path-glob %q: %s", g, printable(err.Error()))
 		}
 	}
 	cfg.post.globs = globs
@@ -296,14 +296,14 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		}
 		ff, err := filters.Load(cfg.filterFile)
 		if err != nil {
-			return nil, fmt.Errorf("invalid --filter-file: %v", err)
+			return nil, fmt.Errorf("invalid --filter-file: %s", printable(err.Error()))
 		}
 		cfg.fileKinds = ff.Events
 		if extra := ff.Events &^ tracer.SupportedKinds; extra != 0 {
-			return nil, fmt.Errorf("invalid --filter-file: %s: events: %s not supported yet", cfg.filterFile, extra)
+			return nil, fmt.Errorf("invalid --filter-file: %s: events: %s not supported yet", printable(cfg.filterFile), extra)
 		}
 		if extra := ff.Events &^ cfg.kinds; cfg.kindsGiven && extra != 0 {
-			return nil, fmt.Errorf("invalid --filter-file: %s: events: %s not traced (-e gives %s; the file may only narrow it)", cfg.filterFile, extra, cfg.kinds)
+			return nil, fmt.Errorf("invalid --filter-file: %s: events: %s not traced (-e gives %s; the file may only narrow it)", printable(cfg.filterFile), extra, cfg.kinds)
 		}
 	}
 	if cfg.post.changes {
@@ -423,7 +423,7 @@ var timeStyles = map[string]events.TimeStyle{
 func usageError(err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return fmt.Errorf("unknown flag -%s (fstrace --help lists them)", name)
+		return fmt.Errorf("unknown flag %s (fstrace --help lists them)", printable("-"+name))
 	}
 	return err
 }
@@ -499,7 +499,7 @@ func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
 			},
 		} {
 			if name, err := add(); err != nil {
-				return fmt.Errorf("invalid --%s: %v", name, err)
+				return fmt.Errorf("invalid --%s: %s", name, printable(err.Error()))
 			}
 		}
 	}
@@ -522,4 +522,13 @@ func metricsAddr(a string) (string, error) {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// printable keeps an error line one line: text holding a control character
+// (a newline in an argument) is shown quoted, Go-style.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }

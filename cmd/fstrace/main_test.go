@@ -296,3 +296,25 @@ func TestTimeFlags(t *testing.T) {
 		}
 	}
 }
+
+// Any command line is either a configuration or one line of error; nothing
+// panics. Arguments are split at NUL bytes.
+func FuzzParseArgs(f *testing.F) {
+	for _, s := range []string{
+		"", "-e\x00create,unlink", "-p\x001\x00-u\x00root", "--pid-tree\x00x", "-o\x00json\x00--time\x00utc",
+		"--ring-size\x004k", "-n\x00-1", "-d\x001x", "--path\x00/tmp\x00--exclude-path\x00/tmp/x", "--\x00true",
+		"-e\x00read:each,write", "--on-loss=exit", "--color=always", "--hook-mode\x00nope",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var args []string
+		if s != "" {
+			args = strings.Split(s, "\x00")
+		}
+		_, err := parseArgs(args, io.Discard)
+		if err != nil && strings.Contains(strings.TrimRight(err.Error(), "\n"), "\n") {
+			t.Fatalf("error of more than one line: %q", err)
+		}
+	})
+}

@@ -71,3 +71,28 @@ func TestMerge(t *testing.T) {
 		t.Error("merge changed its receiver")
 	}
 }
+
+// Any filter file is either a valid set or one line of error; nothing
+// panics.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"", "null", "{}", `{"pid": [1, "2"]}`, "uid: [root, {value: 1000, events: [unlink]}]\n",
+		`{"path": ["/etc"], "exclude_path": ["/etc/shadow"], "events": ["create", "open"]}`,
+		`{"comm": ["bash"], "cgroup": ["/"], "failed": true}`, "path: [relative]", "events: [nope]",
+		`{"pid": [{"value": 1, "exclude": true}]}`, "- a\n- b", `{"gid": [-1]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of more than one line: %q", err)
+			}
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("Parse returned a set that does not validate: %v", err)
+		}
+	})
+}
