@@ -9,9 +9,13 @@
 # A series whose two files exist is skipped, so re-running is cheap.
 # Everything is fetched with apt-get from Debian, through a private package list
 # under $CACHE/apt, so the host's own apt sources and state are never touched.
+# The archive is the one the host's apt sources name (as apt itself would use),
+# read from /etc/apt/sources.list and sources.list.d (one-line and deb822).
 #
 # env: FSTRACE_KERNEL_CACHE   cache dir
 #      FSTRACE_KERNEL_REFRESH=1  force 'apt-get update' of the private lists
+#      FSTRACE_DEBIAN_MIRROR, FSTRACE_DEBIAN_SECURITY_MIRROR  the archives'
+#                             URIs, where the host's sources name none
 set -euo pipefail
 
 CACHE=${FSTRACE_KERNEL_CACHE:-/var/cache/fstrace-kernels}
@@ -63,14 +67,35 @@ mkdir -p "$CACHE" 2>/dev/null || die "cannot create $CACHE (run as root or set F
 exec 9>"$CACHE/.lock"
 flock 9
 
+# host_uris prints the URIs of the host's apt sources, one per line.
+host_uris() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[[ -r $f ]] || continue
+		# deb [options] URI suite components
+		awk '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ } if (i <= NF) print $i }' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -r $f ]] || continue
+		awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }' "$f"
+	done
+}
+# The Debian archive and its security archive, as the host's sources name them.
+MIRROR=${FSTRACE_DEBIAN_MIRROR:-$(host_uris | grep -E '/debian/?$' | head -n1 || true)}
+MIRROR=${MIRROR%/}
+[[ -n $MIRROR ]] || die "no Debian archive (a URI ending in /debian) in the host's apt sources; set FSTRACE_DEBIAN_MIRROR"
+SECURITY=${FSTRACE_DEBIAN_SECURITY_MIRROR:-$(host_uris | grep -E '/debian-security/?$' | head -n1 || true)}
+SECURITY=${SECURITY%/}
+SECURITY=${SECURITY:-$MIRROR-security}
+
 APTDIR=$CACHE/apt
 mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/dl"
 cat >"$APTDIR/sources.list" <<EOF
-deb [signed-by=$KEYRING] http://deb.debian.org/debian bullseye main
-deb [signed-by=$KEYRING] http://deb.debian.org/debian-security bullseye-security main
-deb [signed-by=$KEYRING] http://deb.debian.org/debian bookworm main
-deb [signed-by=$KEYRING] http://deb.debian.org/debian trixie main
-deb [signed-by=$KEYRING] http://deb.debian.org/debian sid main
+deb [signed-by=$KEYRING] $MIRROR bullseye main
+deb [signed-by=$KEYRING] $SECURITY bullseye-security main
+deb [signed-by=$KEYRING] $MIRROR bookworm main
+deb [signed-by=$KEYRING] $MIRROR trixie main
+deb [signed-by=$KEYRING] $MIRROR sid main
 EOF
 : >"$APTDIR/status" # empty dpkg status: host packages must not affect candidates
 
