@@ -102,13 +102,7 @@ func asUser(t *testing.T, caps []int, args ...string) (int, string, string) {
 	}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	status := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		status = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	status := exitStatus(t, cmd.Run())
 	return status, stdout.String(), stderr.String()
 }
 

@@ -97,12 +97,7 @@ func (s *sysTrace) wait(t *testing.T) (int, []event) {
 	for l := range s.lines {
 		s.errbuf.WriteString(l + "\n")
 	}
-	status := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		status = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	status := exitStatus(t, err)
 	var evs []event
 	for _, l := range strings.Split(strings.TrimSpace(s.stdout.String()), "\n") {
 		var e event
@@ -203,17 +198,11 @@ func TestCommandOutlivesTracing(t *testing.T) {
 				cmd := exec.Command(fstraceBin(t), append(args, "--", "sh", "-c", script)...)
 				var stdout, stderr bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				err := cmd.Run()
-				status := 0
-				if ee, ok := err.(*exec.ExitError); ok {
-					status = ee.ExitCode()
-				} else if err != nil {
-					t.Fatal(err)
-				}
+				status := exitStatus(t, cmd.Run())
 				if status != tc.status {
 					t.Errorf("status %d, want %d; stderr:\n%s", status, tc.status, stderr.String())
 				}
-				_, err = os.Stat(dir + "/b")
+				_, err := os.Stat(dir + "/b")
 				if ran := err == nil; ran != tc.after {
 					t.Errorf("the command ran to its end: %v, want %v", ran, tc.after)
 				}

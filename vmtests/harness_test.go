@@ -179,15 +179,8 @@ func startTrace(t *testing.T, mode, dir, helper string, flags ...string) *runnin
 
 func (r *running) wait(t *testing.T) traced {
 	t.Helper()
-	err := r.cmd.Wait()
-	res := traced{stderr: r.stderr.String(), ppid: r.cmd.Process.Pid}
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			res.status = ee.ExitCode()
-		} else {
-			t.Fatalf("run fstrace: %v", err)
-		}
-	}
+	status := exitStatus(t, r.cmd.Wait())
+	res := traced{stderr: r.stderr.String(), ppid: r.cmd.Process.Pid, status: status}
 	sc := bufio.NewScanner(&r.stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -373,4 +366,16 @@ func actualMode(t *testing.T, mode string) string {
 		t.Fatal("fstrace probe did not name a mode")
 	}
 	return autoMode
+}
+
+// exitStatus is the exit status a finished command's error stands for; any
+// other error (it could not run) fails the test.
+func exitStatus(t *testing.T, err error) int {
+	t.Helper()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return 0
 }
