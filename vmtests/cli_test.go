@@ -473,9 +473,14 @@ func TestProbeFeatures(t *testing.T) {
 	}
 }
 
+// mayBeMissing is fstrace's line on the events the kernel's skipped runs may
+// have cost.
+var mayBeMissing = regexp.MustCompile(`at most (\d+) events? may be missing`)
+
 // SIGINT and SIGTERM under a steady load, round after round: each run ends
 // within 10 s, with status 0, its summary, and every create the load had
-// finished before the signal. $FSTRACE_STOP_ROUNDS rounds (default 5, for
+// finished before the signal, or no more missing than fstrace itself said
+// may be (kernels that preempt its programs skip some runs). $FSTRACE_STOP_ROUNDS rounds (default 5, for
 // the emulated guests; make hosttest asks for 100).
 func TestStopUnderLoad(t *testing.T) {
 	rounds := 5
@@ -542,11 +547,25 @@ func TestStopUnderLoad(t *testing.T) {
 			if first < 0 {
 				continue // tracing began after the last create before the signal
 			}
+			var missing []string
 			for n := first; n < before; n++ {
 				if p := fmt.Sprintf("%s/f%d", load, n); !seen[p] {
-					t.Fatalf("round %d: %v: create of %s, finished before the signal, not delivered (%d events)", r, sig, p, len(evs))
+					missing = append(missing, filepath.Base(p))
 				}
 			}
+			if len(missing) == 0 {
+				continue
+			}
+			// Nothing lost silently: where the kernel skipped fstrace's
+			// programs (a task preempted inside one, on kernels that
+			// preempt them), fstrace says how many events may be gone.
+			if m := mayBeMissing.FindStringSubmatch(s.errbuf.String()); m != nil {
+				if bound, _ := strconv.Atoi(m[1]); len(missing) <= bound {
+					t.Logf("round %d: %v: %d creates not delivered, within the %d fstrace reported may be missing", r, sig, len(missing), bound)
+					continue
+				}
+			}
+			t.Fatalf("round %d: %v: creates finished before the signal and not delivered, unreported: %v (%d events); stderr:\n%s", r, sig, missing, len(evs), s.errbuf.String())
 		}
 	})
 }
