@@ -77,8 +77,10 @@ func soakFor() time.Duration {
 // file reloaded (SIGHUP) every second and the exporter scraped every 200
 // ms, with the default ring size. fstrace's RSS and goroutines stay flat
 // after the warm-up, and every operation is either delivered or counted
-// lost: delivered + lost == generated. Then a burst into a small ring while
-// fstrace is stopped: the loss is counted, and delivery resumes after it.
+// lost: delivered + lost == generated, short by no more than fstrace says
+// may be missing where the kernel skipped its programs. Then a burst into
+// a small ring while fstrace is stopped: the loss is counted, and delivery
+// resumes after it.
 func TestSoak(t *testing.T) {
 	forModes(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
@@ -132,8 +134,18 @@ func TestSoak(t *testing.T) {
 		}
 		delivered, _ := strconv.ParseInt(sum[1], 10, 64)
 		lost, _ := strconv.ParseInt(sum[2], 10, 64)
-		if delivered+lost != ops.Load() {
-			t.Errorf("delivered %d + lost %d != %d generated", delivered, lost, ops.Load())
+		if short := ops.Load() - delivered - lost; short != 0 {
+			// Only what fstrace itself reports may be missing: runs the
+			// kernel skipped (kernels that preempt its programs).
+			bound := int64(-1)
+			if m := mayBeMissing.FindStringSubmatch(s.errbuf.String()); m != nil {
+				bound, _ = strconv.ParseInt(m[1], 10, 64)
+			}
+			if short < 0 || short > bound {
+				t.Errorf("delivered %d + lost %d != %d generated; stderr:\n%s", delivered, lost, ops.Load(), s.errbuf.String())
+			} else {
+				t.Logf("%d events short, within the %d fstrace reported may be missing", short, bound)
+			}
 		}
 		// Flat after the warm-up (the first quarter): RSS within 16 MiB
 		// of its level then, goroutines within 2.
@@ -180,7 +192,11 @@ func TestSoak(t *testing.T) {
 		}
 		delivered, _ = strconv.ParseInt(sum[1], 10, 64)
 		lost, _ = strconv.ParseInt(sum[2], 10, 64)
-		if lost == 0 || delivered+lost != burst.Load() || delivered < 100 {
+		bound := int64(0)
+		if m := mayBeMissing.FindStringSubmatch(s.errbuf.String()); m != nil {
+			bound, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+		if short := burst.Load() - delivered - lost; lost == 0 || short < 0 || short > bound || delivered < 100 {
 			t.Errorf("burst: delivered %d, lost %d of %d: want a loss, counted, and the 100 creates after it delivered", delivered, lost, burst.Load())
 		}
 	})
