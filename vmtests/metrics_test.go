@@ -1,7 +1,6 @@
 package vmtests
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -30,29 +29,17 @@ func freePort(t *testing.T) string {
 
 // scrape returns the fstrace_ series of /metrics, name{labels} -> value.
 func scrape(addr string) (map[string]float64, error) {
-	resp, err := http.Get("http://" + addr + "/metrics")
+	all, err := scrapeAll(addr)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("/metrics: %s", resp.Status)
-	}
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") || !strings.HasPrefix(line, "fstrace_") {
-			continue
+	for k, v := range all {
+		if strings.HasPrefix(k, "fstrace_") {
+			out[k] = v
 		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad line %q", line)
-		}
-		out[line[:i]] = v
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 const distinctFiles = 10000
