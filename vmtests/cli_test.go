@@ -477,6 +477,21 @@ func TestProbeFeatures(t *testing.T) {
 // have cost.
 var mayBeMissing = regexp.MustCompile(`at most (\d+) events? may be missing`)
 
+// reportedMissing is how many events fstrace's stderr says may be missing
+// (runs of its programs the kernel skipped, on kernels that preempt them),
+// or -1 where it says none may be.
+func reportedMissing(stderr string) int {
+	m := mayBeMissing.FindStringSubmatch(stderr)
+	if m == nil {
+		return -1
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // SIGINT and SIGTERM under a steady load, round after round: each run ends
 // within 10 s, with status 0, its summary, and every create the load had
 // finished before the signal, or no more missing than fstrace itself said
@@ -560,11 +575,9 @@ func TestStopUnderLoad(t *testing.T) {
 			// Nothing lost silently: where the kernel skipped fstrace's
 			// programs (a task preempted inside one, on kernels that
 			// preempt them), fstrace says how many events may be gone.
-			if m := mayBeMissing.FindStringSubmatch(s.errbuf.String()); m != nil {
-				if bound, _ := strconv.Atoi(m[1]); len(missing) <= bound {
-					t.Logf("round %d: %v: %d creates not delivered, within the %d fstrace reported may be missing", r, sig, len(missing), bound)
-					continue
-				}
+			if bound := reportedMissing(s.errbuf.String()); len(missing) <= bound {
+				t.Logf("round %d: %v: %d creates not delivered, within the %d fstrace reported may be missing", r, sig, len(missing), bound)
+				continue
 			}
 			t.Fatalf("round %d: %v: creates finished before the signal and not delivered, unreported: %v (%d events); stderr:\n%s", r, sig, missing, len(evs), s.errbuf.String())
 		}

@@ -569,10 +569,19 @@ func TestBurstNoLoss(t *testing.T) {
 			}
 			seen[e.str("path")] = true
 		}
+		var missing []string
 		for i := 0; i < burst; i++ {
 			if p := fmt.Sprintf("%s/b%05d", dir, i); !seen[p] {
-				t.Fatalf("missing create of %s (saw %d distinct of %d, in %d events); stderr:\n%s", p, len(seen), burst, last, r.stderr)
+				missing = append(missing, filepath.Base(p))
 			}
+		}
+		// None lost silently: where the kernel skipped fstrace's programs
+		// (a task preempted inside one, on kernels that preempt them:
+		// 7.2's kprobe mode), fstrace says how many events may be gone.
+		if bound := reportedMissing(r.stderr); len(missing) > 0 && len(missing) <= bound {
+			t.Logf("%d creates not delivered, within the %d fstrace reported may be missing", len(missing), bound)
+		} else if len(missing) > 0 {
+			t.Fatalf("%d creates not delivered, unreported (saw %d distinct of %d, in %d events): %v; stderr:\n%s", len(missing), len(seen), burst, last, missing[:min(len(missing), 10)], r.stderr)
 		}
 		if m := summaryRE.FindStringSubmatch(r.stderr); m == nil || m[2] != "0" {
 			t.Errorf("stderr does not report 0 lost: %s", r.stderr)

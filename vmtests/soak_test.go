@@ -143,10 +143,7 @@ func TestSoak(t *testing.T) {
 		if short := ops.Load() - delivered - lost; short != 0 {
 			// Only what fstrace itself reports may be missing: runs the
 			// kernel skipped (kernels that preempt its programs).
-			bound := int64(-1)
-			if m := mayBeMissing.FindStringSubmatch(s.errbuf.String()); m != nil {
-				bound, _ = strconv.ParseInt(m[1], 10, 64)
-			}
+			bound := int64(reportedMissing(s.errbuf.String()))
 			if short < 0 || short > bound {
 				t.Errorf("delivered %d + lost %d != %d generated; stderr:\n%s", delivered, lost, ops.Load(), s.errbuf.String())
 			} else {
