@@ -453,6 +453,7 @@ func TestProbeFeatures(t *testing.T) {
 		Kernel       string `json:"kernel"`
 		PreemptGuard bool   `json:"preempt_guard"`
 		DirectLoads  bool   `json:"direct_loads"`
+		Loops        bool   `json:"bpf_loop"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("probe output %q: %v", out, err)
@@ -464,6 +465,9 @@ func TestProbeFeatures(t *testing.T) {
 	atLeast := func(ma, mi int) bool { return major > ma || (major == ma && minor >= mi) }
 	if want := atLeast(6, 2); r.DirectLoads != want {
 		t.Errorf("kernel %s: direct_loads %v, want %v", r.Kernel, r.DirectLoads, want)
+	}
+	if want := atLeast(5, 17); r.Loops != want {
+		t.Errorf("kernel %s: bpf_loop %v, want %v", r.Kernel, r.Loops, want)
 	}
 	if atLeast(7, 0) && !r.PreemptGuard {
 		t.Errorf("kernel %s: preempt_guard false, want true", r.Kernel)

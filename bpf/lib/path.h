@@ -56,15 +56,100 @@ static __always_inline bool parent_name_adjacent(void)
 	       bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *);
 }
 
+/* walk_step takes the walk (s->walk) one step up: a component written
+ * before the others, or a mount crossed. It returns 1 when the walk is
+ * over: at the task's root, the namespace's root or a tree's root (trunc
+ * cleared), or out of room (trunc left set). */
+static __always_inline long walk_step(struct scratch *s)
+{
+	struct walk *w = &s->walk;
+	struct dentry *dentry = (void *)w->dentry;
+	struct vfsmount *vfsmnt = (void *)w->vfsmnt;
+	struct mount *mnt = real_mount(vfsmnt);
+	struct parent_name pn;
+	__u32 pos = w->pos, len;
+
+	if (w->dentry == w->root_d && w->vfsmnt == w->root_m) {
+		w->trunc = 0;
+		return 1;
+	}
+	if (w->dentry == w->mnt_root) {
+		struct mount *mp;
+
+		if (btf_cast) {
+			struct mount *m = KCAST(struct mount, mnt);
+
+			mp = m->mnt_parent;
+			w->dentry = (__u64)m->mnt_mountpoint;
+		} else {
+			mp = BPF_CORE_READ(mnt, mnt_parent);
+			w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		}
+		if ((__u64)mp == (__u64)mnt) {	/* root of the mount namespace */
+			w->trunc = 0;
+			return 1;
+		}
+		vfsmnt = (void *)((__u64)mp + bpf_core_field_offset(struct mount, mnt));
+		w->vfsmnt = (__u64)vfsmnt;
+		w->mnt_root = (__u64)KREAD(struct vfsmount, vfsmnt, mnt_root);
+		return 0;
+	}
+	__builtin_memset(&pn, 0, sizeof(pn));
+	if (btf_cast) {
+		struct dentry *d = KCAST(struct dentry, dentry);
+
+		pn.parent = d->d_parent;
+		pn.name.len = d->d_name.len;
+		pn.name.name = d->d_name.name;
+	} else if (parent_name_adjacent()) {
+		bpf_probe_read_kernel(&pn, sizeof(pn), (void *)dentry + bpf_core_field_offset(struct dentry, d_parent));
+	} else {
+		pn.parent = BPF_CORE_READ(dentry, d_parent);
+		bpf_core_read(&pn.name, sizeof(pn.name), &dentry->d_name);
+	}
+	if (pn.parent == dentry || !pn.parent) {	/* root of an unmounted tree */
+		w->trunc = 0;
+		return 1;
+	}
+	len = pn.name.len & NAME_MASK;
+	if (len + 1 > pos)
+		return 1;
+	pos -= len;
+	bpf_probe_read_kernel(&s->tmp[pos & PATH_MASK], len, pn.name.name);
+	pos -= 1;
+	s->tmp[pos & PATH_MASK] = '/';
+	w->pos = pos;
+	w->dentry = (__u64)pn.parent;
+	return 0;
+}
+
+#ifdef FST_LOOP
+/* The object built for kernels with bpf_loop (5.17+, pkg/tracer/object.go)
+ * runs its loops through it: the verifier checks a loop's body once rather
+ * than once per iteration, which made each program that walks a path cost
+ * some 35 000 verified instructions, and fstrace's start most of its time.
+ * A program that holds a callback does not load on 5.10 at all, hence the
+ * two objects. */
+struct loop_ctx {
+	struct scratch *s;
+};
+
+static long walk_cb(__u32 i, void *ctx)
+{
+	return walk_step(((struct loop_ctx *)ctx)->s);
+}
+#endif
+
 /* walk_path returns the start offset in the scratch tmp buffer, ORed with
  * WALK_TRUNC when the path was longer than FST_PATH_MAX or deeper than
  * MAX_DEPTH.
  *
- * Two things keep the verifier's work linear in MAX_DEPTH on 5.10, which
- * has no bpf_loop: it is a global function, verified once on its own rather
- * than through every caller (hence the scalar arguments), and the loop's
- * state lives in the scratch map, not in registers, so that every path
- * through an iteration reaches the next one in the same verifier state.
+ * Two things keep the verifier's work linear in MAX_DEPTH where there is
+ * no bpf_loop (5.10): it is a global function, verified once on its own
+ * rather than through every caller (hence the scalar arguments), and the
+ * loop's state lives in the scratch map, not in registers, so that every
+ * path through an iteration reaches the next one in the same verifier
+ * state.
  *
  * Its cost is its helper calls, about 25 ns each: two per component (the
  * dentry's parent and name, then the name's bytes), a mount's root read
@@ -76,7 +161,6 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 	struct fs_struct *fs;
 	struct path root;
 	struct walk *w;
-	int i;
 
 	if (!s)
 		return FST_PATH_MAX | WALK_TRUNC;
@@ -99,66 +183,15 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 	}
 	w->pos = FST_PATH_MAX;
 	w->trunc = WALK_TRUNC;
+#ifdef FST_LOOP
+	struct loop_ctx lc = { .s = s };
 
-	for (i = 0; i < MAX_DEPTH; i++) {
-		struct dentry *dentry = (void *)w->dentry;
-		struct vfsmount *vfsmnt = (void *)w->vfsmnt;
-		struct mount *mnt = real_mount(vfsmnt);
-		struct parent_name pn;
-		__u32 pos = w->pos, len;
-
-		if (w->dentry == w->root_d && w->vfsmnt == w->root_m) {
-			w->trunc = 0;
+	bpf_loop(MAX_DEPTH, walk_cb, &lc, 0);
+#else
+	for (int i = 0; i < MAX_DEPTH; i++)
+		if (walk_step(s))
 			break;
-		}
-		if (w->dentry == w->mnt_root) {
-			struct mount *mp;
-
-			if (btf_cast) {
-				struct mount *m = KCAST(struct mount, mnt);
-
-				mp = m->mnt_parent;
-				w->dentry = (__u64)m->mnt_mountpoint;
-			} else {
-				mp = BPF_CORE_READ(mnt, mnt_parent);
-				w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
-			}
-			if ((__u64)mp == (__u64)mnt) {	/* root of the mount namespace */
-				w->trunc = 0;
-				break;
-			}
-			vfsmnt = (void *)((__u64)mp + bpf_core_field_offset(struct mount, mnt));
-			w->vfsmnt = (__u64)vfsmnt;
-			w->mnt_root = (__u64)KREAD(struct vfsmount, vfsmnt, mnt_root);
-			continue;
-		}
-		__builtin_memset(&pn, 0, sizeof(pn));
-		if (btf_cast) {
-			struct dentry *d = KCAST(struct dentry, dentry);
-
-			pn.parent = d->d_parent;
-			pn.name.len = d->d_name.len;
-			pn.name.name = d->d_name.name;
-		} else if (parent_name_adjacent()) {
-			bpf_probe_read_kernel(&pn, sizeof(pn), (void *)dentry + bpf_core_field_offset(struct dentry, d_parent));
-		} else {
-			pn.parent = BPF_CORE_READ(dentry, d_parent);
-			bpf_core_read(&pn.name, sizeof(pn.name), &dentry->d_name);
-		}
-		if (pn.parent == dentry || !pn.parent) {	/* root of an unmounted tree */
-			w->trunc = 0;
-			break;
-		}
-		len = pn.name.len & NAME_MASK;
-		if (len + 1 > pos)
-			break;
-		pos -= len;
-		bpf_probe_read_kernel(&s->tmp[pos & PATH_MASK], len, pn.name.name);
-		pos -= 1;
-		s->tmp[pos & PATH_MASK] = '/';
-		w->pos = pos;
-		w->dentry = (__u64)pn.parent;
-	}
+#endif
 	if (w->pos >= FST_PATH_MAX) {
 		w->pos = FST_PATH_MAX - 1;
 		s->tmp[FST_PATH_MAX - 1] = '/';
@@ -301,6 +334,15 @@ static __always_inline long tidy_step(struct scratch *s, volatile struct tidy *t
 	return 0;
 }
 
+#ifdef FST_LOOP
+static long tidy_cb(__u32 i, void *ctx)
+{
+	struct scratch *s = ((struct loop_ctx *)ctx)->s;
+
+	return tidy_step(s, &s->tidy, i);
+}
+#endif
+
 /* tidy_name drops "." components and repeated slashes from the name of len
  * bytes at tmp[NAME_AT], in place, and returns its new length: what the
  * kernel resolves "a/./b//c" to is "a/b/c", and filters and readers should
@@ -309,13 +351,11 @@ static __always_inline long tidy_step(struct scratch *s, volatile struct tidy *t
  * Names of TIDY_MAX bytes or more are left as they are, which bounds the
  * verifier's work (and keeps the output length below the mask). The loop's state lives in the scratch
  * map, so that every path through an iteration reaches the next in the
- * same verifier state (see walk_path). Not bpf_loop: a program holding a
- * callback does not load on 5.10 at all, even where it is never called. */
+ * same verifier state (see walk_path); bpf_loop where the kernel has it. */
 __noinline __u32 tidy_name(__u32 len, __u32 abs)
 {
 	struct scratch *s = get_scratch();
 	volatile struct tidy *t;
-	int i;
 
 	if (!s || len >= TIDY_MAX)
 		return len;
@@ -324,9 +364,15 @@ __noinline __u32 tidy_name(__u32 len, __u32 abs)
 	t->skip = 0;
 	t->len = len;
 	t->abs = abs;
-	for (i = 0; i < TIDY_MAX; i++)
+#ifdef FST_LOOP
+	struct loop_ctx lc = { .s = s };
+
+	bpf_loop(TIDY_MAX, tidy_cb, &lc, 0);
+#else
+	for (int i = 0; i < TIDY_MAX; i++)
 		if (tidy_step(s, t, i))
 			break;
+#endif
 	len = t->out & (TIDY_MAX - 1);
 	if (len > 1 && s->tmp[(NAME_AT + len - 1) & (TMP_SZ - 1)] == '/')
 		len--;

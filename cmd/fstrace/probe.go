@@ -94,6 +94,11 @@ func printProbe(w io.Writer, r *tracer.ProbeReport) {
 	} else {
 		fmt.Fprintln(w, "direct loads  no: kernel memory is read with a helper call per read (bpf_rdonly_cast, Linux 6.2+, reads it directly); events cost more")
 	}
+	if r.Loops {
+		fmt.Fprintln(w, "bpf_loop      yes")
+	} else {
+		fmt.Fprintln(w, "bpf_loop      no: the kernel's verifier checks every iteration of the programs' loops (bpf_loop, Linux 5.17+, checks one); loading them takes several times longer")
+	}
 	for _, m := range r.Modes {
 		if m.Supported && m.Warning != "" {
 			fmt.Fprintf(w, "%-13s yes, but not chosen: %s\n", m.Mode, m.Warning)

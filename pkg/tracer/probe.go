@@ -31,9 +31,13 @@ type ProbeReport struct {
 	PreemptGuard bool `json:"preempt_guard"`
 	// DirectLoads: the programs read kernel memory with plain loads
 	// (bpf_rdonly_cast, 6.2+) rather than a helper call per read.
-	DirectLoads bool        `json:"direct_loads"`
-	Modes       []ModeProbe `json:"modes"`
-	Mode        string      `json:"mode"` // what New would pick; empty when none works
+	DirectLoads bool `json:"direct_loads"`
+	// Loops: the kernel has bpf_loop (5.17+), and fstrace loads the build
+	// of its programs whose loops the verifier checks once, not once per
+	// iteration: a start several times quicker.
+	Loops bool        `json:"bpf_loop"`
+	Modes []ModeProbe `json:"modes"`
+	Mode  string      `json:"mode"` // what New would pick; empty when none works
 }
 
 // Probe loads and attaches each hook mode's programs in turn, as New would,
@@ -54,6 +58,7 @@ func Probe() (*ProbeReport, error) {
 	}
 	r.PreemptGuard = preemptGuard()
 	r.DirectLoads = btfCast()
+	r.Loops = haveLoop()
 	for _, m := range Modes {
 		p := ModeProbe{Mode: m}
 		t, err := New(Options{HookMode: m, Events: SupportedKinds, Follow: true})

@@ -186,9 +186,9 @@ func New(opts Options) (*Tracer, error) {
 
 // newMode loads and attaches one hook mode's programs and starts reading.
 func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) (*Tracer, error) {
-	spec, err := loadBpf()
+	spec, err := objectSpec()
 	if err != nil {
-		return nil, fmt.Errorf("load BPF object: %w", err)
+		return nil, err
 	}
 	progSpecs := make(map[string]*ebpf.ProgramSpec, len(spec.Programs))
 	for name, ps := range spec.Programs {
