@@ -2,6 +2,7 @@
 #
 #   make            build ./fstrace
 #   make test       unit tests, and the integration tests that can run here
+#   make unit       unit tests only (check runs the integration tests itself)
 #   make race       the library's tests under the race detector (as root they
 #                   trace on this kernel: Close racing every other call)
 #   make fuzz       each fuzz target for FUZZTIME (10s); crashers stay in testdata/fuzz
@@ -15,7 +16,7 @@
 #   make bench-vm   the per-hook-mode figures in the QEMU guests
 GO ?= go
 
-.PHONY: all build generate check-generate test race fuzz hosttest check bench
+.PHONY: all build generate check-generate test unit race fuzz hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -38,6 +39,10 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/vmtests$$')
+
 # The race detector needs cgo; clang is what the BPF build installs anyway.
 race:
 	CGO_ENABLED=1 CC=clang $(GO) test -race -count=1 ./pkg/...
@@ -56,7 +61,8 @@ fuzz:
 hosttest:
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
-check: check-generate test race fuzz hosttest vmtest
+# hosttest and vmtest run the integration tests: unit, not test, before them.
+check: check-generate unit race fuzz hosttest vmtest
 
 # Timings stay out of check: this kind of machine is shared and noisy.
 bench:

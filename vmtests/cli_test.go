@@ -122,7 +122,7 @@ func kindPaths(evs []event, dir string) []string {
 // --ready-file: written (with fstrace's pid) once tracing has begun, also
 // under -q; an operation right after it appears is seen; removed at exit.
 func TestReadyFile(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
 		os.Mkdir(dir+"/w", 0o777)
 		ready := dir + "/ready"
@@ -154,7 +154,7 @@ func TestReadyFile(t *testing.T) {
 // SIGHUP without --filter-file (a closed terminal) stops fstrace as
 // SIGTERM does: the events so far, the summary, status 0.
 func TestSighupStops(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
 		os.Mkdir(dir+"/w", 0o777)
 		s := startSystem(t, mode, dir+"/ready", "-e", "create", "--path", dir+"/w")
@@ -178,7 +178,7 @@ func TestSighupStops(t *testing.T) {
 // -n and -d stop tracing, not COMMAND: it runs to its end and its status is
 // fstrace's. --kill stops it too.
 func TestCommandOutlivesTracing(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		requireTracing(t, mode)
 		for _, tc := range []struct {
 			name   string
@@ -228,7 +228,7 @@ func TestCommandOutlivesTracing(t *testing.T) {
 // The filter file's events: is what is traced when -e is not given: read
 // and close too.
 func TestFilterFileEvents(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		requireTracing(t, mode)
 		dir := testDir(t)
 		if err := os.WriteFile(dir+"/r.txt", []byte("hello\n"), 0o644); err != nil {
@@ -263,7 +263,7 @@ func TestFilterFileEvents(t *testing.T) {
 // A reload that asks for a kind not attached is one error line, and the
 // filters in force stay.
 func TestFilterReloadUntracedKind(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
 		for _, d := range []string{"/p1", "/p2"} {
 			os.Mkdir(dir+d, 0o777)
@@ -301,7 +301,7 @@ var droppedRE = regexp.MustCompile(`, (\d+) dropped by fstrace's own filters`)
 // --changes: only what modifies; a close only for a file opened for
 // writing, the others dropped and counted.
 func TestChanges(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
 		if err := os.Mkdir(dir+"/rw", 0o777); err != nil {
 			t.Fatal(err)
@@ -359,7 +359,7 @@ func init() {
 // from the old name to the new, a symlink's target as target=, the errno
 // name within its column; --time=none and --color=always.
 func TestTextOutput(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
 		if err := os.Mkdir(dir+"/t", 0o777); err != nil {
 			t.Fatal(err)
@@ -395,7 +395,7 @@ func TestTextOutput(t *testing.T) {
 // --pid-tree PID: the process, the descendants it has when tracing starts
 // and those it forks later, and nobody else; fstrace ends when PID does.
 func TestPidTree(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
 		os.Mkdir(dir+"/w", 0o777)
 		// A subshell forked before tracing starts, which forks again

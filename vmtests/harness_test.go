@@ -148,6 +148,19 @@ func forModes(t *testing.T, f func(t *testing.T, mode string)) {
 	}
 }
 
+// forOneMode runs f as one subtest, for a test of fstrace's own behaviour
+// (its command line, output, lifetime, exporter) rather than of the kernel
+// hooks, which the tests that use forModes cover in every mode: in the mode
+// fstrace picks by itself, as users get it, or in the one mode
+// $FSTRACE_MODES names. A start costs seconds in an emulated guest.
+func forOneMode(t *testing.T, f func(t *testing.T, mode string)) {
+	m := "auto"
+	if ms := hookModes(); len(ms) == 1 {
+		m = ms[0]
+	}
+	t.Run(m, func(t *testing.T) { f(t, m) })
+}
+
 // trace runs `fstrace -o json --hook-mode MODE [flags] -- <this binary as
 // helper name>` and collects the events.
 func trace(t *testing.T, mode, dir, helper string, flags ...string) traced {

@@ -95,7 +95,7 @@ func init() {
 }
 
 func TestMetricsSeriesBounded(t *testing.T) {
-	forModes(t, func(t *testing.T, mode string) {
+	forOneMode(t, func(t *testing.T, mode string) {
 		dir := testDir(t)
 		if err := os.Mkdir(dir+"/files", 0o755); err != nil {
 			t.Fatal(err)
