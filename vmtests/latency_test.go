@@ -25,7 +25,11 @@ func TestLoneEventLatency(t *testing.T) {
 		// Slack for a software-emulated guest; still far below the
 		// once-a-second safety drain a missed wakeup would wait for.
 		slack = 60 * time.Millisecond
-		n     = 7
+		// The worst of n: a guest sharing its host CPU stalls now and
+		// then (243 ms seen once in 5.10, with the host busy); a missed
+		// wakeup would wait for the safety drain, a second.
+		worstOK = 500 * time.Millisecond
+		n       = 7
 	)
 	forModes(t, func(t *testing.T, mode string) {
 		requireTracing(t, mode)
@@ -88,7 +92,7 @@ func TestLoneEventLatency(t *testing.T) {
 		slices.Sort(took)
 		med, worst := took[n/2], took[n-1]
 		t.Logf("lone event to stdout: median %v, max %v (of %d)", med, worst, n)
-		if med > window+slack || worst > 10*window {
+		if med > window+slack || worst > worstOK {
 			t.Errorf("lone events took %v (median %v, max %v); want within the %v window plus %v", took, med, worst, window, slack)
 		}
 		// And no sooner: an event is held for the whole window, so that
