@@ -233,19 +233,25 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 	return r;
 }
 
+/* read_inode reads an inode's number and its filesystem's device. */
+static __always_inline void read_inode(struct inode *inode, __u64 *ino, __u32 *dev)
+{
+	if (btf_cast) {
+		struct inode *i = KCAST(struct inode, inode);
+
+		*ino = i->i_ino;
+		*dev = i->i_sb->s_dev;
+	} else {
+		*ino = BPF_CORE_READ(inode, i_ino);
+		*dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
+}
+
 static __always_inline void set_inode(struct fst_record *r, struct inode *inode)
 {
 	if (!inode)
 		return;
-	if (btf_cast) {
-		struct inode *i = KCAST(struct inode, inode);
-
-		r->ino = i->i_ino;
-		r->dev = i->i_sb->s_dev;
-	} else {
-		r->ino = BPF_CORE_READ(inode, i_ino);
-		r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	}
+	read_inode(inode, &r->ino, &r->dev);
 	r->rflags |= FST_RF_HAS_INO;
 }
 

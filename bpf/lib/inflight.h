@@ -153,15 +153,7 @@ static __always_inline void set_inflight_inode(struct inflight *in, struct dentr
 
 	if (!inode)
 		return;
-	if (btf_cast) {
-		struct inode *i = KCAST(struct inode, inode);
-
-		in->ino = i->i_ino;
-		in->dev = i->i_sb->s_dev;
-	} else {
-		in->ino = BPF_CORE_READ(inode, i_ino);
-		in->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	}
+	read_inode(inode, &in->ino, &in->dev);
 	in->has_ino = 1;
 }
 

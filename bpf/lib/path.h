@@ -26,13 +26,16 @@ static __always_inline bool is_err(const void *p)
  * number to the verifier), for less than a helper call that copies it. */
 static __always_inline __u64 to_addr(const void *p)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	__u64 a = 0;
 
-	if (s && btf_cast) {
-		*(volatile __u64 *)&s->addr = (__u64)p;
-		return *(volatile __u64 *)&s->addr;
+	if (btf_cast) {	/* first: no lookup where it is of no use */
+		__u32 zero = 0;
+		struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+
+		if (s) {
+			*(volatile __u64 *)&s->addr = (__u64)p;
+			return *(volatile __u64 *)&s->addr;
+		}
 	}
 	bpf_probe_read_kernel(&a, sizeof(a), &p);
 	return a;
