@@ -91,7 +91,7 @@ var btfCast = sync.OnceValue(func() bool { return loads("cast_probe") })
 // loads reports whether the kernel accepts one program of the object,
 // loaded on its own.
 func loads(name string) bool {
-	spec, err := parsedObject()
+	spec, err := objectSpec()
 	if err != nil {
 		return false
 	}
@@ -99,7 +99,7 @@ func loads(name string) bool {
 	if ps == nil {
 		return false
 	}
-	p, err := ebpf.NewProgramWithOptions(ps.Copy(), ebpf.ProgramOptions{LogDisabled: true})
+	p, err := ebpf.NewProgramWithOptions(ps, ebpf.ProgramOptions{LogDisabled: true})
 	if err != nil {
 		return false
 	}

@@ -14,30 +14,45 @@ var haveLoop = sync.OnceValue(func() bool {
 	return features.HaveProgramHelper(ebpf.TracePoint, asm.FnLoop) == nil
 })
 
-// parsedObject is the embedded BPF object for this kernel, parsed once:
-// parsing its ELF and BTF takes a tenth of a second natively and seconds
-// in an emulated guest, and the probes (modes.go) and New each need it.
+// Two objects are embedded, built from the same sources: one runs the loops
+// of the path walk and the name tidying through bpf_loop, so that the
+// verifier checks each loop's body once rather than once per iteration (a
+// program's load went from some 35 000 verified instructions to a few
+// thousand); the other, for kernels before 5.17, has the verifier unroll
+// them, as a program holding a bpf_loop callback does not load there at
+// all.
 //
-// Two objects are embedded, built from the same sources: one runs the
-// loops of the path walk and the name tidying through bpf_loop, so that
-// the verifier checks each loop's body once rather than once per
-// iteration (a program's load went from some 35 000 verified instructions
-// to a few thousand); the other, for kernels before 5.17, unrolls them in
-// the verifier, as a program holding a bpf_loop callback does not load
-// there at all.
-var parsedObject = sync.OnceValues(func() (*ebpf.CollectionSpec, error) {
-	if haveLoop() {
-		return loadBpfloop()
-	}
-	return loadBpf()
-})
+// The one for this kernel is parsed once per New: parsing its ELF and BTF
+// takes a tenth of a second natively and seconds in an emulated guest, and
+// the feature probes (modes.go) need it too. It is dropped when New
+// returns (releaseObject), so a tracer does not carry it while it runs.
+var (
+	objMu  sync.Mutex
+	object *ebpf.CollectionSpec
+)
 
 // objectSpec returns a copy of the BPF object's spec, for one use to edit
 // and load.
 func objectSpec() (*ebpf.CollectionSpec, error) {
-	spec, err := parsedObject()
-	if err != nil {
-		return nil, fmt.Errorf("load BPF object: %w", err)
+	objMu.Lock()
+	defer objMu.Unlock()
+	if object == nil {
+		load := loadBpf
+		if haveLoop() {
+			load = loadBpfloop
+		}
+		spec, err := load()
+		if err != nil {
+			return nil, fmt.Errorf("load BPF object: %w", err)
+		}
+		object = spec
 	}
-	return spec.Copy(), nil
+	return object.Copy(), nil
+}
+
+// releaseObject lets the parsed object go.
+func releaseObject() {
+	objMu.Lock()
+	object = nil
+	objMu.Unlock()
 }

@@ -166,6 +166,7 @@ func New(opts Options) (*Tracer, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer releaseObject()
 	var errs []error
 	for _, m := range modes {
 		if len(modes) > 1 && m == ModeFentry && !fexitDetachSafe(kspec) {
