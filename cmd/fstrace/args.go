@@ -425,6 +425,14 @@ func usageError(err error) error {
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		return fmt.Errorf("unknown flag %s (fstrace --help lists them)", printable("-"+name))
 	}
+	if arg, ok := strings.CutPrefix(msg, "bad flag syntax: "); ok {
+		return fmt.Errorf("bad flag syntax: %s (fstrace --help lists the flags)", printable(arg))
+	}
+	// One line whatever the flag package quotes: an argument may hold a
+	// newline (FuzzParseArgs: "-=\n0").
+	if printable(msg) != msg {
+		return errors.New(escapeControls(msg))
+	}
 	return err
 }
 
@@ -522,6 +530,21 @@ func metricsAddr(a string) (string, error) {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// escapeControls writes the control characters of s as Go escapes (\n,
+// \x01), leaving the rest as it is.
+func escapeControls(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < ' ' || r == 0x7f {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // printable keeps an error line one line: text holding a control character
