@@ -587,3 +587,75 @@ func TestStopUnderLoad(t *testing.T) {
 		}
 	})
 }
+
+// A closed stdout (fstrace | head -1) ends tracing as -n does: the
+// summary, and COMMAND's status once it has run to its end; without a
+// command, status 0. Not death by SIGPIPE (status 141, no summary).
+func TestStdoutClosed(t *testing.T) {
+	forOneMode(t, func(t *testing.T, mode string) {
+		requireTracing(t, mode)
+		for _, withCmd := range []bool{true, false} {
+			t.Run(fmt.Sprintf("command=%v", withCmd), func(t *testing.T) {
+				dir := testDir(t)
+				args := []string{"-o", "json", "--hook-mode", mode, "-e", "create", "--path", dir}
+				script := fmt.Sprintf("for i in $(seq 1 2000); do : > %s/f$i; done; : > %s/end; exit 3", dir, dir)
+				if withCmd {
+					args = append(args, "--", "sh", "-c", script)
+				}
+				cmd := exec.Command(fstraceBin(t), args...)
+				out, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if !withCmd {
+					// Creates go on until fstrace has gone.
+					stop := make(chan struct{})
+					defer close(stop)
+					go func() {
+						for i := 0; ; i++ {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							os.WriteFile(fmt.Sprintf("%s/g%d", dir, i), nil, 0o644)
+							time.Sleep(time.Millisecond)
+						}
+					}()
+				}
+				line, err := bufio.NewReader(out).ReadString('\n')
+				if err != nil || !strings.Contains(line, `"event":"create"`) {
+					t.Fatalf("first line %q, %v; stderr:\n%s", line, err, stderr.String())
+				}
+				out.Close()
+				waited := make(chan error, 1)
+				go func() { waited <- cmd.Wait() }()
+				var werr error
+				select {
+				case werr = <-waited:
+				case <-time.After(60 * time.Second):
+					cmd.Process.Kill()
+					t.Fatalf("fstrace still running 60 s after its stdout closed; stderr:\n%s", stderr.String())
+				}
+				want := 0
+				if withCmd {
+					want = 3
+					if _, err := os.Stat(dir + "/end"); err != nil {
+						t.Errorf("the command did not run to its end: %v", err)
+					}
+				}
+				if st := exitStatus(t, werr); st != want {
+					t.Errorf("status %d, want %d; stderr:\n%s", st, want, stderr.String())
+				}
+				if !summaryRE.MatchString(stderr.String()) {
+					t.Errorf("no summary:\n%s", stderr.String())
+				}
+			})
+		}
+	})
+}

@@ -148,6 +148,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	}
 	defer signal.Stop(sigs)
+	// A closed stdout (fstrace | head) must come back as EPIPE from the
+	// write, which ends tracing with a summary, not as the SIGPIPE the Go
+	// runtime dies of otherwise (status 141, nothing flushed). Caught, not
+	// ignored: an ignored signal would stay ignored in COMMAND after exec.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 
 	if cmd == nil {
 		if err := dropCaps(cfg, stderr); err != nil {
