@@ -407,6 +407,10 @@ func parseSize(s string) (int, error) {
 	if err != nil || n <= 0 || n&(n-1) != 0 || n > 1<<40/mult {
 		return 0, fmt.Errorf("invalid --ring-size %q (want a power of two, e.g. 4M)", s)
 	}
+	// A ring's size is a 32-bit count in the kernel, a power of two.
+	if n*mult > 1<<31 {
+		return 0, fmt.Errorf("invalid --ring-size %q (at most 2G, the kernel's limit for one ring)", s)
+	}
 	// The kernel maps a ring in whole pages.
 	if page := os.Getpagesize(); n*mult < page {
 		return 0, fmt.Errorf("invalid --ring-size %q (want at least the page size, %d bytes)", s, page)

@@ -13,4 +13,7 @@ var (
 	ErrPermission = errors.New("permission denied: fstrace needs root, or CAP_BPF and CAP_PERFMON")
 	// ErrUnsupported means the kernel lacks what a hook mode needs.
 	ErrUnsupported = errors.New("not supported by this kernel")
+	// ErrFilterTooLarge means a filter set has more values in one
+	// dimension than the kernel's table for it holds.
+	ErrFilterTooLarge = errors.New("filter set too large for the kernel's tables")
 )

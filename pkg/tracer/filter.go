@@ -78,6 +78,22 @@ func (f *filterState) set(s filters.Set) error {
 		k.m.Delete(k.key)
 	}
 	f.keys[next] = nil
+	// Each dimension's table holds both generations: a set must fit
+	// beside the one in force. Said before anything is written, rather
+	// than as the kernel's ENOSPC halfway through.
+	room := func(m *ebpf.Map, what string, n int) error {
+		used := 0
+		for _, k := range f.keys[f.gen] {
+			if k.m == m {
+				used++
+			}
+		}
+		if free := int(m.MaxEntries()) - used; n > free {
+			return fmt.Errorf("install filter: %d %s values, more than the %d that fit (the kernel table holds %d, %d of them used by the filters in force): %w",
+				n, what, free, m.MaxEntries(), used, ErrFilterTooLarge)
+		}
+		return nil
+	}
 	put := func(m *ebpf.Map, key any, v *bpfFilterVal) error {
 		if err := m.Put(key, v); err != nil {
 			return fmt.Errorf("install filter: %w", err)
@@ -102,15 +118,19 @@ func (f *filterState) set(s filters.Set) error {
 		}
 	}
 	for _, d := range []struct {
-		rs  []filters.Rule[uint32]
-		m   *ebpf.Map
-		dim uint32
+		rs   []filters.Rule[uint32]
+		m    *ebpf.Map
+		dim  uint32
+		what string
 	}{
-		{s.PID, f.coll.Maps["filter_pid"], dimPID},
-		{s.UID, f.coll.Maps["filter_uid"], dimUID},
-		{s.GID, f.coll.Maps["filter_gid"], dimGID},
+		{s.PID, f.coll.Maps["filter_pid"], dimPID, "pid"},
+		{s.UID, f.coll.Maps["filter_uid"], dimUID, "uid"},
+		{s.GID, f.coll.Maps["filter_gid"], dimGID, "gid"},
 	} {
 		vals, inc := rules(d.rs, all)
+		if err := room(d.m, d.what, len(vals)); err != nil {
+			return err
+		}
 		for id, v := range vals {
 			if err := put(d.m, bpfIdKey{Gen: next, Id: id}, v); err != nil {
 				return err
@@ -119,6 +139,9 @@ func (f *filterState) set(s filters.Set) error {
 		note(d.dim, len(vals), inc)
 	}
 	vals, inc := rules(s.Comm, all)
+	if err := room(f.coll.Maps["filter_comm"], "comm", len(vals)); err != nil {
+		return err
+	}
 	for name, v := range vals {
 		k := bpfCommKey{Gen: next}
 		for i := 0; i < len(name) && i < len(k.Comm)-1; i++ {
@@ -130,6 +153,9 @@ func (f *filterState) set(s filters.Set) error {
 	}
 	note(dimComm, len(vals), inc)
 	cvals, inc := rules(s.Cgroup, all)
+	if err := room(f.coll.Maps["filter_cgroup"], "cgroup", len(cvals)); err != nil {
+		return err
+	}
 	for id, v := range cvals {
 		if err := put(f.coll.Maps["filter_cgroup"], bpfCgroupKey{Gen: next, Id: id}, v); err != nil {
 			return err
@@ -137,6 +163,9 @@ func (f *filterState) set(s filters.Set) error {
 	}
 	note(dimCgroup, len(cvals), inc)
 	pvals, inc := rules(s.Path, all)
+	if err := room(f.coll.Maps["filter_path"], "path", len(pvals)); err != nil {
+		return err
+	}
 	for p, v := range pvals {
 		if err := put(f.coll.Maps["filter_path"], pathKey(next, p), v); err != nil {
 			return err

@@ -211,8 +211,8 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	if ringSize == 0 {
 		ringSize = defaultRingSize(ncpu)
 	}
-	if ringSize <= 0 || ringSize&(ringSize-1) != 0 || ringSize%os.Getpagesize() != 0 {
-		return nil, fmt.Errorf("ring size %d: must be a power of two and a multiple of %d", ringSize, os.Getpagesize())
+	if ringSize <= 0 || ringSize > 1<<31 || ringSize&(ringSize-1) != 0 || ringSize%os.Getpagesize() != 0 {
+		return nil, fmt.Errorf("ring size %d: must be a power of two, a multiple of %d, and at most 2 GiB", ringSize, os.Getpagesize())
 	}
 	rings := spec.Maps["rings"]
 	rings.MaxEntries = uint32(ncpu)
@@ -340,6 +340,9 @@ func (t *Tracer) openRings(ncpu, size int) error {
 	outer := t.coll.Maps["rings"]
 	for cpu := 0; cpu < ncpu; cpu++ {
 		inner, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: uint32(size)})
+		if errors.Is(err, unix.ENOMEM) {
+			return fmt.Errorf("create a ring of %d MiB for CPU %d of %d: not enough memory (a smaller ring size would do): %w", size>>20, cpu, ncpu, err)
+		}
 		if err != nil {
 			return fmt.Errorf("create ring for CPU %d: %w", cpu, err)
 		}

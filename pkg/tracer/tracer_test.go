@@ -3,6 +3,7 @@ package tracer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -156,4 +157,43 @@ func BenchmarkOpenFiltered(b *testing.B) {
 	tr := newTestTracer(b, Options{Events: events.MaskOf(events.KindOpen),
 		Filter: filters.Set{Comm: []filters.Rule[string]{{Value: "no-such-comm"}}}})
 	benchOpen(b, tr)
+}
+
+// A set with more values in one dimension than the kernel's table holds is
+// refused whole, with ErrFilterTooLarge, before anything is written: at
+// New, and by SetFilter, which must fit beside the set in force and keeps
+// that set when it cannot.
+func TestFilterTooLarge(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	dir := t.TempDir()
+	paths := func(prefix string, n int) filters.Set {
+		var s filters.Set
+		for i := range n {
+			s.Path = append(s.Path, filters.Rule[string]{Value: fmt.Sprintf("%s/p%d", prefix, i)})
+		}
+		return s
+	}
+	if _, err := New(Options{Events: events.MaskOf(events.KindCreate), IncludeSelf: true, Filter: paths(dir, 2000)}); !errors.Is(err, ErrFilterTooLarge) {
+		t.Fatalf("New with 2000 paths: %v, want ErrFilterTooLarge", err)
+	}
+	kept := paths(dir, 999)
+	kept.Path = append(kept.Path, filters.Rule[string]{Value: dir + "/kept"})
+	tr := newTestTracer(t, Options{Events: events.MaskOf(events.KindCreate), Filter: kept})
+	if err := tr.SetFilter(paths(dir+"/other", 1000)); !errors.Is(err, ErrFilterTooLarge) {
+		t.Fatalf("SetFilter of 1000 paths beside 1000: %v, want ErrFilterTooLarge", err)
+	}
+	os.Mkdir(dir+"/kept", 0o755)
+	os.Mkdir(dir+"/other", 0o755)
+	touch(t, dir+"/kept/a")
+	touch(t, dir+"/other/p1")
+	time.Sleep(50 * time.Millisecond)
+	evs := collect(t, tr)
+	if got := createdIn(evs, dir+"/kept"); len(got) != 1 || got[0] != "a" {
+		t.Errorf("creates under the set in force: %v, want [a]", got)
+	}
+	if got := createdIn(evs, dir+"/other"); len(got) != 0 {
+		t.Errorf("creates under the refused set: %v, want none", got)
+	}
 }
