@@ -614,9 +614,13 @@ func TestStdoutClosed(t *testing.T) {
 				}
 				if !withCmd {
 					// Creates go on until fstrace has gone.
-					stop := make(chan struct{})
-					defer close(stop)
+					// The writer must have stopped before TempDir's cleanup
+					// removes the directory, or a late create leaves it
+					// non-empty.
+					stop, done := make(chan struct{}), make(chan struct{})
+					defer func() { close(stop); <-done }()
 					go func() {
+						defer close(done)
 						for i := 0; ; i++ {
 							select {
 							case <-stop:
