@@ -240,7 +240,6 @@ loop:
 			}
 			for _, ev := range b {
 				if cfg.count > 0 && n >= cfg.count {
-					tr.Release(ev)
 					continue
 				}
 				if ev.Seq > lastSeq+1 {
@@ -249,7 +248,6 @@ loop:
 				lastSeq = ev.Seq
 				if cfg.post.active() && !cfg.post.keep(ev) {
 					dropped++
-					tr.Release(ev)
 					continue
 				}
 				n++
@@ -262,11 +260,11 @@ loop:
 						stop()
 					}
 				}
-				tr.Release(ev)
 				if cfg.count > 0 && n >= cfg.count {
 					stop()
 				}
 			}
+			tr.ReleaseBatch(b)
 			if len(evc) == 0 {
 				out.flush()
 			}
