@@ -166,3 +166,25 @@ func TestOutputFileFull(t *testing.T) {
 		}
 	})
 }
+
+// Without --output-file, SIGUSR1 does nothing: fstrace traces on (it is no
+// death with nothing flushed, the signal's default).
+func TestSigusr1WithoutOutputFile(t *testing.T) {
+	forOneMode(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		os.Mkdir(dir+"/w", 0o777)
+		s := startSystem(t, mode, dir+"/ready", "-e", "create", "--path", dir+"/w")
+		if err := os.WriteFile(dir+"/w/before", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.cmd.Process.Signal(syscall.SIGUSR1)
+		if err := os.WriteFile(dir+"/w/after", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.cmd.Process.Signal(syscall.SIGINT)
+		status, evs := s.wait(t)
+		if got := kindPaths(evs, dir); status != 0 || strings.Join(got, " ") != "create:/w/before create:/w/after" {
+			t.Errorf("status %d, events %q, want 0 and both creates; stderr:\n%s", status, got, s.errbuf.String())
+		}
+	})
+}

@@ -159,7 +159,8 @@ Metrics and loss:
 
 Signals: SIGINT and SIGTERM stop tracing (with COMMAND, they go to COMMAND
 and tracing stops when it ends); SIGHUP reloads --filter-file, and without
-one it is handled as SIGTERM; SIGUSR1 reopens --output-file.
+one it is handled as SIGTERM; SIGUSR1 reopens --output-file (and does
+nothing without one).
 
 Exit status: 0 on success, 1 when tracing fails, 2 on bad usage, 3 when
 events were lost and --on-loss=exit; with COMMAND, COMMAND's exit status.

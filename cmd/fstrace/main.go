@@ -166,12 +166,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
 	// SIGUSR1 opens --output-file again, as daemons reopen their logs
-	// (logrotate's postrotate). Without one it keeps its default.
+	// (logrotate's postrotate); without one it does nothing, rather than
+	// kill fstrace with nothing flushed. Caught, not ignored, as SIGPIPE.
 	usr1 := make(chan os.Signal, 1)
-	if file != nil {
-		signal.Notify(usr1, syscall.SIGUSR1)
-		defer signal.Stop(usr1)
-	}
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 
 	if cmd == nil {
 		if err := dropCaps(cfg, stderr); err != nil {
