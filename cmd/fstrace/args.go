@@ -62,6 +62,9 @@ type config struct {
 	pidTree     []int // --pid-tree: these processes and their descendants
 	kill        bool  // stop COMMAND when tracing stops
 	readyFile   string
+	outputFile  string // --output-file: events go there, not to stdout
+	outputMax   int64  // --output-file-max-size: rotate before a file passes it; 0 never
+	outputKeep  int    // --output-file-count: rotated files kept
 	timeStyle   events.TimeStyle
 	color       string // auto, always, never
 	post        postFilter
@@ -93,6 +96,17 @@ Options:
                         the kernel; auto takes the first the kernel accepts
       --ready-file PATH once tracing has begun, write fstrace's pid to PATH
                         (atomically; removed at exit), also with -q
+
+Output file:
+      --output-file PATH    write the events to PATH (appended to, created
+                            with mode 0640) instead of stdout; SIGUSR1 opens
+                            PATH again (after logrotate has moved it)
+      --output-file-max-size SIZE
+                            rotate PATH before it grows past SIZE (bytes, or
+                            K, M, G; default 100M; 0: never), only between
+                            two events: PATH becomes PATH.1, PATH.1 PATH.2…
+      --output-file-count N rotated files kept, PATH.1 to PATH.N (default 5;
+                            0: a full PATH is removed)
 
 Text output:
   -t                    the same as --time=local
@@ -145,7 +159,8 @@ Metrics and loss:
 
 Signals: SIGINT and SIGTERM stop tracing (with COMMAND, they go to COMMAND
 and tracing stops when it ends); SIGHUP reloads --filter-file, and without
-one it is handled as SIGTERM.
+one it is handled as SIGTERM; SIGUSR1 reopens --output-file (and does
+nothing without one).
 
 Exit status: 0 on success, 1 when tracing fails, 2 on bad usage, 3 when
 events were lost and --on-loss=exit; with COMMAND, COMMAND's exit status.
@@ -189,6 +204,10 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&pidTree, "pid-tree", "")
 	fs.BoolVar(&cfg.kill, "kill", false, "")
 	fs.StringVar(&cfg.readyFile, "ready-file", "", "")
+	var outMaxStr, outKeepStr string
+	fs.StringVar(&cfg.outputFile, "output-file", "", "")
+	fs.StringVar(&outMaxStr, "output-file-max-size", "", "")
+	fs.StringVar(&outKeepStr, "output-file-count", "", "")
 	localTime := false
 	fs.BoolVar(&localTime, "t", false, "")
 	var timeStr string
@@ -341,6 +360,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	if set["ready-file"] && cfg.readyFile == "" {
 		return nil, errors.New("invalid --ready-file: empty path")
 	}
+	if err := outputFileFlags(cfg, set, outMaxStr, outKeepStr); err != nil {
+		return nil, err
+	}
 	if countStr != "" || set["n"] || set["count"] {
 		n, err := strconv.ParseUint(countStr, 10, 64)
 		if err != nil || n == 0 {
@@ -389,20 +411,71 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func parseSize(s string) (int, error) {
-	mult := 1
-	num := strings.TrimRight(s, "kKmMgGiIbB")
+// Defaults of the --output-file flags.
+const (
+	defaultOutputMax  = 100 << 20
+	defaultOutputKeep = 5
+)
+
+// outputFileFlags checks --output-file and the flags that go with it. The
+// file is opened by run, not here: parsing touches no file.
+func outputFileFlags(cfg *config, set map[string]bool, maxStr, keepStr string) error {
+	if !set["output-file"] {
+		for _, f := range []string{"output-file-max-size", "output-file-count"} {
+			if set[f] {
+				return fmt.Errorf("--%s needs --output-file", f)
+			}
+		}
+		return nil
+	}
+	if cfg.outputFile == "" {
+		return errors.New("invalid --output-file: empty path")
+	}
+	if cfg.output == "none" {
+		return errors.New("--output-file and -o none do not go together (none writes no events)")
+	}
+	cfg.outputMax, cfg.outputKeep = defaultOutputMax, defaultOutputKeep
+	if set["output-file-max-size"] {
+		num, mult, ok := sizeSuffix(maxStr)
+		n, err := strconv.ParseInt(num, 10, 64)
+		if !ok || err != nil || n < 0 || n > 1<<50/mult {
+			return fmt.Errorf("invalid --output-file-max-size %q (want bytes, or a K, M or G suffix, e.g. 100M; 0 for no rotation)", maxStr)
+		}
+		cfg.outputMax = n * mult
+	}
+	if set["output-file-count"] {
+		n, err := strconv.Atoi(keepStr)
+		if err != nil || n < 0 || n > 1000 {
+			return fmt.Errorf("invalid --output-file-count %q (want a whole number from 0 to 1000)", keepStr)
+		}
+		cfg.outputKeep = n
+	}
+	return nil
+}
+
+// sizeSuffix splits a size into its number and the multiplier of its
+// suffix: none, K, M or G (KiB, MB… mean the same: powers of two).
+func sizeSuffix(s string) (num string, mult int64, ok bool) {
+	num = strings.TrimRight(s, "kKmMgGiIbB")
 	switch strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(s[len(num):], "B"), "i")) {
 	case "":
+		return num, 1, true
 	case "K":
-		mult = 1 << 10
+		return num, 1 << 10, true
 	case "M":
-		mult = 1 << 20
+		return num, 1 << 20, true
 	case "G":
-		mult = 1 << 30
-	default:
+		return num, 1 << 30, true
+	}
+	return num, 0, false
+}
+
+func parseSize(s string) (int, error) {
+	num, mult64, ok := sizeSuffix(s)
+	if !ok {
 		return 0, fmt.Errorf("invalid --ring-size %q (want bytes, or a K, M or G suffix)", s)
 	}
+	mult := int(mult64)
 	n, err := strconv.Atoi(num)
 	if err != nil || n <= 0 || n&(n-1) != 0 || n > 1<<40/mult {
 		return 0, fmt.Errorf("invalid --ring-size %q (want a power of two, e.g. 4M)", s)

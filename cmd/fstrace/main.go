@@ -74,6 +74,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "fstrace %s\n", version)
 		return exitOK
 	}
+	var file *rotatingFile
+	if cfg.outputFile != "" {
+		// A path that cannot be written is bad usage, found before
+		// anything is loaded, as a bad flag is.
+		if file, err = openRotating(cfg.outputFile, cfg.outputMax, cfg.outputKeep); err != nil {
+			fmt.Fprintf(stderr, "fstrace: --output-file: %s\n", printable(err.Error()))
+			return exitUsage
+		}
+		defer file.Close()
+	}
 
 	var cmd *launcher
 	if len(cfg.command) > 0 {
@@ -155,6 +165,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
+	// SIGUSR1 opens --output-file again, as daemons reopen their logs
+	// (logrotate's postrotate); without one it does nothing, rather than
+	// kill fstrace with nothing flushed. Caught, not ignored, as SIGPIPE.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 
 	if cmd == nil {
 		if err := dropCaps(cfg, stderr); err != nil {
@@ -188,7 +204,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeout = time.After(cfg.duration)
 	}
 
-	out := newSink(cfg, stdout, start)
+	out := newSink(cfg, stdout, file, start)
 	status := exitOK
 	stopping := false
 	stop := func() {
@@ -280,6 +296,19 @@ loop:
 			stop()
 		case <-hup:
 			reload(tr, cfg, kinds, stderr)
+		case <-usr1:
+			if outErr != nil {
+				continue // the output is gone already
+			}
+			werr, rerr := out.reopen()
+			if werr != nil {
+				outErr = werr
+				fmt.Fprintf(stderr, "fstrace: write output: %v\n", werr)
+				status = exitFailure
+				stop()
+			} else if rerr != nil {
+				fmt.Fprintf(stderr, "fstrace: reopen --output-file: %v\n", rerr)
+			}
 		case st := <-done:
 			if status != exitLoss {
 				status = st
@@ -297,7 +326,7 @@ loop:
 			}
 		}
 	}
-	if err := out.flush(); outErr == nil && err != nil && !errors.Is(err, syscall.EPIPE) {
+	if err := out.close(); outErr == nil && err != nil && !errors.Is(err, syscall.EPIPE) {
 		fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
 		status = exitFailure
 	}
@@ -316,7 +345,7 @@ loop:
 		if !cfg.kill && status != exitLoss && !cfg.quiet {
 			fmt.Fprintf(stderr, "fstrace: tracing stopped; waiting for %s to end (--kill would stop it)\n", cmd.argv[0])
 		}
-		st := waitCommand(cmd, done, sigs, hup)
+		st := waitCommand(cmd, done, sigs, hup, usr1)
 		if status != exitLoss {
 			status = st
 		}
@@ -326,7 +355,7 @@ loop:
 
 // waitCommand waits for the command after tracing stopped, passing on the
 // signals fstrace receives as while tracing.
-func waitCommand(cmd *launcher, done <-chan int, sigs, hup <-chan os.Signal) int {
+func waitCommand(cmd *launcher, done <-chan int, sigs, hup, usr1 <-chan os.Signal) int {
 	for {
 		select {
 		case st := <-done:
@@ -336,6 +365,7 @@ func waitCommand(cmd *launcher, done <-chan int, sigs, hup <-chan os.Signal) int
 				cmd.signal(s)
 			}
 		case <-hup: // nothing left to reload
+		case <-usr1: // nor to reopen
 		}
 	}
 }
@@ -492,22 +522,37 @@ func untilLabel(l *launcher, tree []int) string {
 	return " (Ctrl-C to stop)"
 }
 
-// sink writes events in the chosen format through one buffer.
+// sink writes events in the chosen format through one buffer, to stdout
+// or to the --output-file, which it rotates between two events.
 type sink struct {
 	w      *bufio.Writer
+	file   *rotatingFile // nil: stdout
 	format string
 	text   events.TextFormat
 	buf    []byte
 }
 
-func newSink(cfg *config, w io.Writer, start time.Time) *sink {
-	s := &sink{w: bufio.NewWriterSize(w, 64<<10), format: cfg.output}
+// newSink writes to file, or to w when file is nil.
+func newSink(cfg *config, w io.Writer, file *rotatingFile, start time.Time) *sink {
+	s := &sink{format: cfg.output, file: file}
+	if file != nil {
+		w = file
+	}
+	s.w = bufio.NewWriterSize(w, 64<<10)
 	s.text = events.TextFormat{Time: cfg.timeStyle, Start: start, Color: useColor(cfg.color, w, os.Getenv)}
+	if file == nil || file.empty(0) {
+		s.header()
+	}
+	return s
+}
+
+// header starts the text output with its column names: on stdout, and at
+// the top of each output file (not in the middle of one appended to).
+func (s *sink) header() {
 	if s.format == "text" {
 		s.w.WriteString(s.text.Header())
 		s.w.WriteByte('\n')
 	}
-	return s
 }
 
 // useColor decides --color: auto means on a terminal, unless NO_COLOR is
@@ -539,11 +584,53 @@ func (s *sink) write(ev *events.Event) error {
 	default:
 		return nil
 	}
+	if s.file != nil && s.file.full(s.w.Buffered(), len(s.buf)) {
+		// Between two events, and with the buffer written out first:
+		// no event is split across two files.
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+		if err := s.file.rotate(); err != nil {
+			return err
+		}
+		s.header()
+	}
 	_, err := s.w.Write(s.buf)
 	return err
 }
 
 func (s *sink) flush() error { return s.w.Flush() }
+
+// reopen opens the output file again (SIGUSR1), once the events so far
+// are written to the file they were meant for. A flush that fails is a
+// write error (write); a file that cannot be reopened is not: the file
+// already open stays in use (reopen).
+func (s *sink) reopen() (write, reopen error) {
+	if s.file == nil {
+		return nil, nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return err, nil
+	}
+	if err := s.file.reopen(); err != nil {
+		return nil, err
+	}
+	if s.file.empty(0) {
+		s.header()
+	}
+	return nil, nil
+}
+
+// close flushes the events and closes the output file.
+func (s *sink) close() error {
+	err := s.w.Flush()
+	if s.file != nil {
+		if cerr := s.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 // dropCaps sheds the capabilities fstrace no longer needs once attached:
 // all but CAP_BPF, and CAP_DAC_READ_SEARCH to read the filter file again on

@@ -72,6 +72,17 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"--comm", "a-very-long-process-name"}, `invalid --comm: comm "a-very-long-process-name"`},
 		{[]string{"--cgroup", "/no/such/cgroup"}, "invalid --cgroup"},
 		{[]string{"--filter-file", "/no/such/file"}, "invalid --filter-file"},
+		{[]string{"--output-file", "/no/such/dir/ev"}, "--output-file: open /no/such/dir/ev: no such file or directory"},
+		{[]string{"--output-file", dir}, "is a directory"},
+		{[]string{"--output-file", "/dev/null"}, "--output-file: open /dev/null: not a regular file"},
+		{[]string{"--output-file", ""}, "invalid --output-file: empty path"},
+		{[]string{"-o", "none", "--output-file", dir + "/ev"}, "--output-file and -o none do not go together"},
+		{[]string{"--output-file-max-size", "1M"}, "--output-file-max-size needs --output-file"},
+		{[]string{"--output-file-count", "2"}, "--output-file-count needs --output-file"},
+		{[]string{"--output-file", dir + "/ev", "--output-file-max-size", "1T"}, `invalid --output-file-max-size "1T" (want bytes, or a K, M or G suffix`},
+		{[]string{"--output-file", dir + "/ev", "--output-file-max-size", "-1"}, `invalid --output-file-max-size "-1"`},
+		{[]string{"--output-file", dir + "/ev", "--output-file-count", "-1"}, `invalid --output-file-count "-1" (want a whole number from 0 to 1000)`},
+		{[]string{"--output-file", dir + "/ev", "--output-file-count", "x"}, `invalid --output-file-count "x"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		if got := run(tc.args, &stdout, &stderr); got != exitUsage {
@@ -102,6 +113,35 @@ func TestParseArgs(t *testing.T) {
 	cfg, err = parseArgs([]string{"-e", "all"}, &bytes.Buffer{})
 	if err != nil || cfg.kinds != tracer.SupportedKinds {
 		t.Errorf("-e all: %v, %v", cfg, err)
+	}
+	if cfg.outputFile != "" || cfg.outputMax != 0 || cfg.outputKeep != 0 {
+		t.Errorf("no --output-file: %q max %d keep %d", cfg.outputFile, cfg.outputMax, cfg.outputKeep)
+	}
+}
+
+// --output-file's rotation: 100M and 5 files by default; sizes with
+// suffixes; 0 for no rotation or no file kept.
+func TestOutputFileFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		max  int64
+		keep int
+	}{
+		{nil, 100 << 20, 5},
+		{[]string{"--output-file-max-size", "1G"}, 1 << 30, 5},
+		{[]string{"--output-file-max-size=100M", "--output-file-count=3"}, 100 << 20, 3},
+		{[]string{"--output-file-max-size", "64KiB"}, 64 << 10, 5},
+		{[]string{"--output-file-max-size", "4096", "--output-file-count", "0"}, 4096, 0},
+		{[]string{"--output-file-max-size", "0"}, 0, 5},
+	} {
+		cfg, err := parseArgs(append([]string{"-o", "json", "--output-file", "/var/log/ev.jsonl"}, tc.args...), &bytes.Buffer{})
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if cfg.outputFile != "/var/log/ev.jsonl" || cfg.outputMax != tc.max || cfg.outputKeep != tc.keep {
+			t.Errorf("%q: %q max %d keep %d, want max %d keep %d", tc.args, cfg.outputFile, cfg.outputMax, cfg.outputKeep, tc.max, tc.keep)
+		}
 	}
 }
 
@@ -143,7 +183,8 @@ func TestHelpListsKinds(t *testing.T) {
 			t.Errorf("--help does not list %q", w)
 		}
 	}
-	for _, f := range []string{"--kill", "--ready-file", "--time", "--color", "--succeeded", "--changes", "--path-glob", "SIGHUP"} {
+	for _, f := range []string{"--kill", "--ready-file", "--time", "--color", "--succeeded", "--changes", "--path-glob", "SIGHUP",
+		"--output-file", "--output-file-max-size", "--output-file-count", "SIGUSR1"} {
 		if !strings.Contains(stdout.String(), f) {
 			t.Errorf("--help does not mention %s", f)
 		}
@@ -304,6 +345,7 @@ func FuzzParseArgs(f *testing.F) {
 		"", "-e\x00create,unlink", "-p\x001\x00-u\x00root", "--pid-tree\x00x", "-o\x00json\x00--time\x00utc",
 		"--ring-size\x004k", "-n\x00-1", "-d\x001x", "--path\x00/tmp\x00--exclude-path\x00/tmp/x", "--\x00true",
 		"-e\x00read:each,write", "--on-loss=exit", "--color=always", "--hook-mode\x00nope",
+		"--output-file\x00/x/ev\x00--output-file-max-size\x00100M\x00--output-file-count\x003", "--output-file-max-size=1g",
 	} {
 		f.Add(s)
 	}
