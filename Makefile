@@ -10,8 +10,10 @@
 #   make vmtest     integration tests in QEMU guests on kernels 5.10 6.1 6.12 7.2,
 #                   each in every hook mode (VMTEST_MODES="fentry kprobe syscall")
 #   make check      what follows, after installing the packages it needs (deps):
-#                   generated code up to date + unit + race + fuzz + hosttest +
+#                   generated code up to date + unit + deploy-test + race + fuzz + hosttest +
 #                   vmtest (CI; as root)
+#   make deploy-test  deploy/kubernetes: the manifests decoded strictly into the
+#                   Kubernetes API's types and held to fstrace's flags
 #   make deps       install the distribution packages check needs (scripts/deps.sh:
 #                   as root with apt-get; otherwise one line saying what to install)
 #   make generate   rebuild the BPF objects and Go bindings (needs clang)
@@ -26,7 +28,7 @@ ifeq ($(shell command -v $(GO)),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-.PHONY: all build deps deps-test generate check-generate test unit race fuzz hosttest check bench
+.PHONY: all build deps deps-test deploy-test generate check-generate test unit race fuzz hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -62,6 +64,11 @@ unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/vmtests$$')
 
+# Its own module (deploy/kubernetes/go.mod), so that the main one does not
+# depend on k8s.io; go vet ./... and go test ./... here do not enter it.
+deploy-test:
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 # The race detector needs cgo; clang is what the BPF build installs anyway.
 race:
 	@scripts/deps.sh race
@@ -82,7 +89,7 @@ hosttest:
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
 # hosttest and vmtest run the integration tests: unit, not test, before them.
-check: deps deps-test check-generate unit race fuzz hosttest vmtest
+check: deps deps-test check-generate unit deploy-test race fuzz hosttest vmtest
 
 # Timings stay out of check: this kind of machine is shared and noisy.
 bench:
