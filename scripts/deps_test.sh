@@ -47,8 +47,13 @@ expect "a bad FSTRACE_DEPS" 2 1 "FSTRACE_DEPS=bogus" -- env FSTRACE_DEPS=bogus s
 if [[ $(id -u) != 0 ]]; then
 	expect "not root" 1 1 "$oneline" -- env FSTRACE_DEPS_EXTRA=$fake scripts/deps.sh
 elif command -v setpriv >/dev/null; then
+	# A copy nobody can reach: the work tree may be under /root.
+	tmpd=$(mktemp -d)
+	cp scripts/deps.sh "$tmpd/"
+	chmod 755 "$tmpd" "$tmpd/deps.sh"
 	expect "not root" 1 1 "$oneline" -- setpriv --reuid 65534 --regid 65534 --clear-groups \
-		env FSTRACE_DEPS_EXTRA=$fake scripts/deps.sh
+		env --chdir=/ FSTRACE_DEPS_EXTRA=$fake "$tmpd/deps.sh"
+	rm -rf "$tmpd"
 else
 	echo "deps_test: no setpriv: the not-root case is not tested" >&2
 fi
