@@ -9,14 +9,26 @@
 #   make hosttest   integration tests on this kernel, as root, in syscall mode
 #   make vmtest     integration tests in QEMU guests on kernels 5.10 6.1 6.12 7.2,
 #                   each in every hook mode (VMTEST_MODES="fentry kprobe syscall")
-#   make check      generated code up to date + test + race + fuzz + hosttest + vmtest (CI)
+#   make check      what follows, after installing the packages it needs (deps):
+#                   generated code up to date + unit + deploy-test + race + fuzz + hosttest +
+#                   vmtest (CI; as root)
+#   make deploy-test  deploy/kubernetes: the manifests decoded strictly into the
+#                   Kubernetes API's types and held to fstrace's flags
+#   make deps       install the distribution packages check needs (scripts/deps.sh:
+#                   as root with apt-get; otherwise one line saying what to install)
 #   make generate   rebuild the BPF objects and Go bindings (needs clang)
 #   make bench      the benchmark table of BENCHMARKS.md on this machine (root;
 #                   installs the peer tools it compares with)
 #   make bench-vm   the per-hook-mode figures in the QEMU guests
 GO ?= go
 
-.PHONY: all build generate check-generate test unit race fuzz hosttest check bench
+# Go's installer puts it in /usr/local/go/bin, which sudo's PATH lacks
+# ('sudo make check'); the tests run go themselves, so PATH, not just GO.
+ifeq ($(shell command -v $(GO)),)
+export PATH := $(PATH):/usr/local/go/bin
+endif
+
+.PHONY: all build deps deps-test deploy-test generate check-generate test unit race fuzz hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -26,7 +38,16 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -o fstrace ./cmd/fstrace
 
+# FSTRACE_DEPS=check only reports what is missing, =skip does not look.
+deps:
+	@scripts/deps.sh
+
+# The report and the refusal of deps, on a fake package (fast, installs nothing).
+deps-test:
+	@scripts/deps_test.sh
+
 generate:
+	@scripts/deps.sh generate
 	$(GO) generate ./pkg/tracer/
 
 # Fails when the committed BPF objects do not match the sources.
@@ -43,8 +64,14 @@ unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/vmtests$$')
 
+# Its own module (deploy/kubernetes/go.mod), so that the main one does not
+# depend on k8s.io; go vet ./... and go test ./... here do not enter it.
+deploy-test:
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 # The race detector needs cgo; clang is what the BPF build installs anyway.
 race:
+	@scripts/deps.sh race
 	CGO_ENABLED=1 CC=clang $(GO) test -race -count=1 ./pkg/...
 
 # The decoder, the JSON strings, the filter files, the command line.
@@ -62,7 +89,7 @@ hosttest:
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
 # hosttest and vmtest run the integration tests: unit, not test, before them.
-check: check-generate unit race fuzz hosttest vmtest
+check: deps deps-test check-generate unit deploy-test race fuzz hosttest vmtest
 
 # Timings stay out of check: this kind of machine is shared and noisy.
 bench:
@@ -70,8 +97,9 @@ bench:
 
 # ===========================================================================
 # VM tests (vmtests/): boot Debian kernels in QEMU (software emulation) and run
-# the integration tests inside them. Self-contained section: host needs go,
-# apt, qemu-system-x86, busybox-static and cpio. See vmtests/README.md.
+# the integration tests inside them. Self-contained section but for
+# scripts/deps.sh, which installs what the host needs besides go and apt:
+# qemu-system-x86, busybox-static, cpio. See vmtests/README.md.
 #
 #   make vmtest                      all four kernels
 #   make vmtest KERNELS="5.10 7.2"   a subset
@@ -101,6 +129,7 @@ vmtest: vmtest-kernels vmtest-bins
 	VMTEST_TIMEOUT='$(VMTEST_TIMEOUT)' VMTEST_JOBS='$(VMTEST_JOBS)' vmtests/run-all.sh $(KERNELS)
 
 vmtest-kernels:
+	@scripts/deps.sh vmtest
 	vmtests/fetch-kernels.sh $(KERNELS)
 
 # Static binaries: the guest's initramfs has no libc.
