@@ -113,6 +113,10 @@ func (t *Tracer) startPump() error {
 }
 
 // pump reads the rings, orders the events and delivers them, until Close.
+//
+// While busy, the timer is periodic: set once, not before every wait. In
+// a QEMU guest each timerfd_settime reprograms an emulated timer, and
+// re-arming it before every wait cost a sixth of the pump's time there.
 func (t *Tracer) pump() {
 	defer close(t.out)
 	var (
@@ -120,31 +124,38 @@ func (t *Tracer) pump() {
 		period    = t.drainPeriod()
 		window    = uint64(t.window)
 		mode      = pumpIdle
-		now       = bootNow()
+		clock     bootClock
+		now       = clock.now()
 		lastDrain = now
-		nextTick  uint64 // busy and cooling: the next drain
-		armed     uint64 // the timer's deadline
+		armed     uint64 // idle: the one-shot timer's deadline
+		periodic  bool   // the timer ticks every period
 	)
 	for {
-		deadline := lastDrain + safetyPoll
-		if mode != pumpIdle {
-			deadline = min(deadline, nextTick)
-		} else if t.m.Len() > 0 {
-			deadline = min(deadline, t.m.top()+window)
-		}
-		if deadline != armed {
-			if err := t.arm(deadline); err != nil {
-				t.stop(err)
-				return
+		var err error
+		switch {
+		case mode != pumpIdle && !periodic:
+			err = t.arm(now+period, period)
+			periodic, armed = true, 0
+		case mode == pumpIdle:
+			deadline := lastDrain + safetyPoll
+			if t.m.Len() > 0 {
+				deadline = min(deadline, t.m.top()+window)
 			}
-			armed = deadline
+			if periodic || deadline != armed {
+				err = t.arm(deadline, 0)
+				periodic, armed = false, deadline
+			}
+		}
+		if err != nil {
+			t.stop(err)
+			return
 		}
 		n, err := t.wait(evs)
 		if err != nil {
 			t.stop(err)
 			return
 		}
-		woken := false
+		woken, ticked := false, false
 		for _, ev := range evs[:n] {
 			switch ev.Fd {
 			case wakeID:
@@ -153,14 +164,15 @@ func (t *Tracer) pump() {
 			case timerID:
 				var buf [8]byte
 				unix.Read(t.timerfd, buf[:])
+				ticked = true
 			default:
 				woken = true
 			}
 		}
-		now = bootNow()
+		now = clock.now()
 		drain := now >= lastDrain+safetyPoll ||
 			(mode == pumpIdle && (woken || (t.m.Len() > 0 && t.m.top()+window <= now))) ||
-			(mode != pumpIdle && (now >= nextTick || (woken && t.ringsFull())))
+			(mode != pumpIdle && (ticked || (woken && t.ringsFull())))
 		if !drain {
 			continue
 		}
@@ -171,10 +183,10 @@ func (t *Tracer) pump() {
 			if mode != pumpBusy {
 				t.setPolling(1)
 			}
-			mode, nextTick = pumpBusy, now+period
+			mode = pumpBusy
 		case mode == pumpBusy:
 			t.setPolling(0)
-			mode, nextTick = pumpCooling, now+period
+			mode = pumpCooling
 		case mode == pumpCooling:
 			mode = pumpIdle
 		}
@@ -184,9 +196,13 @@ func (t *Tracer) pump() {
 	}
 }
 
-// arm sets the pump's timer to fire at deadline (boot time).
-func (t *Tracer) arm(deadline uint64) error {
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(max(deadline, 1)))}
+// arm sets the pump's timer to fire at deadline (boot time), and every
+// interval after it when interval is not 0.
+func (t *Tracer) arm(deadline, interval uint64) error {
+	spec := unix.ItimerSpec{
+		Value:    unix.NsecToTimespec(int64(max(deadline, 1))),
+		Interval: unix.NsecToTimespec(int64(interval)),
+	}
 	return os.NewSyscallError("timerfd_settime", unix.TimerfdSettime(t.timerfd, unix.TFD_TIMER_ABSTIME, &spec, nil))
 }
 
@@ -338,6 +354,23 @@ func (t *Tracer) recycleBatch(b []*events.Event) {
 	case t.batches <- b[:0]:
 	default:
 	}
+}
+
+// bootClock reads CLOCK_BOOTTIME, the clock of the records' stamps,
+// without a system call for each read: Go's monotonic clock (the vDSO)
+// plus the boot-time offset, read again once a second since a suspend
+// moves it (the monotonic clock stops while suspended, boot time does not).
+type bootClock struct {
+	base     time.Time // monotonic reading at the last sync
+	baseBoot uint64    // boot time then
+}
+
+func (c *bootClock) now() uint64 {
+	if since := time.Since(c.base); c.baseBoot != 0 && since < time.Second {
+		return c.baseBoot + uint64(since)
+	}
+	c.base, c.baseBoot = time.Now(), bootNow()
+	return c.baseBoot
 }
 
 func bootNow() uint64 {
