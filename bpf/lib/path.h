@@ -394,7 +394,7 @@ __noinline __u32 tidy_name(__u32 len, __u32 abs)
  * it extracted), /proc/PID/fd/N, /proc/thread-self/fd/N, /proc/self/cwd/x
  * or /proc/self/root/x designates a file through a task's fd table or its
  * cwd or root: reported as passed, it names no file a reader or a --path
- * filter knows. magic_path finds that file the way procfs does and writes
+ * filter knows. magic_link finds that file the way procfs does and writes
  * its path, with the rest of the name after it.
  *
  * Only names that begin with "/proc/" go there, which ordinary names pay
@@ -448,9 +448,10 @@ static __always_inline bool name_end(struct scratch *s, __u32 i, __u32 len)
 }
 
 /* name_num parses the decimal number procfs would take at i (no sign, no
- * leading zero, below 2^31) up to the component's end; it returns its
- * digits, 0 if there is none. */
-static __always_inline __u32 name_num(struct scratch *s, __u32 i, __u32 len, __u32 *v)
+ * leading zero, below 2^31) up to the component's end. It returns the
+ * number in the low 32 bits and its digits above, 0 if there is none (a
+ * pair in one register: the stack is short, see magic_body). */
+static __always_inline __u64 name_num(struct scratch *s, __u32 i, __u32 len)
 {
 	__u64 x = 0;
 	__u32 n = 0;
@@ -469,51 +470,65 @@ static __always_inline __u32 name_num(struct scratch *s, __u32 i, __u32 len, __u
 	}
 	if (!n || !name_end(s, i + n, len) || x > 0x7fffffff || (n > 1 && name_at(s, i) == '0'))
 		return 0;
-	*v = x;
-	return n;
+	return (__u64)n << 32 | x;
 }
 
-/* task_target reads the path an fd, the cwd or the root of a task is. */
-static __always_inline bool task_target(__u64 ta, __u32 what, int fd, __u64 *d, __u64 *m)
+/* task_target leaves in s->walk the dentry and mount of an fd, the cwd or
+ * the root of a task, and says whether there is one. */
+static __always_inline bool task_target(struct scratch *s, __u64 ta, __u32 what, int fd)
 {
 	struct task_struct *task = (void *)ta;
-	struct path p = {};
+	struct dentry *d;
+	struct vfsmount *m;
 
 	if (what == MAGIC_FD) {
 		struct file *f = task_fd_file(task, fd);
 
 		if (!f)
 			return false;
-		p = file_path(f);
+		if (btf_cast) {
+			d = KCAST(struct file, f)->f_path.dentry;
+			m = KCAST(struct file, f)->f_path.mnt;
+		} else {
+			d = BPF_CORE_READ(f, f_path.dentry);
+			m = BPF_CORE_READ(f, f_path.mnt);
+		}
 	} else if (btf_cast) {
 		struct fs_struct *fs = KCAST(struct task_struct, task)->fs;
 
 		if (!fs)
 			return false;
-		p = what == MAGIC_CWD ? fs->pwd : fs->root;
+		d = what == MAGIC_CWD ? fs->pwd.dentry : fs->root.dentry;
+		m = what == MAGIC_CWD ? fs->pwd.mnt : fs->root.mnt;
 	} else {
 		struct fs_struct *fs = BPF_CORE_READ(task, fs);
 
 		if (!fs)
 			return false;
-		bpf_core_read(&p, sizeof(p), what == MAGIC_CWD ? &fs->pwd : &fs->root);
+		d = what == MAGIC_CWD ? BPF_CORE_READ(fs, pwd.dentry) : BPF_CORE_READ(fs, root.dentry);
+		m = what == MAGIC_CWD ? BPF_CORE_READ(fs, pwd.mnt) : BPF_CORE_READ(fs, root.mnt);
 	}
-	*d = (__u64)p.dentry;
-	*m = (__u64)p.mnt;
-	return *d && *m;
+	if (!d || !m)
+		return false;
+	s->walk.dentry = to_addr(d);
+	s->walk.vfsmnt = to_addr(m);
+	return true;
 }
 
-/* magic_body resolves the name of len bytes at tmp[NAME_AT] when it is a
- * magic link, writes the result as string idx at off and returns its
- * length; MAGIC_NONE otherwise (marked unknown when it is one that does not
- * resolve). lookup: other processes are looked up by pid (task_lookup). */
-static __always_inline __u32 magic_body(__u32 len, __u32 off, __u32 idx, bool lookup)
+/* magic_body parses the name of len bytes at tmp[NAME_AT]; for a magic
+ * link it leaves the dentry and mount it leads to in s->walk and returns
+ * where the rest of the name begins; MAGIC_NONE otherwise, marked unknown
+ * (string idx) when it is one that leads nowhere. lookup: other processes
+ * are looked up by pid (task_lookup). The walk is left to the caller, so
+ * that the calls nest no deeper than before (5.10 allows 512 bytes of
+ * stack across them). */
+static __always_inline __u32 magic_body(__u32 len, __u32 idx, bool lookup)
 {
 	struct task_struct *cur = cur_task();
 	struct scratch *s = get_scratch();
-	__u32 i = 6, n, pid = 0, fd = 0, what, w, pos, plen, rest, total;
-	__u64 ta = 0, d = 0, m = 0;
+	__u32 i = 6, pid = 0, fd = 0, what;
 	bool self = false, thread = false, found;
+	__u64 v;
 
 	if (!s)
 		return MAGIC_NONE;
@@ -523,14 +538,16 @@ static __always_inline __u32 magic_body(__u32 len, __u32 off, __u32 idx, bool lo
 	} else if (name_has(s, i, len, "thread-self", 11) && name_end(s, i + 11, len)) {
 		thread = true;
 		i += 11;
-	} else if ((n = name_num(s, i, len, &pid))) {
-		i += n;
+	} else if ((v = name_num(s, i, len))) {
+		pid = (__u32)v;
+		i += v >> 32;
 	} else {
 		return MAGIC_NONE;
 	}
-	if (name_has(s, i, len, "/fd/", 4) && (n = name_num(s, i + 4, len, &fd))) {
+	if (name_has(s, i, len, "/fd/", 4) && (v = name_num(s, i + 4, len))) {
 		what = MAGIC_FD;
-		i += 4 + n;
+		fd = (__u32)v;
+		i += 4 + (v >> 32);
 	} else if (name_has(s, i, len, "/cwd", 4) && name_end(s, i + 4, len)) {
 		what = MAGIC_CWD;
 		i += 4;
@@ -555,22 +572,47 @@ static __always_inline __u32 magic_body(__u32 len, __u32 off, __u32 idx, bool lo
 			goto unresolved;
 	}
 	if (self || thread) {
-		ta = to_addr(self ? KREAD(struct task_struct, cur, group_leader) : cur);
-		found = task_target(ta, what, fd, &d, &m);
+		found = task_target(s, to_addr(self ? KREAD(struct task_struct, cur, group_leader) : cur),
+				    what, fd);
 	} else {
 		struct task_struct *t = bpf_task_from_pid(pid);
 
 		if (!t)
 			goto unresolved;
-		found = task_target(to_addr(t), what, fd, &d, &m);
+		found = task_target(s, to_addr(t), what, fd);
 		bpf_task_release(t);
 	}
 	if (!found)
 		goto unresolved;
+	return i;
+unresolved:
+	s->rec.rflags |= idx == 0 ? FST_RF_PATH_UNKNOWN : FST_RF_PATH2_UNKNOWN;
+	return MAGIC_NONE;
+}
 
-	w = walk_path(to_addr((void *)d), to_addr((void *)m));
-	pos = w & (FST_PATH_MAX | PATH_MASK);
-	plen = FST_PATH_MAX - pos;
+/* Global, verified once: magic_link parses the caller's own links only
+ * (the fentry and kprobe modes' failures, whose program types may not have
+ * the lookup), magic_link_lookup any process's where task_lookup says the
+ * kernel allows it (the syscall mode). */
+__noinline __u32 magic_link(__u32 len, __u32 idx)
+{
+	return magic_body(len, idx, false);
+}
+
+__noinline __u32 magic_link_lookup(__u32 len, __u32 idx)
+{
+	return magic_body(len, idx, task_lookup);
+}
+
+/* put_magic writes, as string idx at off, the path magic_body left in
+ * s->walk followed by the rest of the name (from tmp[NAME_AT + i], len
+ * bytes in all), and returns its length. */
+static __always_inline __u32 put_magic(struct scratch *s, __u32 i, __u32 len, __u32 off, __u32 idx)
+{
+	__u32 w = walk_path(s->walk.dentry, s->walk.vfsmnt);
+	__u32 pos = w & (FST_PATH_MAX | PATH_MASK);
+	__u32 plen = FST_PATH_MAX - pos, rest, total;
+
 	if (plen > FST_PATH_MAX)
 		plen = 0;
 	rest = len > i ? len - i : 0;	/* what follows, from its '/' */
@@ -582,6 +624,10 @@ static __always_inline __u32 magic_body(__u32 len, __u32 off, __u32 idx, bool lo
 		total = FST_PATH_MAX;
 		w |= WALK_TRUNC;
 	}
+	/* clang knows both below FST_PATH_MAX and would drop the masks; 5.10's
+	 * verifier does not and needs them */
+	barrier_var(plen);
+	barrier_var(rest);
 	bpf_probe_read_kernel(&s->data[off & 8191], plen & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
 	bpf_probe_read_kernel(&s->data[(off + plen) & 8191], rest & (FST_PATH_MAX | PATH_MASK),
 			      &s->tmp[(NAME_AT + i) & (TMP_SZ - 1)]);
@@ -589,23 +635,6 @@ static __always_inline __u32 magic_body(__u32 len, __u32 off, __u32 idx, bool lo
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
 	s->rec.str_len[idx & 1] = total;
 	return total;
-unresolved:
-	s->rec.rflags |= idx == 0 ? FST_RF_PATH_UNKNOWN : FST_RF_PATH2_UNKNOWN;
-	return MAGIC_NONE;
-}
-
-/* Global, verified once: magic_path resolves the caller's own links only
- * (the fentry and kprobe modes' failures, whose program types may not have
- * the lookup), magic_path_lookup any process's where task_lookup says the
- * kernel allows it (the syscall mode). */
-__noinline __u32 magic_path(__u32 len, __u32 off, __u32 idx)
-{
-	return magic_body(len, off, idx, false);
-}
-
-__noinline __u32 magic_path_lookup(__u32 len, __u32 off, __u32 idx)
-{
-	return magic_body(len, off, idx, task_lookup);
 }
 
 /* join_name writes the absolute form of a name the process passed (kernel
@@ -630,9 +659,9 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 		len = tidy_name(len, s->tmp[NAME_AT] == '/') & PATH_MASK;
 	if (len && s->tmp[NAME_AT] == '/') {
 		if (is_proc_name(s)) {
-			w = tidy ? magic_path_lookup(len, off, idx) : magic_path(len, off, idx);
+			w = tidy ? magic_link_lookup(len, idx) : magic_link(len, idx);
 			if (w != MAGIC_NONE)
-				return w;
+				return put_magic(s, w, len, off, idx);
 		}
 		bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[NAME_AT]);
 		s->rec.str_len[idx & 1] = len;
