@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -60,6 +61,14 @@ func init() {
 		b.Close()
 		defer func() { child.Process.Kill(); child.Wait() }()
 
+		// A pipe: a file with no path.
+		var pp [2]int
+		if err := unix.Pipe2(pp[:], unix.O_CLOEXEC); err != nil {
+			return err
+		}
+		defer unix.Close(pp[0])
+		defer unix.Close(pp[1])
+
 		af, sf := strconv.Itoa(int(a.Fd())), strconv.Itoa(int(sub.Fd()))
 		self := strconv.Itoa(os.Getpid())
 		other := strconv.Itoa(child.Process.Pid)
@@ -81,6 +90,7 @@ func init() {
 			// Links that resolve to nothing: kept as passed, marked.
 			{"chmod dead PID", unix.Chmod("/proc/"+deadPID+"/fd/3", 0o600), unix.ENOENT},
 			{"chmod closed fd", unix.Chmod("/proc/self/fd/"+closedFD, 0o600), unix.ENOENT},
+			{"truncate pipe", unix.Truncate("/proc/self/fd/"+strconv.Itoa(pp[0]), 0), unix.EINVAL},
 		} {
 			if c.err != c.want {
 				return fmt.Errorf("%s: got %v, want %v", c.what, c.err, c.want)
@@ -115,7 +125,7 @@ func TestMagicLinks(t *testing.T) {
 		// under /proc, and only the two that resolve to nothing are let
 		// through as such.
 		r := trace(t, mode, dir, "magiclinks", "-e", "open,mkdir,unlink,rename,setattr",
-			"--path", dir, "--path", "/proc/"+deadPID, "--path", "/proc/self/fd/"+closedFD)
+			"--path", dir, "--path", "/proc/"+deadPID, "--path", "/proc/self/fd")
 		if r.status != 0 {
 			t.Fatalf("fstrace exited %d: %s", r.status, r.stderr)
 		}
@@ -181,6 +191,19 @@ func TestMagicLinks(t *testing.T) {
 		// Nothing to resolve to: the name as passed, marked.
 		expect(t, r.one(t, "setattr", "/proc/"+deadPID+"/fd/3"), map[string]any{"ret": -2, "path_unknown": true})
 		expect(t, r.one(t, "setattr", "/proc/self/fd/"+closedFD), map[string]any{"ret": -2, "path_unknown": true})
+		// A pipe has no path: syscall mode keeps the name (fentry and
+		// kprobe modes see the pipe's own dentry).
+		if syscall {
+			var pipe []event
+			for _, e := range r.events {
+				if e.str("event") == "setattr" && e.str("error") == "EINVAL" {
+					pipe = append(pipe, e)
+				}
+			}
+			if len(pipe) != 1 || !strings.HasPrefix(pipe[0].str("path"), "/proc/self/fd/") || pipe[0]["path_unknown"] != true {
+				t.Errorf("truncate of a pipe through /proc/self/fd: want one event with the name passed, marked, got:\n%s", r.dump())
+			}
+		}
 		for _, e := range r.events {
 			if e.str("path") == dir {
 				t.Errorf("an event reports the working directory itself: %v", e)

@@ -510,6 +510,12 @@ static __always_inline bool task_target(struct scratch *s, __u64 ta, __u32 what,
 	}
 	if (!d || !m)
 		return false;
+	/* A pipe's, a socket's or another pseudo file's dentry is its own
+	 * parent without being a mount's root: it has no path to walk, and
+	 * would come out as "/" */
+	if ((__u64)KREAD(struct dentry, d, d_parent) == (__u64)d &&
+	    (__u64)KREAD(struct vfsmount, m, mnt_root) != (__u64)d)
+		return false;
 	s->walk.dentry = to_addr(d);
 	s->walk.vfsmnt = to_addr(m);
 	return true;
