@@ -171,7 +171,9 @@ func TestMagicLinks(t *testing.T) {
 
 		// Another process's fd: followed where the kernel lets fstrace
 		// look it up (fentry and kprobe modes see the file itself).
-		if !syscall || pidLookup(t) {
+		lookup := !syscall || pidLookup(t)
+		t.Logf("another process's links followed: %v", lookup)
+		if lookup {
 			expect(t, r.one(t, "setattr", p("b")), map[string]any{"ret": 0, "path_unknown": nil})
 		} else {
 			var found bool
