@@ -725,6 +725,30 @@ int cast_probe(void *ctx)
 	return KCAST(struct task_struct, bpf_get_current_task())->pid;
 }
 
+/* task_probe_btf and task_probe_tp load (never run) where the syscall
+ * mode's two program types may look a task up by pid: see task_lookup in
+ * lib/path.h. */
+static __always_inline int task_probe(void)
+{
+	struct task_struct *t = bpf_task_from_pid(1);
+
+	if (t)
+		bpf_task_release(t);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(task_probe_btf)
+{
+	return task_probe();
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int task_probe_tp(void *ctx)
+{
+	return task_probe();
+}
+
 /* fmode_probe reads the f_mode of two of the caller's fds, for user space
  * to find FMODE_CREATED: one file it just created, one it did not. Run
  * with BPF_PROG_TEST_RUN, never attached. */

@@ -442,7 +442,8 @@ wait`, "sh", dir)
 // costs and how safely it is made, as the kernel version says it has them:
 // direct loads (bpf_rdonly_cast) from 6.2; the preemption guard on 7.2
 // (6.12 has bpf_preempt_disable but refuses a global function called with
-// preemption off).
+// preemption off); the pid lookup of /proc/PID links (bpf_task_from_pid)
+// not before 6.2, and on 6.18 and 7.2, whose tracepoint programs may call it.
 func TestProbeFeatures(t *testing.T) {
 	requireTracing(t, "auto")
 	out, err := exec.Command(fstraceBin(t), "probe", "-o", "json").Output()
@@ -454,6 +455,7 @@ func TestProbeFeatures(t *testing.T) {
 		PreemptGuard bool   `json:"preempt_guard"`
 		DirectLoads  bool   `json:"direct_loads"`
 		Loops        bool   `json:"bpf_loop"`
+		PidLookup    bool   `json:"pid_lookup"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("probe output %q: %v", out, err)
@@ -468,6 +470,12 @@ func TestProbeFeatures(t *testing.T) {
 	}
 	if want := atLeast(5, 17); r.Loops != want {
 		t.Errorf("kernel %s: bpf_loop %v, want %v", r.Kernel, r.Loops, want)
+	}
+	if !atLeast(6, 2) && r.PidLookup {
+		t.Errorf("kernel %s: pid_lookup true before bpf_task_from_pid (6.2)", r.Kernel)
+	}
+	if atLeast(6, 18) && !r.PidLookup {
+		t.Errorf("kernel %s: pid_lookup false, want true", r.Kernel)
 	}
 	if atLeast(7, 0) && !r.PreemptGuard {
 		t.Errorf("kernel %s: preempt_guard false, want true", r.Kernel)

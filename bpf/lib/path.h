@@ -202,10 +202,9 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 	return (w->pos & PATH_MASK) | w->trunc;
 }
 
-/* fd_file returns the file an fd of the current task refers to. */
-static __always_inline struct file *fd_file(int fd)
+/* task_fd_file returns the file an fd of task refers to. */
+static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
 	struct { __u32 max_fds; __u32 pad; struct file **fd; } head = {};
 	struct file *f = NULL;
 	struct fdtable *fdt;
@@ -235,6 +234,12 @@ static __always_inline struct file *fd_file(int fd)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &head.fd[fd]);
 	return f;
+}
+
+/* fd_file returns the file an fd of the current task refers to. */
+static __always_inline struct file *fd_file(int fd)
+{
+	return task_fd_file((void *)bpf_get_current_task(), fd);
 }
 
 /* file_path reads a file's f_path, mount and dentry, in one call. */
@@ -384,6 +389,260 @@ __noinline __u32 tidy_name(__u32 len, __u32 abs)
 	return len;
 }
 
+/*
+ * /proc magic links. A name such as /proc/self/fd/5 (tar's chmod of what
+ * it extracted), /proc/PID/fd/N, /proc/thread-self/fd/N, /proc/self/cwd/x
+ * or /proc/self/root/x designates a file through a task's fd table or its
+ * cwd or root: reported as passed, it names no file a reader or a --path
+ * filter knows. magic_link finds that file the way procfs does and writes
+ * its path, with the rest of the name after it.
+ *
+ * Only names that begin with "/proc/" go there, which ordinary names pay
+ * for with one load and compare (is_proc_name). A name whose task or fd
+ * cannot be found (the process is gone, the fd is not open, or a pid fstrace
+ * cannot look up here) is reported as passed and marked unknown: never
+ * another file's path. A /proc that is not procfs is taken for one.
+ */
+#define MAGIC_NONE 0xffffffffU	/* not a magic link, or not resolved: the name as passed */
+
+enum { MAGIC_FD = 1, MAGIC_CWD = 2, MAGIC_ROOT = 3 };
+
+/* Where the kernel has them (6.2+) and lets the syscall mode's two program
+ * types call them (probed: task_lookup), another process's task is looked up
+ * by pid. Elsewhere only the caller's own /proc/self, /proc/thread-self and
+ * /proc/<its pid or tid> resolve. */
+extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;
+extern void bpf_task_release(struct task_struct *p) __weak __ksym;
+const volatile bool task_lookup = false;
+
+static __always_inline bool is_proc_name(struct scratch *s)
+{
+	/* "/proc/" in the first six bytes, little-endian */
+	return (*(__u64 *)&s->tmp[NAME_AT] & 0xffffffffffffULL) == 0x2f636f72702fULL;
+}
+
+static __always_inline char name_at(struct scratch *s, __u32 i)
+{
+	return s->tmp[(NAME_AT + i) & (TMP_SZ - 1)];
+}
+
+/* name_has: the name of len bytes holds lit (n bytes) at i. */
+static __always_inline bool name_has(struct scratch *s, __u32 i, __u32 len, const char *lit, __u32 n)
+{
+	if (i + n > len)
+		return false;
+#pragma unroll
+	for (int k = 0; k < 11; k++) {	/* the longest literal, "thread-self" */
+		if (k >= n)
+			break;
+		if (name_at(s, i + k) != lit[k])
+			return false;
+	}
+	return true;
+}
+
+/* name_end: a component ends at i. */
+static __always_inline bool name_end(struct scratch *s, __u32 i, __u32 len)
+{
+	return i >= len || name_at(s, i) == '/';
+}
+
+/* name_num parses the decimal number procfs would take at i (no sign, no
+ * leading zero, below 2^31) up to the component's end. It returns the
+ * number in the low 32 bits and its digits above, 0 if there is none (a
+ * pair in one register: the stack is short, see magic_body). */
+static __always_inline __u64 name_num(struct scratch *s, __u32 i, __u32 len)
+{
+	__u64 x = 0;
+	__u32 n = 0;
+
+#pragma unroll
+	for (int k = 0; k < 10; k++) {
+		char c;
+
+		if (i + k >= len)
+			break;
+		c = name_at(s, i + k);
+		if (c < '0' || c > '9')
+			break;
+		x = x * 10 + (c - '0');
+		n++;
+	}
+	if (!n || !name_end(s, i + n, len) || x > 0x7fffffff || (n > 1 && name_at(s, i) == '0'))
+		return 0;
+	return (__u64)n << 32 | x;
+}
+
+/* task_target leaves in s->walk the dentry and mount of an fd, the cwd or
+ * the root of a task, and says whether there is one. */
+static __always_inline bool task_target(struct scratch *s, __u64 ta, __u32 what, int fd)
+{
+	struct task_struct *task = (void *)ta;
+	struct dentry *d;
+	struct vfsmount *m;
+
+	if (what == MAGIC_FD) {
+		struct file *f = task_fd_file(task, fd);
+
+		if (!f)
+			return false;
+		if (btf_cast) {
+			d = KCAST(struct file, f)->f_path.dentry;
+			m = KCAST(struct file, f)->f_path.mnt;
+		} else {
+			d = BPF_CORE_READ(f, f_path.dentry);
+			m = BPF_CORE_READ(f, f_path.mnt);
+		}
+	} else if (btf_cast) {
+		struct fs_struct *fs = KCAST(struct task_struct, task)->fs;
+
+		if (!fs)
+			return false;
+		d = what == MAGIC_CWD ? fs->pwd.dentry : fs->root.dentry;
+		m = what == MAGIC_CWD ? fs->pwd.mnt : fs->root.mnt;
+	} else {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+		if (!fs)
+			return false;
+		d = what == MAGIC_CWD ? BPF_CORE_READ(fs, pwd.dentry) : BPF_CORE_READ(fs, root.dentry);
+		m = what == MAGIC_CWD ? BPF_CORE_READ(fs, pwd.mnt) : BPF_CORE_READ(fs, root.mnt);
+	}
+	if (!d || !m)
+		return false;
+	/* A pipe's, a socket's or another pseudo file's dentry is its own
+	 * parent without being a mount's root: it has no path to walk, and
+	 * would come out as "/" */
+	if ((__u64)KREAD(struct dentry, d, d_parent) == (__u64)d &&
+	    (__u64)KREAD(struct vfsmount, m, mnt_root) != (__u64)d)
+		return false;
+	s->walk.dentry = to_addr(d);
+	s->walk.vfsmnt = to_addr(m);
+	return true;
+}
+
+/* magic_body parses the name of len bytes at tmp[NAME_AT]; for a magic
+ * link it leaves the dentry and mount it leads to in s->walk and returns
+ * where the rest of the name begins; MAGIC_NONE otherwise, marked unknown
+ * (string idx) when it is one that leads nowhere. lookup: other processes
+ * are looked up by pid (task_lookup). The walk is left to the caller, so
+ * that the calls nest no deeper than before (5.10 allows 512 bytes of
+ * stack across them). */
+static __always_inline __u32 magic_body(__u32 len, __u32 idx, bool lookup)
+{
+	struct task_struct *cur = cur_task();
+	struct scratch *s = get_scratch();
+	__u32 i = 6, pid = 0, fd = 0, what;
+	bool self = false, thread = false, found;
+	__u64 v;
+
+	if (!s)
+		return MAGIC_NONE;
+	if (name_has(s, i, len, "self", 4) && name_end(s, i + 4, len)) {
+		self = true;
+		i += 4;
+	} else if (name_has(s, i, len, "thread-self", 11) && name_end(s, i + 11, len)) {
+		thread = true;
+		i += 11;
+	} else if ((v = name_num(s, i, len))) {
+		pid = (__u32)v;
+		i += v >> 32;
+	} else {
+		return MAGIC_NONE;
+	}
+	if (name_has(s, i, len, "/fd/", 4) && (v = name_num(s, i + 4, len))) {
+		what = MAGIC_FD;
+		fd = (__u32)v;
+		i += 4 + (v >> 32);
+	} else if (name_has(s, i, len, "/cwd", 4) && name_end(s, i + 4, len)) {
+		what = MAGIC_CWD;
+		i += 4;
+	} else if (name_has(s, i, len, "/root", 5) && name_end(s, i + 5, len)) {
+		what = MAGIC_ROOT;
+		i += 5;
+	} else {
+		return MAGIC_NONE;
+	}
+
+	if (!self && !thread) {
+		/* a number is a pid of the /proc's namespace: known here only
+		 * for a task of the initial one, whose numbers are global */
+		__u32 level = btf_cast ? KCAST(struct task_struct, cur)->thread_pid->level :
+					 BPF_CORE_READ(cur, thread_pid, level);
+
+		if (level == 0 && pid == KREAD(struct task_struct, cur, pid))
+			thread = true;
+		else if (level == 0 && pid == KREAD(struct task_struct, cur, tgid))
+			self = true;
+		else if (!lookup || level != 0)
+			goto unresolved;
+	}
+	if (self || thread) {
+		found = task_target(s, to_addr(self ? KREAD(struct task_struct, cur, group_leader) : cur),
+				    what, fd);
+	} else {
+		struct task_struct *t = bpf_task_from_pid(pid);
+
+		if (!t)
+			goto unresolved;
+		found = task_target(s, to_addr(t), what, fd);
+		bpf_task_release(t);
+	}
+	if (!found)
+		goto unresolved;
+	return i;
+unresolved:
+	s->rec.rflags |= idx == 0 ? FST_RF_PATH_UNKNOWN : FST_RF_PATH2_UNKNOWN;
+	return MAGIC_NONE;
+}
+
+/* Global, verified once: magic_link parses the caller's own links only
+ * (the fentry and kprobe modes' failures, whose program types may not have
+ * the lookup), magic_link_lookup any process's where task_lookup says the
+ * kernel allows it (the syscall mode). */
+__noinline __u32 magic_link(__u32 len, __u32 idx)
+{
+	return magic_body(len, idx, false);
+}
+
+__noinline __u32 magic_link_lookup(__u32 len, __u32 idx)
+{
+	return magic_body(len, idx, task_lookup);
+}
+
+/* put_magic writes, as string idx at off, the path magic_body left in
+ * s->walk followed by the rest of the name (from tmp[NAME_AT + i], len
+ * bytes in all), and returns its length. */
+static __always_inline __u32 put_magic(struct scratch *s, __u32 i, __u32 len, __u32 off, __u32 idx)
+{
+	__u32 w = walk_path(s->walk.dentry, s->walk.vfsmnt);
+	__u32 pos = w & (FST_PATH_MAX | PATH_MASK);
+	__u32 plen = FST_PATH_MAX - pos, rest, total;
+
+	if (plen > FST_PATH_MAX)
+		plen = 0;
+	rest = len > i ? len - i : 0;	/* what follows, from its '/' */
+	if (rest && plen == 1)		/* the root: "/" and "/x" make "/x" */
+		plen = 0;
+	total = plen + rest;
+	if (total > FST_PATH_MAX) {
+		rest = FST_PATH_MAX - plen;
+		total = FST_PATH_MAX;
+		w |= WALK_TRUNC;
+	}
+	/* clang knows both below FST_PATH_MAX and would drop the masks; 5.10's
+	 * verifier does not and needs them */
+	barrier_var(plen);
+	barrier_var(rest);
+	bpf_probe_read_kernel(&s->data[off & 8191], plen & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
+	bpf_probe_read_kernel(&s->data[(off + plen) & 8191], rest & (FST_PATH_MAX | PATH_MASK),
+			      &s->tmp[(NAME_AT + i) & (TMP_SZ - 1)]);
+	if (w & WALK_TRUNC)
+		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
+	s->rec.str_len[idx & 1] = total;
+	return total;
+}
+
 /* join_name writes the absolute form of a name the process passed (kernel
  * memory, NUL-terminated) relative to dfd, as string idx (0 or 1) at off;
  * tidied (tidy_name) when tidy is set. */
@@ -405,6 +664,11 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 	if (tidy)
 		len = tidy_name(len, s->tmp[NAME_AT] == '/') & PATH_MASK;
 	if (len && s->tmp[NAME_AT] == '/') {
+		if (is_proc_name(s)) {
+			w = tidy ? magic_link_lookup(len, idx) : magic_link(len, idx);
+			if (w != MAGIC_NONE)
+				return put_magic(s, w, len, off, idx);
+		}
 		bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[NAME_AT]);
 		s->rec.str_len[idx & 1] = len;
 		return len;

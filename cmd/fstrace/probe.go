@@ -99,6 +99,11 @@ func printProbe(w io.Writer, r *tracer.ProbeReport) {
 	} else {
 		fmt.Fprintln(w, "bpf_loop      no: the kernel's verifier checks every iteration of the programs' loops (bpf_loop, Linux 5.17+, checks one); loading them takes several times longer")
 	}
+	if r.PidLookup {
+		fmt.Fprintln(w, "pid lookup    yes")
+	} else {
+		fmt.Fprintln(w, "pid lookup    no: in syscall mode a /proc/PID magic link of another process (/proc/PID/fd/N, /proc/PID/cwd) is reported as passed and marked path_unknown (bpf_task_from_pid, Linux 6.2+, follows it)")
+	}
 	for _, m := range r.Modes {
 		if m.Supported && m.Warning != "" {
 			fmt.Fprintf(w, "%-13s yes, but not chosen: %s\n", m.Mode, m.Warning)

@@ -33,10 +33,13 @@ type Event struct {
 	PathTruncated    bool
 	NewPath          string // rename, link
 	NewPathTruncated bool   // str 1 (NewPath, Target or Source) was truncated
-	// PathUnknown: the name the process passed could not be read (a bad
-	// pointer, or a page the kernel could not fault in for fstrace), so
-	// Path is empty rather than a guess. NewPathUnknown: the same for
-	// NewPath or Target.
+	// PathUnknown: fstrace could not tell which file the name designates.
+	// Either the name the process passed could not be read (a bad
+	// pointer, or a page the kernel could not fault in for fstrace), and
+	// Path is empty rather than a guess; or it is a /proc magic link
+	// (/proc/PID/fd/N, /proc/PID/cwd...) whose process or fd is gone, and
+	// Path is the name as passed. NewPathUnknown: the same for NewPath or
+	// Target.
 	PathUnknown    bool
 	NewPathUnknown bool
 	Target         string // symlink

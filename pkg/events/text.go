@@ -260,14 +260,19 @@ func pad(dst []byte, start, width int) []byte {
 
 // appendTextPath writes a path; one that could not be read is "(unknown)",
 // which no real path can be mistaken for: paths are absolute, and a name
-// with parentheses is quoted.
+// with parentheses is quoted. A name kept as passed because fstrace could
+// not tell the file it designates (a /proc magic link of a process gone) is
+// followed by " (unresolved)".
 func appendTextPath(dst []byte, p string, truncated, unknown bool) []byte {
-	if unknown {
+	if unknown && p == "" {
 		return append(dst, "(unknown)"...)
 	}
 	dst = appendQuoted(dst, p)
 	if truncated {
 		dst = append(dst, " (truncated)"...)
+	}
+	if unknown {
+		dst = append(dst, " (unresolved)"...)
 	}
 	return dst
 }

@@ -228,3 +228,16 @@ func TestTextUnknownPath(t *testing.T) {
 		t.Errorf("mkdir of an unreadable name: %q", got)
 	}
 }
+
+// A /proc magic link fstrace could not follow keeps the name as passed,
+// marked.
+func TestTextUnresolvedPath(t *testing.T) {
+	ev := &Event{Kind: KindSetattr, Path: "/proc/77/fd/3", PathUnknown: true, Ret: -2}
+	if got := string(AppendText(nil, ev)); !strings.Contains(got, "/proc/77/fd/3 (unresolved)") {
+		t.Errorf("setattr through a dead process's fd: %q", got)
+	}
+	ev = &Event{Kind: KindRename, Path: "/a", NewPath: "/proc/self/fd/9/b", NewPathUnknown: true, Ret: -2}
+	if got := string(AppendText(nil, ev)); !strings.Contains(got, "/a -> /proc/self/fd/9/b (unresolved)") {
+		t.Errorf("rename to a name through a closed fd: %q", got)
+	}
+}

@@ -338,6 +338,8 @@ const (
 	bpfProgSysExit               = "sys_exit"
 	bpfProgSysExitBackup         = "sys_exit_backup"
 	bpfProgSysExitTp             = "sys_exit_tp"
+	bpfProgTaskProbeBtf          = "task_probe_btf"
+	bpfProgTaskProbeTp           = "task_probe_tp"
 	bpfProgTruncateExit          = "truncate_exit"
 	bpfProgUmountEnter           = "umount_enter"
 	bpfProgUmountExit            = "umount_exit"
@@ -373,6 +375,7 @@ const (
 	bpfVarReaderPolling          = "reader_polling"
 	bpfVarSelfTgid               = "self_tgid"
 	bpfVarSysBackup              = "sys_backup"
+	bpfVarTaskLookup             = "task_lookup"
 	bpfVarUserNames              = "user_names"
 	bpfVarWakeBytes              = "wake_bytes"
 )
@@ -572,6 +575,8 @@ type bpfProgramSpecs struct {
 	SysExit               *ebpf.ProgramSpec `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.ProgramSpec `ebpf:"sys_exit_backup"`
 	SysExitTp             *ebpf.ProgramSpec `ebpf:"sys_exit_tp"`
+	TaskProbeBtf          *ebpf.ProgramSpec `ebpf:"task_probe_btf"`
+	TaskProbeTp           *ebpf.ProgramSpec `ebpf:"task_probe_tp"`
 	TruncateExit          *ebpf.ProgramSpec `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.ProgramSpec `ebpf:"umount_enter"`
 	UmountExit            *ebpf.ProgramSpec `ebpf:"umount_exit"`
@@ -639,6 +644,7 @@ type bpfVariableSpecs struct {
 	ReaderPolling      *ebpf.VariableSpec `ebpf:"reader_polling"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SysBackup          *ebpf.VariableSpec `ebpf:"sys_backup"`
+	TaskLookup         *ebpf.VariableSpec `ebpf:"task_lookup"`
 	UserNames          *ebpf.VariableSpec `ebpf:"user_names"`
 	WakeBytes          *ebpf.VariableSpec `ebpf:"wake_bytes"`
 }
@@ -740,6 +746,7 @@ type bpfVariables struct {
 	ReaderPolling      *ebpf.Variable `ebpf:"reader_polling"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	SysBackup          *ebpf.Variable `ebpf:"sys_backup"`
+	TaskLookup         *ebpf.Variable `ebpf:"task_lookup"`
 	UserNames          *ebpf.Variable `ebpf:"user_names"`
 	WakeBytes          *ebpf.Variable `ebpf:"wake_bytes"`
 }
@@ -901,6 +908,8 @@ type bpfPrograms struct {
 	SysExit               *ebpf.Program `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.Program `ebpf:"sys_exit_backup"`
 	SysExitTp             *ebpf.Program `ebpf:"sys_exit_tp"`
+	TaskProbeBtf          *ebpf.Program `ebpf:"task_probe_btf"`
+	TaskProbeTp           *ebpf.Program `ebpf:"task_probe_tp"`
 	TruncateExit          *ebpf.Program `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.Program `ebpf:"umount_enter"`
 	UmountExit            *ebpf.Program `ebpf:"umount_exit"`
@@ -1067,6 +1076,8 @@ func (p *bpfPrograms) Close() error {
 		p.SysExit,
 		p.SysExitBackup,
 		p.SysExitTp,
+		p.TaskProbeBtf,
+		p.TaskProbeTp,
 		p.TruncateExit,
 		p.UmountEnter,
 		p.UmountExit,

@@ -336,6 +336,8 @@ const (
 	bpfloopProgSysExit               = "sys_exit"
 	bpfloopProgSysExitBackup         = "sys_exit_backup"
 	bpfloopProgSysExitTp             = "sys_exit_tp"
+	bpfloopProgTaskProbeBtf          = "task_probe_btf"
+	bpfloopProgTaskProbeTp           = "task_probe_tp"
 	bpfloopProgTruncateExit          = "truncate_exit"
 	bpfloopProgUmountEnter           = "umount_enter"
 	bpfloopProgUmountExit            = "umount_exit"
@@ -371,6 +373,7 @@ const (
 	bpfloopVarReaderPolling          = "reader_polling"
 	bpfloopVarSelfTgid               = "self_tgid"
 	bpfloopVarSysBackup              = "sys_backup"
+	bpfloopVarTaskLookup             = "task_lookup"
 	bpfloopVarUserNames              = "user_names"
 	bpfloopVarWakeBytes              = "wake_bytes"
 )
@@ -570,6 +573,8 @@ type bpfloopProgramSpecs struct {
 	SysExit               *ebpf.ProgramSpec `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.ProgramSpec `ebpf:"sys_exit_backup"`
 	SysExitTp             *ebpf.ProgramSpec `ebpf:"sys_exit_tp"`
+	TaskProbeBtf          *ebpf.ProgramSpec `ebpf:"task_probe_btf"`
+	TaskProbeTp           *ebpf.ProgramSpec `ebpf:"task_probe_tp"`
 	TruncateExit          *ebpf.ProgramSpec `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.ProgramSpec `ebpf:"umount_enter"`
 	UmountExit            *ebpf.ProgramSpec `ebpf:"umount_exit"`
@@ -637,6 +642,7 @@ type bpfloopVariableSpecs struct {
 	ReaderPolling      *ebpf.VariableSpec `ebpf:"reader_polling"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SysBackup          *ebpf.VariableSpec `ebpf:"sys_backup"`
+	TaskLookup         *ebpf.VariableSpec `ebpf:"task_lookup"`
 	UserNames          *ebpf.VariableSpec `ebpf:"user_names"`
 	WakeBytes          *ebpf.VariableSpec `ebpf:"wake_bytes"`
 }
@@ -738,6 +744,7 @@ type bpfloopVariables struct {
 	ReaderPolling      *ebpf.Variable `ebpf:"reader_polling"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	SysBackup          *ebpf.Variable `ebpf:"sys_backup"`
+	TaskLookup         *ebpf.Variable `ebpf:"task_lookup"`
 	UserNames          *ebpf.Variable `ebpf:"user_names"`
 	WakeBytes          *ebpf.Variable `ebpf:"wake_bytes"`
 }
@@ -899,6 +906,8 @@ type bpfloopPrograms struct {
 	SysExit               *ebpf.Program `ebpf:"sys_exit"`
 	SysExitBackup         *ebpf.Program `ebpf:"sys_exit_backup"`
 	SysExitTp             *ebpf.Program `ebpf:"sys_exit_tp"`
+	TaskProbeBtf          *ebpf.Program `ebpf:"task_probe_btf"`
+	TaskProbeTp           *ebpf.Program `ebpf:"task_probe_tp"`
 	TruncateExit          *ebpf.Program `ebpf:"truncate_exit"`
 	UmountEnter           *ebpf.Program `ebpf:"umount_enter"`
 	UmountExit            *ebpf.Program `ebpf:"umount_exit"`
@@ -1065,6 +1074,8 @@ func (p *bpfloopPrograms) Close() error {
 		p.SysExit,
 		p.SysExitBackup,
 		p.SysExitTp,
+		p.TaskProbeBtf,
+		p.TaskProbeTp,
 		p.TruncateExit,
 		p.UmountEnter,
 		p.UmountExit,

@@ -88,6 +88,12 @@ var preemptGuard = sync.OnceValue(func() bool { return loads("preempt_probe") })
 // see btf_cast in bpf/lib/common.h. Probed once, by loading cast_probe.
 var btfCast = sync.OnceValue(func() bool { return loads("cast_probe") })
 
+// taskLookup reports whether the syscall mode's programs can look another
+// process up by pid (bpf_task_from_pid, 6.2+, in both their program types),
+// to follow a /proc/PID magic link: see task_lookup in bpf/lib/path.h.
+// Probed once, by loading task_probe_btf and task_probe_tp.
+var taskLookup = sync.OnceValue(func() bool { return loads("task_probe_btf") && loads("task_probe_tp") })
+
 // loads reports whether the kernel accepts one program of the object,
 // loaded on its own.
 func loads(name string) bool {

@@ -35,9 +35,15 @@ type ProbeReport struct {
 	// Loops: the kernel has bpf_loop (5.17+), and fstrace loads the build
 	// of its programs whose loops the verifier checks once, not once per
 	// iteration: a start several times quicker.
-	Loops bool        `json:"bpf_loop"`
-	Modes []ModeProbe `json:"modes"`
-	Mode  string      `json:"mode"` // what New would pick; empty when none works
+	Loops bool `json:"bpf_loop"`
+	// PidLookup: in syscall mode, a /proc/PID magic link of another
+	// process (/proc/PID/fd/N, /proc/PID/cwd) is followed to its file
+	// (bpf_task_from_pid, 6.2+, in the syscall mode's program types);
+	// without it only the caller's own resolve, others are marked
+	// path_unknown.
+	PidLookup bool        `json:"pid_lookup"`
+	Modes     []ModeProbe `json:"modes"`
+	Mode      string      `json:"mode"` // what New would pick; empty when none works
 }
 
 // Probe loads and attaches each hook mode's programs in turn, as New would,
@@ -59,6 +65,7 @@ func Probe() (*ProbeReport, error) {
 	r.PreemptGuard = preemptGuard()
 	r.DirectLoads = btfCast()
 	r.Loops = haveLoop()
+	r.PidLookup = taskLookup()
 	for _, m := range Modes {
 		p := ModeProbe{Mode: m}
 		t, err := New(Options{HookMode: m, Events: SupportedKinds, Follow: true})

@@ -233,7 +233,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		window = DefaultReorderWindow
 	}
 	wakeBytes := ringSize / 4 // see bpf/lib/emit.h
-	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "sys_backup": syscallBackups(kspec)} {
+	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec)} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
