@@ -622,23 +622,7 @@ func TestStdoutClosed(t *testing.T) {
 				}
 				if !withCmd {
 					// Creates go on until fstrace has gone.
-					// The writer must have stopped before TempDir's cleanup
-					// removes the directory, or a late create leaves it
-					// non-empty.
-					stop, done := make(chan struct{}), make(chan struct{})
-					defer func() { close(stop); <-done }()
-					go func() {
-						defer close(done)
-						for i := 0; ; i++ {
-							select {
-							case <-stop:
-								return
-							default:
-							}
-							os.WriteFile(fmt.Sprintf("%s/g%d", dir, i), nil, 0o644)
-							time.Sleep(time.Millisecond)
-						}
-					}()
+					defer keepCreating(dir, "g", time.Millisecond)()
 				}
 				line, err := bufio.NewReader(out).ReadString('\n')
 				if err != nil || !strings.Contains(line, `"event":"create"`) {

@@ -392,3 +392,25 @@ func exitStatus(t *testing.T, err error) int {
 	}
 	return 0
 }
+
+// keepCreating creates dir/PREFIXn for n = 0, 1, ... with pause between
+// two creates, until the stop it returns is called. stop waits for the
+// last create: a TempDir cleanup after it never meets a late one.
+func keepCreating(dir, prefix string, pause time.Duration) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			os.WriteFile(fmt.Sprintf("%s/%s%d", dir, prefix, i), nil, 0o644)
+			if pause > 0 {
+				time.Sleep(pause)
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}

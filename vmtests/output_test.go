@@ -136,22 +136,10 @@ func TestOutputFileFull(t *testing.T) {
 			"--output-file", mnt+"/events.jsonl", "--output-file-max-size", "0")
 		// The creates go on until fstrace has stopped: its buffer and
 		// then the 64 KiB fill long before.
-		stop, done := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(done)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				os.WriteFile(fmt.Sprintf("%s/f%d", load, i), nil, 0o644)
-			}
-		}()
+		stop := keepCreating(load, "f", 0)
 		line := s.waitLine(t, "write output")
 		status, _ := s.wait(t)
-		close(stop)
-		<-done
+		stop()
 		if !strings.Contains(line, "no space left on device") {
 			t.Errorf("error line %q, want ENOSPC", line)
 		}
