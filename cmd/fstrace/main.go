@@ -529,6 +529,7 @@ type sink struct {
 	file   *rotatingFile // nil: stdout
 	format string
 	text   events.TextFormat
+	json   events.JSONEncoder
 	buf    []byte
 }
 
@@ -578,7 +579,7 @@ func useColor(when string, w io.Writer, getenv func(string) string) bool {
 func (s *sink) write(ev *events.Event) error {
 	switch s.format {
 	case "json":
-		s.buf = events.AppendJSON(s.buf[:0], ev)
+		s.buf = s.json.Append(s.buf[:0], ev)
 	case "text":
 		s.buf = s.text.Append(s.buf[:0], ev)
 	default:

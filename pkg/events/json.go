@@ -35,18 +35,114 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //
 // Strings are escaped as encoding/json does with SetEscapeHTML(false); invalid
 // UTF-8 bytes become U+FFFD, and the name's KEY_hex then gives its bytes.
-func AppendJSON(dst []byte, e *Event) []byte {
-	dst = append(dst, `{"time":"`...)
-	dst = appendTime(dst, e.Time)
-	dst = jsonUint(append(dst, '"'), "seq", e.Seq)
-	dst = append(appendKind(append(dst, `,"event":"`...), e.Kind), '"')
+func AppendJSON(dst []byte, e *Event) []byte { return appendJSON(dst, e, nil) }
+
+// JSONEncoder writes events exactly as AppendJSON does, faster for a
+// stream of them: what repeats from one event to the next (who did it,
+// the time to the second, an open's flags) is copied from the event
+// before rather than formatted again. In the QEMU guests, where every
+// instruction of the reader counts against the workload, formatting was
+// most of fstrace's cost. The zero value is ready to use; it is not safe
+// for concurrent use.
+type JSONEncoder struct {
+	who     whoKey
+	whoJSON []byte // ,"pid":…,"cgroup_id":N of who
+	sec     int64  // the Unix second of secJSON
+	secJSON []byte // 2006-01-02T15:04:05. (UTC)
+	flags   [4]cachedFlags
+	next    int // the flags entry to replace
+}
+
+// whoKey is what the who block of a line is made of.
+type whoKey struct {
+	pid, tid, ppid, uid, gid uint32
+	cgroup                   uint64
+	commLen                  int
+	comm                     [CommLen]byte
+	valid                    bool
+}
+
+type cachedFlags struct {
+	v    uint64
+	json []byte // O_RDONLY|O_CLOEXEC
+	ok   bool
+}
+
+// Append appends e to dst as AppendJSON does.
+func (c *JSONEncoder) Append(dst []byte, e *Event) []byte { return appendJSON(dst, e, c) }
+
+func (c *JSONEncoder) appendWho(dst []byte, e *Event) []byte {
+	w := &c.who
+	if w.valid && w.pid == e.PID && w.tid == e.TID && w.ppid == e.PPID && w.uid == e.UID &&
+		w.gid == e.GID && w.cgroup == e.CgroupID && string(w.comm[:w.commLen]) == e.Comm {
+		return append(dst, c.whoJSON...)
+	}
+	start := len(dst)
+	dst = appendWho(dst, e)
+	if len(e.Comm) <= CommLen {
+		*w = whoKey{pid: e.PID, tid: e.TID, ppid: e.PPID, uid: e.UID, gid: e.GID, cgroup: e.CgroupID, valid: true}
+		w.commLen = copy(w.comm[:], e.Comm)
+		c.whoJSON = append(c.whoJSON[:0], dst[start:]...)
+	}
+	return dst
+}
+
+func (c *JSONEncoder) appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); sec == c.sec && len(c.secJSON) > 0 {
+		return appendNanos(append(dst, c.secJSON...), t.Nanosecond())
+	}
+	start := len(dst)
+	dst = appendTime(dst, t)
+	// Kept only where the format is the fixed-width one (years 0-9999).
+	if len(dst)-start == len("2006-01-02T15:04:05.000000000Z") {
+		c.sec = t.Unix()
+		c.secJSON = append(c.secJSON[:0], dst[start:start+len("2006-01-02T15:04:05.")]...)
+	}
+	return dst
+}
+
+func (c *JSONEncoder) appendOpenFlags(dst []byte, v uint64) []byte {
+	for i := range c.flags {
+		if f := &c.flags[i]; f.ok && f.v == v {
+			return append(dst, f.json...)
+		}
+	}
+	start := len(dst)
+	dst = appendOpenFlags(dst, v)
+	f := &c.flags[c.next]
+	c.next = (c.next + 1) % len(c.flags)
+	f.v, f.ok, f.json = v, true, append(f.json[:0], dst[start:]...)
+	return dst
+}
+
+// appendWho appends the fields from pid to cgroup_id.
+func appendWho(dst []byte, e *Event) []byte {
 	dst = jsonUint(dst, "pid", uint64(e.PID))
 	dst = jsonUint(dst, "tid", uint64(e.TID))
 	dst = jsonUint(dst, "ppid", uint64(e.PPID))
 	dst = jsonUint(dst, "uid", uint64(e.UID))
 	dst = jsonUint(dst, "gid", uint64(e.GID))
 	dst = jsonName(dst, "comm", e.Comm)
-	dst = jsonUint(dst, "cgroup_id", e.CgroupID)
+	return jsonUint(dst, "cgroup_id", e.CgroupID)
+}
+
+// appendJSON is AppendJSON, with c's copies of what repeats where c is
+// not nil.
+func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
+	dst = append(dst, `{"time":"`...)
+	if c != nil {
+		dst = c.appendTime(dst, e.Time)
+	} else {
+		dst = appendTime(dst, e.Time)
+	}
+	dst = jsonUint(append(dst, '"'), "seq", e.Seq)
+	dst = append(appendKind(append(dst, `,"event":"`...), e.Kind), '"')
+	if c != nil {
+		dst = c.appendWho(dst, e)
+	} else {
+		dst = appendWho(dst, e)
+	}
 	dst = jsonName(dst, "path", e.Path)
 	dst = strconv.AppendInt(append(dst, `,"ret":`...), int64(e.Ret), 10)
 	if e.Ret < 0 {
@@ -55,7 +151,13 @@ func AppendJSON(dst []byte, e *Event) []byte {
 
 	switch e.Kind {
 	case KindOpen:
-		dst = append(appendOpenFlags(append(dst, `,"flags":"`...), e.Flags), '"')
+		dst = append(dst, `,"flags":"`...)
+		if c != nil {
+			dst = c.appendOpenFlags(dst, e.Flags)
+		} else {
+			dst = appendOpenFlags(dst, e.Flags)
+		}
+		dst = append(dst, '"')
 		dst = jsonMode(dst, e)
 	case KindCreate, KindMkdir:
 		dst = jsonMode(dst, e)
@@ -203,8 +305,13 @@ func appendTime(dst []byte, t time.Time) []byte {
 	h, mi, s := t.Clock()
 	dst = append2(append(dst, byte('0'+y/1000), byte('0'+y/100%10)), y%100, '-')
 	dst = append2(append2(append2(append2(append2(dst, int(mo), '-'), d, 'T'), h, ':'), mi, ':'), s, '.')
+	return appendNanos(dst, t.Nanosecond())
+}
+
+// appendNanos appends the nine fractional digits of n and the 'Z'.
+func appendNanos(dst []byte, n int) []byte {
 	var ns [9]byte
-	for i, n := len(ns)-1, t.Nanosecond(); i >= 0; i, n = i-1, n/10 {
+	for i := len(ns) - 1; i >= 0; i, n = i-1, n/10 {
 		ns[i] = byte('0' + n%10)
 	}
 	return append(append(dst, ns[:]...), 'Z')

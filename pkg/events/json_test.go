@@ -343,3 +343,72 @@ func TestJSONExactNames(t *testing.T) {
 		t.Error("names differing in invalid bytes give the same JSON")
 	}
 }
+
+// TestJSONEncoderMatches: a JSONEncoder writes every event of a stream
+// byte for byte as AppendJSON does, while who did it, the second and the
+// open flags change or repeat, and while the event it reads is decoded
+// into again (its strings then live in a reused buffer).
+func TestJSONEncoderMatches(t *testing.T) {
+	var recs []rec
+	rng := rand.New(rand.NewPCG(1, 2))
+	comms := []string{"cat", "cat2", "c\xffat", "sh", "a-fifteen-bytes"}
+	for i := 0; i < 3000; i++ {
+		base := sampleRecs()
+		r := base[rng.IntN(len(base))]
+		// Each field of who did it alone, now and then.
+		alt := func(a, b uint32) uint32 {
+			if rng.IntN(4) == 0 {
+				return b
+			}
+			return a
+		}
+		r.PID, r.TID, r.PPID = alt(r.PID, 7), alt(r.TID, 7), alt(r.PPID, 7)
+		r.UID, r.GID = alt(r.UID, 7), alt(r.GID, 7)
+		r.CgroupID = uint64(alt(uint32(r.CgroupID), 7))
+		r.Comm = comms[alt(0, uint32(rng.IntN(len(comms))))]
+		if r.Kind == KindOpen && rng.IntN(2) == 0 {
+			r.Flags = []uint64{0, 0o2000000, 0o101, 0o1102, 0o4000, 0o2100}[rng.IntN(6)]
+		}
+		// Mostly the same second, sometimes the next or another year.
+		switch rng.IntN(10) {
+		case 0:
+			r.TS += uint64(time.Second)
+		case 1:
+			r.TS += uint64(rng.Int64N(int64(400 * 24 * time.Hour)))
+		default:
+			r.TS += uint64(rng.IntN(1000))
+		}
+		recs = append(recs, r)
+	}
+	var enc JSONEncoder
+	var ev Event
+	var got, want []byte
+	for i, r := range recs {
+		if err := testDec.Decode(r.encode(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev.Seq = uint64(i)
+		got, want = enc.Append(got[:0], &ev), AppendJSON(want[:0], &ev)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	// Times outside the fixed-width years are formatted in full.
+	for _, tm := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, 7)} {
+		ev.Time = tm
+		if got, want := enc.Append(nil, &ev), AppendJSON(nil, &ev); !bytes.Equal(got, want) {
+			t.Errorf("time %v:\n got %s\nwant %s", tm, got, want)
+		}
+	}
+}
+
+func BenchmarkJSONEncoder(b *testing.B) {
+	ev := mustDecode(b, benchRec())
+	buf := make([]byte, 0, 1024)
+	var enc JSONEncoder
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = enc.Append(buf[:0], ev)
+	}
+	b.SetBytes(int64(len(buf)))
+}
