@@ -86,6 +86,7 @@ fuzz:
 # The integration tests on this machine's own kernel, as root, in syscall
 # mode: they must run, not skip.
 hosttest:
+	@scripts/deps.sh hosttest
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
 # hosttest and vmtest run the integration tests: unit, not test, before them.

@@ -3,7 +3,7 @@
 # when they are missing and this can be done (root, and apt-get).
 #
 # usage: scripts/deps.sh [TARGET...]
-#   With targets (generate, race, vmtest, check), only the packages those
+#   With targets (generate, race, vmtest, hosttest, check), only the packages those
 #   need; without, all of them (what 'make check' needs).
 #   Nothing missing: silent, status 0. Missing, and root with apt-get: it
 #   installs them and says so. Missing otherwise: one line on stderr naming
@@ -33,6 +33,7 @@ qemu-system-x86         vmtest         the guests
 busybox-static          vmtest         the guests' initramfs
 cpio                    vmtest         packing it
 debian-archive-keyring  vmtest         fetch-kernels.sh verifies the kernels' packages
+strace                  hosttest       TestStraceOracle's oracle (FSTRACE_REQUIRE=1 fails without it)
 make                    check          needed to get here; listed for direct runs
 EOF
 )
