@@ -243,35 +243,3 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
-
-// TestMakeEvents decodes into events from MakeEvents: no allocation while
-// the strings fit, no sharing between neighbours, and a longer record grows
-// only its own event's buffer.
-func TestMakeEvents(t *testing.T) {
-	evs := MakeEvents(3, 64)
-	a, b := baseRec(KindOpen), baseRec(KindUnlink)
-	a.Str[0], b.Str[0] = "/aaaa", "/bbbb"
-	ra, rb := a.encode(), b.encode()
-	allocs := testing.AllocsPerRun(50, func() {
-		if err := testDec.Decode(ra, evs[0]); err != nil {
-			t.Fatal(err)
-		}
-		if err := testDec.Decode(rb, evs[1]); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs decoding into made events, want 0", allocs)
-	}
-	long := baseRec(KindOpen)
-	long.Str[0] = "/" + strings.Repeat("l", 200)
-	if err := testDec.Decode(long.encode(), evs[2]); err != nil {
-		t.Fatal(err)
-	}
-	if evs[0].Path != "/aaaa" || evs[1].Path != "/bbbb" || evs[2].Path != long.Str[0] {
-		t.Errorf("paths %q %q %q: made events share memory", evs[0].Path, evs[1].Path, evs[2].Path)
-	}
-	if evs[0].Comm != "cat" || evs[1].Comm != "cat" {
-		t.Errorf("comms %q %q", evs[0].Comm, evs[1].Comm)
-	}
-}

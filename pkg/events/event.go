@@ -113,20 +113,6 @@ func appendErrno(dst []byte, ret int32) []byte {
 	return strconv.AppendInt(append(dst, 'E'), -int64(ret), 10)
 }
 
-// MakeEvents returns n events to decode into, made in two allocations
-// rather than two per event: one block for the events and one for their
-// string buffers, strCap bytes each (a longer record's event grows its own).
-func MakeEvents(n, strCap int) []*Event {
-	evs := make([]Event, n)
-	bufs := make([]byte, n*strCap)
-	out := make([]*Event, n)
-	for i := range evs {
-		evs[i].buf = bufs[i*strCap : i*strCap : (i+1)*strCap]
-		out[i] = &evs[i]
-	}
-	return out
-}
-
 // Clone returns a deep copy of e whose strings do not share memory with e.
 func (e *Event) Clone() *Event {
 	c := *e

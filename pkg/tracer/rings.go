@@ -104,10 +104,6 @@ func (t *Tracer) startPump() error {
 	} else {
 		t.polling = v
 	}
-	// The events of the first milliseconds of a burst, made at once:
-	// made one by one while the workload runs, they would bring on the
-	// collections the pool is there to avoid.
-	t.stash = events.MakeEvents(poolPrefill, poolStrCap)
 	go t.pump()
 	return nil
 }

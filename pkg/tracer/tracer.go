@@ -112,8 +112,7 @@ type Tracer struct {
 	pumpErr   error
 	out       chan []*events.Event
 	batches   chan []*events.Event // recycled batch slices
-	free      eventPool            // recycled events
-	stash     []*events.Event      // the pump's share of free
+	free      sync.Pool            // recycled events
 	closing   chan struct{}
 	drained   chan struct{} // the pump has emptied the rings after Close
 	pumpCounters
@@ -437,29 +436,23 @@ func (t *Tracer) fill(ctx context.Context) error {
 
 // Release returns an event obtained from Read for reuse. The event must not
 // be used afterwards. Calling it is optional; it saves an allocation.
-func (t *Tracer) Release(ev *events.Event) { t.free.put(ev) }
+func (t *Tracer) Release(ev *events.Event) { t.free.Put(ev) }
 
 // ReleaseBatch returns a batch received from Batches, and every event in
 // it, for reuse. Neither may be used afterwards. Calling it is optional;
-// it saves the allocations, and the garbage collections that come with
-// them.
+// it saves their allocations.
 func (t *Tracer) ReleaseBatch(b []*events.Event) {
-	t.free.put(b...)
+	for _, ev := range b {
+		t.free.Put(ev)
+	}
 	t.recycleBatch(b)
 }
 
-// newEvent returns an event to decode into. Only the pump calls it.
 func (t *Tracer) newEvent() *events.Event {
-	if len(t.stash) == 0 {
-		if t.stash = t.free.take(t.stash); len(t.stash) == 0 {
-			return new(events.Event)
-		}
+	if ev, ok := t.free.Get().(*events.Event); ok {
+		return ev
 	}
-	last := len(t.stash) - 1
-	ev := t.stash[last]
-	t.stash[last] = nil
-	t.stash = t.stash[:last]
-	return ev
+	return new(events.Event)
 }
 
 // Follow adds a running process (a thread group id) and its future
