@@ -3,6 +3,7 @@ package tracer
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/fstrace/fstrace/pkg/events"
 )
@@ -135,5 +136,20 @@ func BenchmarkMerge(b *testing.B) {
 			m.push(ev)
 		}
 		out = m.release(out[:0], 0, true, batch)
+	}
+}
+
+// TestDrainPeriod: half the reorder window, but never 0, which as the
+// busy pump's timer interval would leave it without ticks.
+func TestDrainPeriod(t *testing.T) {
+	for _, c := range []struct{ window, want time.Duration }{
+		{20 * time.Millisecond, 10 * time.Millisecond},
+		{time.Second, 500 * time.Millisecond},
+		{time.Nanosecond, time.Millisecond},
+		{time.Millisecond, time.Millisecond},
+	} {
+		if got := time.Duration((&Tracer{window: c.window}).drainPeriod()); got != c.want {
+			t.Errorf("window %v: period %v, want %v", c.window, got, c.want)
+		}
 	}
 }

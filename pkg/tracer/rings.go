@@ -49,8 +49,9 @@ const (
 
 // drainPeriod is the time between two drains while events flow: half the
 // reorder window, so an event waits in its ring for at most that, inside
-// the window it is held for anyway.
-func (t *Tracer) drainPeriod() uint64 { return uint64(t.window / 2) }
+// the window it is held for anyway; at least a millisecond, as a timer
+// interval of 0 would not tick at all.
+func (t *Tracer) drainPeriod() uint64 { return uint64(max(t.window/2, time.Millisecond)) }
 
 // startPump sets up the wakeup sources and starts the pump.
 func (t *Tracer) startPump() error {
