@@ -215,6 +215,18 @@ func TestCrossModeAgreement(t *testing.T) {
 	}
 	seen := map[string]map[oracleKey]int{}
 	var order []string
+	// What each mode missed, judged at the end against what fstrace said
+	// may be missing in that run (kernels that preempt its programs skip
+	// some of their runs, and say how many): the required events it did
+	// not see and the events another mode saw that it did not.
+	missed := map[string]map[oracleKey]int{}
+	bound := map[string]int{}
+	miss := func(mode string, k oracleKey) {
+		if missed[mode] == nil {
+			missed[mode] = map[oracleKey]int{}
+		}
+		missed[mode][k] = 1
+	}
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			dir := testDir(t)
@@ -253,7 +265,7 @@ func TestCrossModeAgreement(t *testing.T) {
 				{"rmdir", "cp", "", "ok"},
 			} {
 				if keys[want] == 0 {
-					t.Errorf("%s: no %v", mode, want)
+					miss(mode, want)
 				}
 			}
 			var setattrs int
@@ -266,9 +278,25 @@ func TestCrossModeAgreement(t *testing.T) {
 				t.Errorf("%s: no setattr of cp/a2", mode)
 			}
 			seen[mode] = keys
+			bound[mode] = reportedMissing(r.stderr)
 			order = append(order, mode)
 		})
 	}
+	defer func() {
+		for _, mode := range order {
+			ks := sortedKeys(missed[mode])
+			if len(ks) == 0 {
+				continue
+			}
+			if len(ks) <= bound[mode] {
+				t.Logf("%s: %d events not seen (%v), within the %d fstrace reported may be missing", mode, len(ks), ks, bound[mode])
+				continue
+			}
+			for _, k := range ks {
+				t.Errorf("%s mode did not see %v", mode, k)
+			}
+		}
+	}()
 	if len(order) < 2 {
 		t.Logf("only %v traced here: nothing to compare", order)
 		return
@@ -287,7 +315,8 @@ func TestCrossModeAgreement(t *testing.T) {
 					t.Logf("%s, not %s (%s): %v", aMode, bMode, why, k)
 					continue
 				}
-				t.Errorf("seen in %s mode, not in %s mode: %v", aMode, bMode, k)
+				t.Logf("seen in %s mode, not in %s mode: %v", aMode, bMode, k)
+				miss(bMode, k)
 			}
 		}
 		// How often each is seen may differ (say, a lookup retried), and
