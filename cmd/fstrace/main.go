@@ -440,7 +440,16 @@ func sumKinds(m map[events.Kind]uint64) uint64 {
 // serveMetrics serves the exporter on ln until the process exits.
 func serveMetrics(ln net.Listener, tr *tracer.Tracer, cfg *config, stderr io.Writer) {
 	reg := metrics.NewRegistry(metrics.NewCollector(tr, version, nil))
-	srv := &http.Server{Handler: metrics.Handler(reg, tr.Healthy), ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts so that a client that sends slowly, never reads or idles
+	// holds a connection for a bounded time; the event path never waits
+	// on the exporter either way.
+	srv := &http.Server{
+		Handler:           metrics.Handler(reg, tr.Healthy),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 	addrs := []string{cfg.metricsAddr}
 	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &cfg.webConfig}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -102,11 +102,20 @@ func NewRegistry(c *Collector) *prometheus.Registry {
 	return reg
 }
 
+// MaxScrapes is how many /metrics requests Handler serves at once.
+const MaxScrapes = 40
+
 // Handler serves /metrics from reg and /healthz, which answers 200 while
 // healthy() holds and 503 after.
 func Handler(reg *prometheus.Registry, healthy func() bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		// A scrape flood is answered 503 past this many at once, rather
+		// than holding a gathered body per request (node_exporter's
+		// --web.max-requests default).
+		MaxRequestsInFlight: MaxScrapes,
+	}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !healthy() {
 			http.Error(w, "tracer stopped", http.StatusServiceUnavailable)
