@@ -101,3 +101,59 @@ func TestCPUOffline(t *testing.T) {
 		}
 	})
 }
+
+// Two fstrace processes at once (issue 11.5): each gets exactly the events
+// its own filters ask for, none of the other's, and the second one's start
+// and stop in the middle of the first one's run cost the first nothing.
+func TestTwoTracers(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		for _, d := range []string{"/a", "/b"} {
+			if err := os.Mkdir(dir+d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const n = 100
+		create := func(sub, prefix string) {
+			for i := 0; i < n; i++ {
+				if err := os.WriteFile(fmt.Sprintf("%s/%s/%s%03d", dir, sub, prefix, i), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		a := startSystem(t, mode, dir+"/ready-a", "-e", "create", "--path", dir+"/a")
+		create("a", "before")
+		b := startSystem(t, mode, dir+"/ready-b", "-e", "create,unlink", "--path", dir+"/b")
+		create("a", "during")
+		create("b", "during")
+		b.cmd.Process.Signal(syscall.SIGINT)
+		bStatus, bEvs := b.wait(t)
+		create("a", "after")
+		a.cmd.Process.Signal(syscall.SIGINT)
+		aStatus, aEvs := a.wait(t)
+
+		check := func(name string, status int, evs []event, stderr string, want []string) {
+			if status != 0 {
+				t.Errorf("%s: status %d:\n%s", name, status, stderr)
+			}
+			if m := summaryRE.FindStringSubmatch(stderr); m == nil || m[2] != "0" {
+				t.Errorf("%s: no summary, or events lost:\n%s", name, stderr)
+			}
+			got := kindPaths(evs, dir)
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("%s: %d events, want %d:\n got %q\nwant %q", name, len(got), len(want), got, want)
+			}
+		}
+		var wantA, wantB []string
+		for _, p := range []string{"before", "during", "after"} {
+			for i := 0; i < n; i++ {
+				wantA = append(wantA, fmt.Sprintf("create:/a/%s%03d", p, i))
+			}
+		}
+		for i := 0; i < n; i++ {
+			wantB = append(wantB, fmt.Sprintf("create:/b/during%03d", i))
+		}
+		check("first fstrace (--path a)", aStatus, aEvs, a.errbuf.String(), wantA)
+		check("second fstrace (--path b)", bStatus, bEvs, b.errbuf.String(), wantB)
+	})
+}
