@@ -12,6 +12,8 @@
 #   make check      what follows, after installing the packages it needs (deps):
 #                   generated code up to date + unit + deploy-test + race + fuzz + hosttest +
 #                   vmtest (CI; as root)
+#   make image      the container image (Containerfile) with podman or buildah
+#   make image-test the image's contract, and a run of it with runc tracing the host
 #   make deploy-test  deploy/kubernetes: the manifests decoded strictly into the
 #                   Kubernetes API's types and held to fstrace's flags
 #   make deps       install the distribution packages check needs (scripts/deps.sh:
@@ -28,7 +30,7 @@ ifeq ($(shell command -v $(GO)),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-.PHONY: all build deps deps-test deploy-test generate check-generate test unit race fuzz hosttest check bench
+.PHONY: all build image image-test deps deps-test deploy-test generate check-generate test unit race fuzz hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -37,6 +39,22 @@ all: build
 # attached, which a cgo program cannot (pkg/tracer/caps.go).
 build:
 	CGO_ENABLED=0 $(GO) build -o fstrace ./cmd/fstrace
+
+# The container image (Containerfile), with podman or buildah.
+IMAGE ?= fstrace:latest
+image:
+	@scripts/image.sh $(IMAGE)
+
+# The image built, unpacked with umoci, held to its contract and run with
+# runc as a host agent tracing a process outside it (vmtests TestImage).
+IMAGE_DIR = vmtests/.cache/image
+image-test:
+	@scripts/deps.sh image
+	rm -rf $(IMAGE_DIR) && mkdir -p $(IMAGE_DIR)
+	scripts/image.sh fstrace:test $(IMAGE_DIR)/oci
+	umoci unpack --image $(IMAGE_DIR)/oci:test $(IMAGE_DIR)/bundle >/dev/null
+	FSTRACE_IMAGE_OCI=$(CURDIR)/$(IMAGE_DIR)/oci FSTRACE_IMAGE_BUNDLE=$(CURDIR)/$(IMAGE_DIR)/bundle FSTRACE_REQUIRE_IMAGE=1 \
+		$(GO) test -count=1 -v -run '^TestImage$$' ./vmtests
 
 # FSTRACE_DEPS=check only reports what is missing, =skip does not look.
 deps:
@@ -90,7 +108,7 @@ hosttest:
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
 # hosttest and vmtest run the integration tests: unit, not test, before them.
-check: deps deps-test check-generate unit deploy-test race fuzz hosttest vmtest
+check: deps deps-test check-generate unit deploy-test image-test race fuzz hosttest vmtest
 
 # Timings stay out of check: this kind of machine is shared and noisy.
 bench:

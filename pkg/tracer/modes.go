@@ -172,7 +172,8 @@ func syscallTable() []hook {
 func probeFmodeCreated(coll *ebpf.Collection) error {
 	dir, err := os.MkdirTemp("", "fstrace-probe")
 	if err != nil {
-		return fmt.Errorf("probe FMODE_CREATED: %w", err)
+		// A container without a writable /tmp: say what it needs.
+		return fmt.Errorf("probe FMODE_CREATED: needs a writable temporary directory (TMPDIR, else /tmp): %w", err)
 	}
 	defer os.RemoveAll(dir)
 	name := filepath.Join(dir, "f")
