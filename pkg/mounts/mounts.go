@@ -300,7 +300,7 @@ func (r *Resolver) Watch() error {
 			}
 			if fds[0].Revents&(unix.POLLPRI|unix.POLLERR) != 0 {
 				r.mu.Lock()
-				r.load()
+				r.loadAt(true)
 				r.mu.Unlock()
 			}
 		}
@@ -385,8 +385,17 @@ func bootNow() uint64 {
 	return uint64(ts.Nano())
 }
 
+// WatchSlack is how long before Watch's read, woken by the change, a
+// mount it finds new may have been made: events older than that are not
+// placed in it. Reads for other reasons only tell that it came after the
+// read before.
+const WatchSlack = time.Millisecond
+
 // load reads the table again; on an error the old one stays.
-func (r *Resolver) load() error {
+func (r *Resolver) load() error { return r.loadAt(false) }
+
+// loadAt is load; woken: Watch reads at a change it was just told of.
+func (r *Resolver) loadAt(woken bool) error {
 	r.read = time.Now()
 	before := r.readBoot
 	r.readBoot = bootNow()
@@ -413,6 +422,9 @@ func (r *Resolver) load() error {
 	t, err := Parse(&r.buf)
 	if err != nil {
 		return err
+	}
+	if woken && r.readBoot-uint64(WatchSlack) > before {
+		before = r.readBoot - uint64(WatchSlack)
 	}
 	r.forget(t, before)
 	r.t = t
