@@ -5,8 +5,9 @@
  * fstrace's BPF programs: one compilation unit, one file per event family.
  *   lib/common.h    maps and the per-CPU scratch record
  *   lib/filter.h    the in-kernel filters
- *   lib/emit.h      the early check and the emit path
  *   lib/path.h      absolute paths in the kernel
+ *   lib/host.h      where a container's file lies on the host
+ *   lib/emit.h      the early check and the emit path
  *   lib/inflight.h  operations that span a namei entry and exit
  *   lib/hooks.h     one hook body as fentry/fexit and as kprobe/kretprobe
  *   open.c create.c delete.c rename.c attr.c mount.c rw.c  the event families
@@ -22,8 +23,9 @@
 #include "fstrace.h"
 #include "lib/common.h"
 #include "lib/filter.h"
-#include "lib/emit.h"
 #include "lib/path.h"
+#include "lib/host.h"
+#include "lib/emit.h"
 #include "lib/inflight.h"
 #include "lib/hooks.h"
 

@@ -2,11 +2,17 @@
 /*
  * The record every fstrace BPF program writes into the per-CPU ring buffers.
  *
- * A record is this fixed header followed by str_len[0] + str_len[1] +
- * str_len[2] bytes of strings, without NUL terminators:
+ * A record is this fixed header followed by str_len[0] + ... +
+ * str_len[FST_NSTR - 1] bytes of strings, without NUL terminators:
  *   str 0: path      (absolute)
  *   str 1: new_path  (rename, link), target (symlink), source (mount)
  *   str 2: fstype    (mount)
+ *   str 3: where str 0 lies in its filesystem: the s_dev of the filesystem
+ *          (__u32, native endian), then the path from that filesystem's
+ *          root. Only for tasks whose root or mount namespace is not the
+ *          host's (lib/host.h); user space places it in the host's mount
+ *          table to give host_path.
+ *   str 4: the same for str 1 (rename, link)
  * The Go mirror lives in pkg/events (layout.go) and a unit test checks it
  * against the BTF of the compiled object, so the two cannot drift apart.
  */
@@ -15,7 +21,7 @@
 
 #define FST_PATH_MAX 4096
 #define FST_COMM_LEN 16
-#define FST_NSTR 3
+#define FST_NSTR 5
 
 /* Event kinds: the JSON "event" names, in this order, live in pkg/events. */
 enum fst_kind {
@@ -46,6 +52,8 @@ enum fst_rflag {
 	FST_RF_WRITTEN = 1 << 4,     /* close: the file was written through */
 	FST_RF_PATH_UNKNOWN = 1 << 5,  /* str 0: the name passed could not be read */
 	FST_RF_PATH2_UNKNOWN = 1 << 6, /* str 1 likewise */
+	FST_RF_HOST_FILTER = 1 << 7,   /* --path did not match str 0/1: user space
+					* matches it against the host paths */
 };
 
 /* attr_mask: which attributes a setattr changed. */
@@ -90,7 +98,7 @@ struct fst_record {
 	__u16 str_len[FST_NSTR];
 	__u16 cpu;
 	char comm[FST_COMM_LEN];
-	__u32 _pad[2]; /* no implicit padding: the header is 176 bytes */
+	__u32 _pad[1]; /* no implicit padding: the header is 176 bytes */
 };
 
 #endif /* __FSTRACE_H */

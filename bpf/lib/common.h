@@ -17,7 +17,8 @@
 #ifndef __FSTRACE_COMMON_H
 #define __FSTRACE_COMMON_H
 
-#define DATA_SZ 12288	/* str0 (<=4096) + str1 (<=4096) + str2, offsets masked with 8191 */
+#define DATA_SZ 16384	/* str0 (<=4096) + str1 (<=4096) + str2, offsets masked with 8191;
+			 * then the host strings (str 3, 4), offsets masked with DATA_SZ - 1 */
 #define TMP_SZ 8192	/* path assembly: prefix ends at FST_PATH_MAX, a relative name follows */
 #define PATH_MASK (FST_PATH_MAX - 1)
 #define STR2_MAX 256
@@ -52,9 +53,24 @@ struct path_key {
 	__u8 data[256];		/* generation byte, then the path and '/' */
 };
 
+/* Where the file of record string 0 or 1 lies, for its host path
+ * (lib/host.h): the last tail bytes of the string are below dentry. dentry
+ * 0: none; ANCHOR_ROOT: the task's root (a name passed as absolute). */
+struct anchor {
+	__u64 dentry;
+	__u32 tail;
+	__u32 _pad;
+};
+
+#define ANCHOR_ROOT 1
+
 struct scratch {
 	__u64 addr;	/* to_addr's slot (lib/path.h) */
 	struct walk walk;
+	__u64 walk_from;	/* the dentry walk_path last started from */
+	struct anchor anchor[2];
+	__u32 path_miss;	/* filter_verdict: only --path failed, and by no exclude */
+	__u32 path_excl;	/* path_ok: an exclude entry matched */
 	struct tidy tidy;
 	struct path_key pkey;
 	struct fst_record rec;
@@ -204,6 +220,8 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 	__u64 pt, ug;
 
 	__builtin_memset(r, 0, sizeof(*r));
+	s->anchor[0].dentry = 0;
+	s->anchor[1].dentry = 0;
 	r->ts_ns = bpf_ktime_get_boot_ns();
 	r->kind = kind;
 	if (btf_cast) {

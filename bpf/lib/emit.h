@@ -30,6 +30,7 @@ static __always_inline bool path_ok(struct scratch *s, const struct filter_cfg *
 				    __u32 off, __u32 len, __u32 bit)
 {
 	struct path_key *k = &s->pkey;
+	struct filter_val *v;
 	__u32 n = len > PATH_KEY_MAX - 2 ? PATH_KEY_MAX - 2 : len;
 	__u32 plen = 1 + n;
 
@@ -40,12 +41,17 @@ static __always_inline bool path_ok(struct scratch *s, const struct filter_cfg *
 		plen++;
 	}
 	k->prefixlen = plen * 8;
-	return dim_ok(c, DIM_PATH, bpf_map_lookup_elem(&filter_path, k), bit);
+	v = bpf_map_lookup_elem(&filter_path, k);
+	if (v && (v->exclude & bit))
+		s->path_excl = 1;
+	return dim_ok(c, DIM_PATH, v, bit);
 }
 
 /* filter_verdict applies the complete filter set of one generation to the
- * record in the scratch buffer: 1 keeps it. A global function, verified
- * once; filter_test (below) runs it alone. */
+ * record in the scratch buffer: 1 keeps it. When only --path refused it,
+ * and no exclude entry did, it sets s->path_miss: emit_record may still
+ * pass it up for user space to match the host paths (lib/host.h). A
+ * global function, verified once; filter_test (below) runs it alone. */
 __noinline int filter_verdict(void)
 {
 	struct scratch *s = get_scratch();
@@ -56,6 +62,8 @@ __noinline int filter_verdict(void)
 
 	if (!s)
 		return 0;
+	s->path_miss = 0;
+	s->path_excl = 0;
 	r = &s->rec;
 	kind = r->kind;
 	bit = 1U << (kind & 31);
@@ -68,6 +76,7 @@ __noinline int filter_verdict(void)
 		ok = path_ok(s, c, gen, 0, r->str_len[0], bit);
 		if (!ok && (kind == FST_RENAME || kind == FST_LINK))
 			ok = path_ok(s, c, gen, r->str_len[0], r->str_len[1], bit);
+		s->path_miss = !ok && !s->path_excl;
 	}
 	return ok;
 }
@@ -110,12 +119,18 @@ __noinline int emit_record(void)
 		return 0;
 	r = &s->rec;
 	kind = r->kind;
-	if (!filter_verdict()) {
+	if (filter_verdict()) {
+		host_paths();
+	} else if (s->path_miss && host_paths()) {
+		/* a container's event whose host path may match */
+		r->rflags |= FST_RF_HOST_FILTER;
+	} else {
 		count_filtered(kind);
 		return 0;
 	}
 
-	len = sizeof(*r) + (__u64)r->str_len[0] + r->str_len[1] + r->str_len[2];
+	len = sizeof(*r) + (__u64)r->str_len[0] + r->str_len[1] + r->str_len[2] +
+	      r->str_len[3] + r->str_len[4];
 	if (len > MAX_RECORD)
 		len = MAX_RECORD;
 	seq = bpf_map_lookup_elem(&cpu_seq, &zero);

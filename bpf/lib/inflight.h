@@ -16,6 +16,8 @@
 
 struct inflight {
 	__u64 dentry;	/* the dentry created, for its inode on success */
+	__u64 anc[2];	/* name, name2 once resolved: the parent's dentry (lib/host.h) */
+	__u16 anc_tail[2];	/* and the bytes of the name below it */
 	__u64 flags;
 	__u64 ino;
 	__u32 dev;
@@ -134,6 +136,16 @@ static __always_inline void resolve(struct scratch *s, struct inflight *in, stru
 
 	if (len > FST_PATH_MAX)
 		len = 0;
+	/* The parent, not the dentry: a rename moves old_dentry before the
+	 * record is written. A mount's root is its own anchor (the walk went
+	 * to its mount point first). */
+	if ((__u64)d == (__u64)KREAD(struct vfsmount, m, mnt_root)) {
+		in->anc[second & 1] = (__u64)d;
+		in->anc_tail[second & 1] = 0;
+	} else {
+		in->anc[second & 1] = (__u64)KREAD(struct dentry, d, d_parent);
+		in->anc_tail[second & 1] = (KREAD(struct dentry, d, d_name.len) & NAME_MASK) + 1;
+	}
 	if (second) {
 		bpf_probe_read_kernel(in->name2, len & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
 		in->len2 = len;
@@ -169,6 +181,7 @@ static __always_inline __u32 put_name(struct scratch *s, struct inflight *in, __
 			return name_path(in->dfd, to_addr(in->name), off, 0);
 		bpf_probe_read_kernel(&s->data[off & 8191], in->len & (FST_PATH_MAX | PATH_MASK), in->name);
 		s->rec.str_len[0] = in->len;
+		set_anchor(s, 0, in->anc[0], in->anc_tail[0]);
 		if (in->trunc)
 			s->rec.rflags |= FST_RF_PATH_TRUNC;
 		return in->len;
@@ -181,6 +194,7 @@ static __always_inline __u32 put_name(struct scratch *s, struct inflight *in, __
 		return name_path(in->dfd2, to_addr(in->name2), off, 1);
 	bpf_probe_read_kernel(&s->data[off & 8191], in->len2 & (FST_PATH_MAX | PATH_MASK), in->name2);
 	s->rec.str_len[1] = in->len2;
+	set_anchor(s, 1, in->anc[1], in->anc_tail[1]);
 	if (in->trunc2)
 		s->rec.rflags |= FST_RF_PATH2_TRUNC;
 	return in->len2;

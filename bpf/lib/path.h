@@ -167,6 +167,7 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 
 	if (!s)
 		return FST_PATH_MAX | WALK_TRUNC;
+	s->walk_from = dentry_addr;
 	w = &s->walk;
 	w->dentry = dentry_addr;
 	w->vfsmnt = mnt_addr;
@@ -272,14 +273,23 @@ static __always_inline __u32 fd_walk(struct scratch *s, int dfd)
 	} else {
 		struct file *f = fd_file(dfd);
 
-		if (!f)
+		if (!f) {
+			s->walk_from = 0;	/* nothing walked: no anchor */
 			return FST_PATH_MAX | WALK_TRUNC;
+		}
 		struct path p = file_path(f);
 
 		d = p.dentry;
 		m = p.mnt;
 	}
 	return walk_path(to_addr(d), to_addr(m));
+}
+
+/* set_anchor notes where string idx lies (see struct anchor). */
+static __always_inline void set_anchor(struct scratch *s, __u32 idx, __u64 dentry, __u32 tail)
+{
+	s->anchor[idx & 1].dentry = dentry;
+	s->anchor[idx & 1].tail = tail;
 }
 
 /* put_walk copies a walked path from tmp into record string idx at off and
@@ -295,6 +305,7 @@ static __always_inline __u32 put_walk(struct scratch *s, __u32 w, __u32 off, int
 	if (w & WALK_TRUNC)
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
 	s->rec.str_len[idx & 1] = len;
+	set_anchor(s, idx, s->walk_from, 0);
 	return len;
 }
 
@@ -640,6 +651,7 @@ static __always_inline __u32 put_magic(struct scratch *s, __u32 i, __u32 len, __
 	if (w & WALK_TRUNC)
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
 	s->rec.str_len[idx & 1] = total;
+	set_anchor(s, idx, s->walk_from, rest);
 	return total;
 }
 
@@ -671,6 +683,9 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 		}
 		bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[NAME_AT]);
 		s->rec.str_len[idx & 1] = len;
+		/* below the task's root, as far as a name not looked up
+		 * tells: a mount on the way is not seen (lib/host.h) */
+		set_anchor(s, idx, ANCHOR_ROOT, len);
 		return len;
 	}
 	w = fd_walk(s, dfd);
@@ -687,6 +702,8 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 	bpf_probe_read_kernel(&s->data[off & 8191], total & (FST_PATH_MAX | PATH_MASK), &s->tmp[start & (TMP_SZ - 1)]);
 	if (w & WALK_TRUNC)
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
+	else
+		set_anchor(s, idx, s->walk_from, total - (FST_PATH_MAX - start));
 	s->rec.str_len[idx & 1] = total;
 	return total;
 }

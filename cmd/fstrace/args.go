@@ -128,7 +128,8 @@ within one; the --exclude- forms drop what they match):
       --comm NAME           process names (at most 15 bytes)
       --cgroup CGROUP       cgroup v2 paths (or ids)
       --path PATH           the path and everything below it; for rename
-                            and link either path counts
+                            and link either path counts, and for a process
+                            in a container or chroot its host path too
       --failed              failed operations only
       --exclude-pid, --exclude-uid, --exclude-gid, --exclude-comm,
       --exclude-cgroup, --exclude-path

@@ -259,11 +259,20 @@ func TestPostFilter(t *testing.T) {
 		{postFilter{globs: []string{"*.conf"}}, ev(events.KindSymlink, "/tmp/x", "", 0, false), false},
 		{postFilter{globs: []string{"f?[0-9]"}}, ev(events.KindCreate, "/d/fa7", "", 0, false), true},
 		{postFilter{succeeded: true, globs: []string{"*.c"}}, ev(events.KindCreate, "/d/a.c", "", -13, false), false},
+		// a container's: its host paths count too
+		{postFilter{globs: []string{"/srv/c/*"}}, hostEv(events.KindCreate, "/x", "", "/srv/c/x", ""), true},
+		{postFilter{globs: []string{"/srv/c/*"}}, hostEv(events.KindRename, "/x", "/y", "/a/x", "/srv/c/y"), true},
+		{postFilter{globs: []string{"/srv/c/*"}}, hostEv(events.KindCreate, "/x", "", "/a/x", ""), false},
 	} {
 		if got := tc.p.keep(tc.ev); got != tc.want {
 			t.Errorf("%+v keeps %s %q -> %q ret %d: %v, want %v", tc.p, tc.ev.Kind, tc.ev.Path, tc.ev.NewPath, tc.ev.Ret, got, tc.want)
 		}
 	}
+}
+
+// hostEv is an event of a process in a container.
+func hostEv(k events.Kind, p, np, hp, hnp string) *events.Event {
+	return &events.Event{Kind: k, Path: p, NewPath: np, HostPath: hp, HostNewPath: hnp}
 }
 
 func TestPlural(t *testing.T) {

@@ -21,7 +21,7 @@ var changeKinds = events.MaskOf(events.KindCreate, events.KindMkdir, events.Kind
 type postFilter struct {
 	succeeded bool     // --succeeded: ret >= 0 only
 	changes   bool     // --changes: close only when opened for writing
-	globs     []string // --path-glob: any of them matches path or new_path
+	globs     []string // --path-glob: any of them matches path or new_path, or their host paths
 }
 
 func (p *postFilter) active() bool { return p.succeeded || p.changes || len(p.globs) > 0 }
@@ -37,11 +37,12 @@ func (p *postFilter) keep(ev *events.Event) bool {
 	if len(p.globs) == 0 {
 		return true
 	}
+	two := ev.Kind == events.KindRename || ev.Kind == events.KindLink
 	for _, g := range p.globs {
-		if globMatch(g, ev.Path) {
+		if globMatch(g, ev.Path) || (ev.HostPath != "" && globMatch(g, ev.HostPath)) {
 			return true
 		}
-		if (ev.Kind == events.KindRename || ev.Kind == events.KindLink) && globMatch(g, ev.NewPath) {
+		if two && (globMatch(g, ev.NewPath) || (ev.HostNewPath != "" && globMatch(g, ev.HostNewPath))) {
 			return true
 		}
 	}

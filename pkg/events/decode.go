@@ -74,8 +74,12 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	size := HeaderSize
 	for i := range lens {
 		n := int(ne.Uint16(raw[offStrLen+2*i:]))
-		if n > PathMax {
-			return fmt.Errorf("%w: string %d is %d bytes, max %d", ErrCorruptRecord, i, n, PathMax)
+		max := PathMax
+		if i >= strHost {
+			max += 4 // the device first
+		}
+		if n > max {
+			return fmt.Errorf("%w: string %d is %d bytes, max %d", ErrCorruptRecord, i, n, max)
 		}
 		lens[i] = n
 		size += n
@@ -100,6 +104,10 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	for i, n := range lens {
 		strs[i] = view(buf, off, n)
 		off += n
+	}
+	ev.FSPath = fsPath(strs[strHost])
+	if kind == KindRename || kind == KindLink {
+		ev.FSNewPath = fsPath(strs[strHost+1])
 	}
 	ev.Path = strs[0]
 	switch kind {
@@ -131,6 +139,7 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	ev.NewPathTruncated = rflags&rfPath2Trunc != 0
 	ev.PathUnknown = rflags&rfPathUnk != 0
 	ev.NewPathUnknown = rflags&rfPath2Unk != 0
+	ev.HostFilter = rflags&rfHostFilter != 0
 	mode := ne.Uint32(raw[offMode:])
 	if rflags&rfHasMode != 0 {
 		ev.Mode, ev.HasMode = mode, true
@@ -175,6 +184,19 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 		ev.OpenedForWrite = rflags&rfWritten != 0
 	}
 	return nil
+}
+
+// strHost is the first of the strings that place the path strings in
+// their filesystems (str 3 and 4 of bpf/fstrace.h).
+const strHost = 3
+
+// fsPath decodes one of them: the kernel's dev_t, then the path.
+func fsPath(s string) FSPath {
+	if len(s) < 5 || s[4] != '/' {
+		return FSPath{}
+	}
+	dev := binary.NativeEndian.Uint32([]byte(s[:4]))
+	return FSPath{Dev: unix.Mkdev(dev>>20, dev&(1<<20-1)), Path: s[4:]}
 }
 
 // view returns the n bytes of b at off as a string sharing b's memory.

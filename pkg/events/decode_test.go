@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -77,6 +78,34 @@ func TestDecodeKinds(t *testing.T) {
 			want.BytesRead, want.BytesWritten, want.OpenedForWrite = 10, 17, true
 		}
 		t.Run(r.Kind.String(), func(t *testing.T) { compareEvents(t, mustDecode(t, r), &want) })
+	}
+}
+
+// fsStr is a host string as bpf/lib/host.h writes it.
+func fsStr(dev uint32, p string) string {
+	b := binary.NativeEndian.AppendUint32(nil, dev)
+	return string(b) + p
+}
+
+func TestDecodeHostStrings(t *testing.T) {
+	r := baseRec(KindRename)
+	r.Str = [NumStr]string{"/a", "/b", "", fsStr(kernelDev(0, 52), "/srv/a"), fsStr(kernelDev(8, 1), "/b")}
+	r.Rflags = rfHostFilter
+	ev := mustDecode(t, r)
+	if want := (FSPath{Dev: unix.Mkdev(0, 52), Path: "/srv/a"}); ev.FSPath != want {
+		t.Errorf("FSPath = %+v, want %+v", ev.FSPath, want)
+	}
+	if want := (FSPath{Dev: unix.Mkdev(8, 1), Path: "/b"}); ev.FSNewPath != want {
+		t.Errorf("FSNewPath = %+v, want %+v", ev.FSNewPath, want)
+	}
+	if !ev.HostFilter || ev.Path != "/a" || ev.NewPath != "/b" || ev.HostPath != "" {
+		t.Errorf("HostFilter %v, Path %q, NewPath %q, HostPath %q", ev.HostFilter, ev.Path, ev.NewPath, ev.HostPath)
+	}
+	// a create: no second; a string without its path is none
+	r = baseRec(KindCreate)
+	r.Str = [NumStr]string{"/x", "", "", "\x01\x00\x00"}
+	if ev := mustDecode(t, r); ev.FSPath != (FSPath{}) || ev.FSNewPath != (FSPath{}) {
+		t.Errorf("short host string: %+v %+v", ev.FSPath, ev.FSNewPath)
 	}
 }
 

@@ -42,26 +42,50 @@ type Event struct {
 	// Target.
 	PathUnknown    bool
 	NewPathUnknown bool
-	Target         string // symlink
-	Source         string // mount
-	FSType         string // mount
-	Ret            int32  // 0 or positive on success, -errno on failure
-	Flags          uint64 // open: O_* flags; rename: RENAME_*; mount: MS_*; umount: MNT_*
-	Mode           uint32 // valid when HasMode
-	HasMode        bool
-	Ino            uint64 // valid when HasIno
-	Dev            uint64 // user-space st_dev encoding (as stat(2)/unix.Mkdev), valid when HasIno
-	HasIno         bool
-	Attrs          Attrs  // setattr only
-	Offset, Bytes  uint64 // read/write per call
-	BytesRead      uint64 // close: bytes read through the open file
-	BytesWritten   uint64 // close: bytes written through the open file
+	// HostPath is, for a process whose root or mount namespace is not
+	// the host's (a container, a chroot, unshare -m), the path of the
+	// same file from the host's root in the initial mount namespace;
+	// HostNewPath the same for NewPath. Empty for host processes, and
+	// where the file's filesystem is not mounted on the host (a tmpfs
+	// only a container sees). The tracer sets them from FSPath and
+	// FSNewPath; Decode leaves them empty.
+	HostPath    string
+	HostNewPath string
+	// FSPath and FSNewPath are where the kernel found Path and NewPath
+	// of such a process: the filesystem and the path from its root.
+	FSPath, FSNewPath FSPath
+	// HostFilter: the kernel's path filter matched neither Path nor
+	// NewPath; the event is to be kept only if HostPath or HostNewPath
+	// matches it (the tracer does this).
+	HostFilter    bool
+	Target        string // symlink
+	Source        string // mount
+	FSType        string // mount
+	Ret           int32  // 0 or positive on success, -errno on failure
+	Flags         uint64 // open: O_* flags; rename: RENAME_*; mount: MS_*; umount: MNT_*
+	Mode          uint32 // valid when HasMode
+	HasMode       bool
+	Ino           uint64 // valid when HasIno
+	Dev           uint64 // user-space st_dev encoding (as stat(2)/unix.Mkdev), valid when HasIno
+	HasIno        bool
+	Attrs         Attrs  // setattr only
+	Offset, Bytes uint64 // read/write per call
+	BytesRead     uint64 // close: bytes read through the open file
+	BytesWritten  uint64 // close: bytes written through the open file
 	// OpenedForWrite (close): the file was opened with write access, as
 	// fanotify's CLOSE_WRITE (against CLOSE_NOWRITE) says; whether any
 	// byte was written is BytesWritten's business.
 	OpenedForWrite bool
 
 	buf []byte // backing store for the strings above
+}
+
+// FSPath is a file's place in its filesystem: Path from the root of the
+// filesystem whose device is Dev (user-space st_dev encoding). The zero
+// FSPath is none.
+type FSPath struct {
+	Dev  uint64
+	Path string
 }
 
 // AttrMask says which attributes a setattr changed (enum fst_attr).
@@ -117,7 +141,8 @@ func appendErrno(dst []byte, ret int32) []byte {
 func (e *Event) Clone() *Event {
 	c := *e
 	c.buf = nil
-	for _, s := range []*string{&c.Comm, &c.Path, &c.NewPath, &c.Target, &c.Source, &c.FSType} {
+	for _, s := range []*string{&c.Comm, &c.Path, &c.NewPath, &c.Target, &c.Source, &c.FSType,
+		&c.HostPath, &c.HostNewPath, &c.FSPath.Path, &c.FSNewPath.Path} {
 		*s = strings.Clone(*s)
 	}
 	return &c

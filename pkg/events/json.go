@@ -16,11 +16,14 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //
 //	time       RFC 3339 UTC, nine fractional digits
 //	seq event pid tid ppid uid gid comm cgroup_id path ret
+//	host_path  after path, only for a process whose root or mount namespace
+//	           is not the host's, and only where the file's filesystem is
+//	           mounted on the host: the file's path from the host's root
 //	error      errno name, only when ret < 0
 //	flags      open: "O_WRONLY|O_CREAT|..."; rename, mount, umount: names, omitted when 0
 //	mode       open, create, mkdir, mknod when known: "0644" (mode & 07777)
 //	file_type  mknod: regular, fifo, socket, char or block
-//	new_path   rename, link
+//	new_path   rename, link; host_new_path after it, as host_path
 //	target     symlink
 //	attrs      setattr: {"mode","uid","gid","size","atime","mtime"}, changed keys only;
 //	           times as RFC 3339 strings or "now"
@@ -30,7 +33,7 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //	ino dev                   when known; dev as user-space st_dev
 //	path_truncated, new_path_truncated   true, only when set
 //
-//	comm_hex, path_hex, new_path_hex, target_hex, source_hex
+//	comm_hex, path_hex, new_path_hex, target_hex, source_hex, host_path_hex, host_new_path_hex
 //	           the exact bytes in hex, only when the name is not valid UTF-8
 //
 // Strings are escaped as encoding/json does with SetEscapeHTML(false); invalid
@@ -144,6 +147,9 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 		dst = appendWho(dst, e)
 	}
 	dst = jsonName(dst, "path", e.Path)
+	if e.HostPath != "" {
+		dst = jsonName(dst, "host_path", e.HostPath)
+	}
 	dst = strconv.AppendInt(append(dst, `,"ret":`...), int64(e.Ret), 10)
 	if e.Ret < 0 {
 		dst = append(appendErrno(append(dst, `,"error":"`...), e.Ret), '"')
@@ -169,10 +175,10 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 	case KindSymlink:
 		dst = jsonName(dst, "target", e.Target)
 	case KindLink:
-		dst = jsonName(dst, "new_path", e.NewPath)
+		dst = jsonNewPath(dst, e)
 	case KindRename:
 		dst = jsonFlags(dst, e)
-		dst = jsonName(dst, "new_path", e.NewPath)
+		dst = jsonNewPath(dst, e)
 	case KindSetattr:
 		dst = appendJSONAttrs(append(dst, `,"attrs":`...), &e.Attrs)
 	case KindMount:
@@ -207,6 +213,15 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 		dst = append(dst, `,"new_path_unknown":true`...)
 	}
 	return append(dst, "}\n"...)
+}
+
+// jsonNewPath writes new_path, and host_new_path when there is one.
+func jsonNewPath(dst []byte, e *Event) []byte {
+	dst = jsonName(dst, "new_path", e.NewPath)
+	if e.HostNewPath != "" {
+		dst = jsonName(dst, "host_new_path", e.HostNewPath)
+	}
+	return dst
 }
 
 func jsonUint(dst []byte, key string, v uint64) []byte {

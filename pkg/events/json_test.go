@@ -81,6 +81,9 @@ func TestAppendJSONGolden(t *testing.T) {
 		{"rename to a name that could not be read", func(r *rec) {
 			r.Kind, r.Str[0], r.Ret, r.Rflags = KindRename, "/a", -14, rfPath2Unk
 		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":-14,"error":"EFAULT","new_path":"","new_path_unknown":true}`},
+		{"rename in a container", func(r *rec) {
+			r.Kind, r.Str[0], r.Str[1] = KindRename, "/a", "/b"
+		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","host_path":"/c/a","ret":0,"new_path":"/b","host_new_path":"/c/b"}`},
 		{"close", func(r *rec) {
 			r.Kind, r.Str[0], r.Bytes, r.Bytes2, r.Rflags = KindClose, "/log", 1, 0, rfWritten
 		}, `"event":"close","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":0,"bytes_read":1,"bytes_written":0,"opened_for_write":true}`},
@@ -91,6 +94,9 @@ func TestAppendJSONGolden(t *testing.T) {
 			tt.rec(&r)
 			ev := mustDecode(t, r)
 			ev.Seq = 17
+			if tt.name == "rename in a container" { // the tracer's part
+				ev.HostPath, ev.HostNewPath = "/c/a", "/c/b"
+			}
 			got := string(AppendJSON(nil, ev))
 			if want := jsonHead + tt.want + "\n"; got != want {
 				t.Errorf("got\n%s\nwant\n%s", got, want)

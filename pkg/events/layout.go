@@ -11,7 +11,7 @@ const (
 	HeaderSize = 176  // sizeof(struct fst_record)
 	PathMax    = 4096 // FST_PATH_MAX: longest string a record may carry
 	CommLen    = 16   // FST_COMM_LEN
-	NumStr     = 3    // FST_NSTR
+	NumStr     = 5    // FST_NSTR
 )
 
 // Offsets of the fields of struct fst_record. The layout is checked against
@@ -43,10 +43,10 @@ const (
 	offRet       = 136 // __s32 ret
 	offKind      = 140 // __u16 kind
 	offRflags    = 142 // __u16 rflags
-	offStrLen    = 144 // __u16 str_len[3]
-	offCPU       = 150 // __u16 cpu
-	offComm      = 152 // char comm[16]
-	offPad       = 168 // __u32 _pad, then 4 bytes of tail padding up to 176
+	offStrLen    = 144 // __u16 str_len[5]
+	offCPU       = 154 // __u16 cpu
+	offComm      = 156 // char comm[16]
+	offPad       = 172 // __u32 _pad[1], up to 176
 )
 
 // enum fst_rflag.
@@ -58,6 +58,7 @@ const (
 	rfWritten    = 1 << 4
 	rfPathUnk    = 1 << 5
 	rfPath2Unk   = 1 << 6
+	rfHostFilter = 1 << 7
 )
 
 // Kind is the type of a filesystem event (enum fst_kind).

@@ -157,7 +157,7 @@ struct fst_record rec; enum fst_kind kind; enum fst_rflag rflag; enum fst_attr a
 	checkEnum("fst_kind", kinds)
 	checkEnum("fst_rflag", map[string]uint64{"FST_RF_PATH_TRUNC": rfPathTrunc, "FST_RF_PATH2_TRUNC": rfPath2Trunc,
 		"FST_RF_HAS_INO": rfHasIno, "FST_RF_HAS_MODE": rfHasMode, "FST_RF_WRITTEN": rfWritten,
-		"FST_RF_PATH_UNKNOWN": rfPathUnk, "FST_RF_PATH2_UNKNOWN": rfPath2Unk})
+		"FST_RF_PATH_UNKNOWN": rfPathUnk, "FST_RF_PATH2_UNKNOWN": rfPath2Unk, "FST_RF_HOST_FILTER": rfHostFilter})
 	checkEnum("fst_attr", map[string]uint64{"FST_ATTR_MODE": uint64(AttrMode), "FST_ATTR_UID": uint64(AttrUID),
 		"FST_ATTR_GID": uint64(AttrGID), "FST_ATTR_SIZE": uint64(AttrSize), "FST_ATTR_ATIME": uint64(AttrAtime),
 		"FST_ATTR_MTIME": uint64(AttrMtime), "FST_ATTR_ATIME_NOW": uint64(AttrAtimeNow), "FST_ATTR_MTIME_NOW": uint64(AttrMtimeNow)})

@@ -123,6 +123,9 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 		dst = append(appendQuoted(dst, e.Source), " on "...)
 	}
 	dst = appendTextPath(dst, e.Path, e.PathTruncated, e.PathUnknown)
+	if e.HostPath != "" {
+		dst = appendQuoted(append(dst, " host="...), e.HostPath)
+	}
 	switch e.Kind {
 	case KindOpen:
 		dst = appendOpenFlags(append(dst, " flags="...), e.Flags)
@@ -140,6 +143,9 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 		dst = appendTextPath(append(dst, " target="...), e.Target, e.NewPathTruncated, e.NewPathUnknown)
 	case KindLink, KindRename:
 		dst = appendTextPath(append(dst, " -> "...), e.NewPath, e.NewPathTruncated, e.NewPathUnknown)
+		if e.HostNewPath != "" {
+			dst = appendQuoted(append(dst, " host="...), e.HostNewPath)
+		}
 		dst = textFlags(dst, e)
 	case KindSetattr:
 		dst = appendTextAttrs(dst, &e.Attrs, loc)

@@ -241,3 +241,15 @@ func TestTextUnresolvedPath(t *testing.T) {
 		t.Errorf("rename to a name through a closed fd: %q", got)
 	}
 }
+
+// A process in a container or a chroot: its host paths after its paths.
+func TestTextHostPath(t *testing.T) {
+	ev := &Event{Kind: KindRename, Path: "/a", HostPath: "/srv/c/a", NewPath: "/b c", HostNewPath: "/srv/c/b c"}
+	if got := string(AppendText(nil, ev)); !strings.Contains(got, `/a host=/srv/c/a -> '/b c' host='/srv/c/b c'`) {
+		t.Errorf("rename in a container: %q", got)
+	}
+	ev = &Event{Kind: KindCreate, Path: "/t/x"}
+	if got := string(AppendText(nil, ev)); strings.Contains(got, "host=") {
+		t.Errorf("create without a host path: %q", got)
+	}
+}

@@ -83,10 +83,10 @@ type bpfFstRecord struct {
 	Ret       int32
 	Kind      uint16
 	Rflags    uint16
-	StrLen    [3]uint16
+	StrLen    [5]uint16
 	Cpu       uint16
 	Comm      [16]int8
-	Pad       [2]uint32
+	Pad       [1]uint32
 }
 
 type bpfIdKey struct {
@@ -98,6 +98,9 @@ type bpfIdKey struct {
 type bpfInflight struct {
 	_         structs.HostLayout
 	Dentry    uint64
+	Anc       [2]uint64
+	AncTail   [2]uint16
+	_         [4]byte
 	Flags     uint64
 	Ino       uint64
 	Dev       uint32
@@ -147,7 +150,16 @@ type bpfScratch struct {
 		Pos     uint32
 		Trunc   uint32
 	}
-	Tidy struct {
+	WalkFrom uint64
+	Anchor   [2]struct {
+		_      structs.HostLayout
+		Dentry uint64
+		Tail   uint32
+		Pad    uint32
+	}
+	PathMiss uint32
+	PathExcl uint32
+	Tidy     struct {
 		_    structs.HostLayout
 		Out  uint32
 		Skip uint32
@@ -157,7 +169,7 @@ type bpfScratch struct {
 	Pkey bpfPathKey
 	_    [4]byte
 	Rec  bpfFstRecord
-	Data [12288]int8
+	Data [16384]int8
 	Tmp  [8192]int8
 }
 
@@ -366,6 +378,9 @@ const (
 	bpfVarFtRet                  = "ft_ret"
 	bpfVarFtUid                  = "ft_uid"
 	bpfVarFtVerdict              = "ft_verdict"
+	bpfVarHostRootD              = "host_root_d"
+	bpfVarHostRootM              = "host_root_m"
+	bpfVarHostRootMnt            = "host_root_mnt"
 	bpfVarKindMask               = "kind_mask"
 	bpfVarPreemptGuard           = "preempt_guard"
 	bpfVarProbeFdCreated         = "probe_fd_created"
@@ -635,6 +650,9 @@ type bpfVariableSpecs struct {
 	FtRet              *ebpf.VariableSpec `ebpf:"ft_ret"`
 	FtUid              *ebpf.VariableSpec `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.VariableSpec `ebpf:"ft_verdict"`
+	HostRootD          *ebpf.VariableSpec `ebpf:"host_root_d"`
+	HostRootM          *ebpf.VariableSpec `ebpf:"host_root_m"`
+	HostRootMnt        *ebpf.VariableSpec `ebpf:"host_root_mnt"`
 	KindMask           *ebpf.VariableSpec `ebpf:"kind_mask"`
 	PreemptGuard       *ebpf.VariableSpec `ebpf:"preempt_guard"`
 	ProbeFdCreated     *ebpf.VariableSpec `ebpf:"probe_fd_created"`
@@ -737,6 +755,9 @@ type bpfVariables struct {
 	FtRet              *ebpf.Variable `ebpf:"ft_ret"`
 	FtUid              *ebpf.Variable `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.Variable `ebpf:"ft_verdict"`
+	HostRootD          *ebpf.Variable `ebpf:"host_root_d"`
+	HostRootM          *ebpf.Variable `ebpf:"host_root_m"`
+	HostRootMnt        *ebpf.Variable `ebpf:"host_root_mnt"`
 	KindMask           *ebpf.Variable `ebpf:"kind_mask"`
 	PreemptGuard       *ebpf.Variable `ebpf:"preempt_guard"`
 	ProbeFdCreated     *ebpf.Variable `ebpf:"probe_fd_created"`

@@ -64,6 +64,9 @@ type bpfloopIdKey struct {
 type bpfloopInflight struct {
 	_         structs.HostLayout
 	Dentry    uint64
+	Anc       [2]uint64
+	AncTail   [2]uint16
+	_         [4]byte
 	Flags     uint64
 	Ino       uint64
 	Dev       uint32
@@ -113,7 +116,16 @@ type bpfloopScratch struct {
 		Pos     uint32
 		Trunc   uint32
 	}
-	Tidy struct {
+	WalkFrom uint64
+	Anchor   [2]struct {
+		_      structs.HostLayout
+		Dentry uint64
+		Tail   uint32
+		Pad    uint32
+	}
+	PathMiss uint32
+	PathExcl uint32
+	Tidy     struct {
 		_    structs.HostLayout
 		Out  uint32
 		Skip uint32
@@ -150,12 +162,12 @@ type bpfloopScratch struct {
 		Ret       int32
 		Kind      uint16
 		Rflags    uint16
-		StrLen    [3]uint16
+		StrLen    [5]uint16
 		Cpu       uint16
 		Comm      [16]int8
-		Pad       [2]uint32
+		Pad       [1]uint32
 	}
-	Data [12288]int8
+	Data [16384]int8
 	Tmp  [8192]int8
 }
 
@@ -364,6 +376,9 @@ const (
 	bpfloopVarFtRet                  = "ft_ret"
 	bpfloopVarFtUid                  = "ft_uid"
 	bpfloopVarFtVerdict              = "ft_verdict"
+	bpfloopVarHostRootD              = "host_root_d"
+	bpfloopVarHostRootM              = "host_root_m"
+	bpfloopVarHostRootMnt            = "host_root_mnt"
 	bpfloopVarKindMask               = "kind_mask"
 	bpfloopVarPreemptGuard           = "preempt_guard"
 	bpfloopVarProbeFdCreated         = "probe_fd_created"
@@ -633,6 +648,9 @@ type bpfloopVariableSpecs struct {
 	FtRet              *ebpf.VariableSpec `ebpf:"ft_ret"`
 	FtUid              *ebpf.VariableSpec `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.VariableSpec `ebpf:"ft_verdict"`
+	HostRootD          *ebpf.VariableSpec `ebpf:"host_root_d"`
+	HostRootM          *ebpf.VariableSpec `ebpf:"host_root_m"`
+	HostRootMnt        *ebpf.VariableSpec `ebpf:"host_root_mnt"`
 	KindMask           *ebpf.VariableSpec `ebpf:"kind_mask"`
 	PreemptGuard       *ebpf.VariableSpec `ebpf:"preempt_guard"`
 	ProbeFdCreated     *ebpf.VariableSpec `ebpf:"probe_fd_created"`
@@ -735,6 +753,9 @@ type bpfloopVariables struct {
 	FtRet              *ebpf.Variable `ebpf:"ft_ret"`
 	FtUid              *ebpf.Variable `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.Variable `ebpf:"ft_verdict"`
+	HostRootD          *ebpf.Variable `ebpf:"host_root_d"`
+	HostRootM          *ebpf.Variable `ebpf:"host_root_m"`
+	HostRootMnt        *ebpf.Variable `ebpf:"host_root_mnt"`
 	KindMask           *ebpf.Variable `ebpf:"kind_mask"`
 	PreemptGuard       *ebpf.Variable `ebpf:"preempt_guard"`
 	ProbeFdCreated     *ebpf.Variable `ebpf:"probe_fd_created"`

@@ -29,6 +29,7 @@ type filterState struct {
 	gen     uint32          // the generation in use
 	keys    [2][]filterKey  // what each generation wrote
 	kinds   events.KindMask // the kinds the programs trace
+	host    *hostPaths      // takes the path rules too
 	flipped time.Time
 }
 
@@ -181,6 +182,9 @@ func (f *filterState) set(s filters.Set) error {
 	}
 	f.gen = next
 	f.flipped = time.Now()
+	if f.host != nil {
+		f.host.setFilter(s)
+	}
 	return nil
 }
 

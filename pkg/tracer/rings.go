@@ -279,6 +279,11 @@ func (t *Tracer) drain() int {
 				t.Release(ev)
 				continue
 			}
+			if !t.host.place(ev) {
+				t.hostFiltered[ev.Kind&31].Add(1)
+				t.Release(ev)
+				continue
+			}
 			t.m.push(ev)
 		}
 	}
@@ -502,4 +507,5 @@ type pumpCounters struct {
 	delivered    atomic.Uint64
 	byKind       [32]atomic.Uint64
 	decodeErrors atomic.Uint64
+	hostFiltered [32]atomic.Uint64 // dropped by --path on their host paths (hostpath.go)
 }

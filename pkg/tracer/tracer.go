@@ -73,7 +73,7 @@ type Stats struct {
 	Delivered    uint64                 // events returned by Read
 	ByKind       map[events.Kind]uint64 // Delivered, by kind
 	Lost         map[events.Kind]uint64 // records a full ring could not take
-	Filtered     map[events.Kind]uint64 // events the in-kernel filters dropped
+	Filtered     map[events.Kind]uint64 // events the filters dropped (in the kernel; a container's by its host paths here)
 	DecodeErrors uint64                 // records that failed to decode
 	// Missed bounds the events that may be gone without a seq gap: runs
 	// of fstrace's programs the kernel skipped (the same program was
@@ -96,6 +96,7 @@ type Tracer struct {
 	mode     string
 	warning  string
 	filter   *filterState
+	host     *hostPaths
 	attached map[string]string
 
 	// The pump (rings.go) and Read.
@@ -232,14 +233,17 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		window = DefaultReorderWindow
 	}
 	wakeBytes := ringSize / 4 // see bpf/lib/emit.h
-	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec)} {
+	host := newHostPaths(kinds)
+	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec), "host_root_mnt": host.rootMount()} {
 		if err := spec.Variables[name].Set(v); err != nil {
+			host.close()
 			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
 	}
 
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
+		host.close()
 		return nil, loadError(mode, err)
 	}
 	t := &Tracer{
@@ -257,7 +261,8 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		closing:   make(chan struct{}),
 		drained:   make(chan struct{}),
 	}
-	t.filter = &filterState{coll: coll, kinds: kinds}
+	t.host = host
+	t.filter = &filterState{coll: coll, kinds: kinds, host: t.host}
 	if err := t.filter.set(opts.Filter); err != nil {
 		t.teardown()
 		return nil, err
@@ -512,6 +517,11 @@ func (t *Tracer) Stats() (Stats, error) {
 	var err, err2 error
 	st.Lost, err = t.perKind("lost")
 	st.Filtered, err2 = t.perKind("filtered")
+	for _, k := range events.Kinds() {
+		if n := t.hostFiltered[k&31].Load(); n > 0 {
+			st.Filtered[k] += n
+		}
+	}
 	st.Missed, st.Skipped, st.Recovered = t.missed()
 	return st, errors.Join(err, err2)
 }
@@ -648,6 +658,7 @@ func (t *Tracer) Close() error {
 		t.mu.Lock()
 		t.closeRings()
 		t.mu.Unlock()
+		t.host.close()
 		st, err := t.Stats()
 		errs = append(errs, err)
 		t.mu.Lock()
@@ -664,6 +675,7 @@ func (t *Tracer) Close() error {
 
 // teardown undoes a partly built tracer.
 func (t *Tracer) teardown() {
+	t.host.close()
 	t.closeLinks()
 	t.closeRings()
 	t.coll.Close()
