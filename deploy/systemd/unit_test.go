@@ -242,15 +242,23 @@ func TestUnitCommandLine(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Something to see while it runs: a file made and removed.
-	deadline := time.Now().Add(2 * time.Second)
-	for i := 0; time.Now().Before(deadline); i++ {
+	// Something to see while it runs: a file made and removed, until it
+	// ends (its -d counts from when tracing began, which on a loaded
+	// machine can be seconds after the start).
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+loop:
+	for i := 0; ; i++ {
+		select {
+		case err = <-exited:
+			break loop
+		case <-time.After(50 * time.Millisecond):
+		}
 		f := fmt.Sprintf("%s/made%d", dir, i)
 		os.WriteFile(f, nil, 0o644)
 		os.Remove(f)
-		time.Sleep(50 * time.Millisecond)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err != nil {
 		if b, _ := os.ReadFile("/proc/sys/kernel/perf_event_paranoid"); strings.TrimSpace(string(b)) == "3" && strings.Contains(stderr.String(), "CAP_SYS_ADMIN") {
 			t.Skipf("kernel.perf_event_paranoid is 3 here and the hook mode needs a perf event: CAP_SYS_ADMIN, as the unit's comment says: %s", stderr.String())
 		}
