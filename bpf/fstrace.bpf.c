@@ -5,6 +5,7 @@
  * fstrace's BPF programs: one compilation unit, one file per event family.
  *   lib/common.h    maps and the per-CPU scratch record
  *   lib/filter.h    the in-kernel filters
+ *   lib/container.h which container: cgroup records, container filters
  *   lib/emit.h      the early check and the emit path
  *   lib/path.h      absolute paths in the kernel
  *   lib/inflight.h  operations that span a namei entry and exit
@@ -22,6 +23,7 @@
 #include "fstrace.h"
 #include "lib/common.h"
 #include "lib/filter.h"
+#include "lib/container.h"
 #include "lib/emit.h"
 #include "lib/path.h"
 #include "lib/inflight.h"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
- * In-kernel filters: who (pid, uid, gid, comm, cgroup), what (event kind,
+ * In-kernel filters: who (pid, uid, gid, comm, cgroup, container, host or
+ * container namespaces: lib/container.h), what (event kind,
  * failed only) and where (path subtree). An unwanted event costs neither
  * ring space nor a wakeup.
  *
@@ -32,6 +33,7 @@ enum {
 	DIM_COMM = 1 << 3,
 	DIM_CGROUP = 1 << 4,
 	DIM_PATH = 1 << 5,
+	DIM_CONTAINER = 1 << 6,
 };
 
 struct filter_cfg {
@@ -39,6 +41,10 @@ struct filter_cfg {
 	__u32 include_dims;	/* dimensions with include entries */
 	__u32 any_dims;		/* dimensions with any entries */
 	__u32 failed_only;
+	__u32 ns_mode;		/* NS_* (lib/container.h) */
+	__u32 host_mntns;	/* the initial mount and cgroup namespaces' inodes */
+	__u32 host_cgns;
+	__u32 _pad;
 };
 
 struct filter_val {

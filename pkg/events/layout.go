@@ -46,7 +46,8 @@ const (
 	offStrLen    = 144 // __u16 str_len[3]
 	offCPU       = 150 // __u16 cpu
 	offComm      = 152 // char comm[16]
-	offPad       = 168 // __u32 _pad, then 4 bytes of tail padding up to 176
+	offMntNS     = 168 // __u32 mntns
+	offPad       = 172 // __u32 _pad[1]
 )
 
 // enum fst_rflag.
@@ -58,6 +59,11 @@ const (
 	rfWritten    = 1 << 4
 	rfPathUnk    = 1 << 5
 	rfPath2Unk   = 1 << 6
+)
+
+// Kinds of records that are not events (enum fst_rec_kind).
+const (
+	recCgroup = 64 // FST_REC_CGROUP
 )
 
 // Kind is the type of a filesystem event (enum fst_kind).

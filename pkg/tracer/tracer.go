@@ -93,6 +93,7 @@ type Tracer struct {
 	ringMaps []*ebpf.Map
 	readers  []*ringbuf.Reader
 	dec      *events.Decoder
+	cgroups  *cgroups // the pump's
 	mode     string
 	warning  string
 	filter   *filterState
@@ -257,7 +258,9 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		closing:   make(chan struct{}),
 		drained:   make(chan struct{}),
 	}
-	t.filter = &filterState{coll: coll, kinds: kinds}
+	hostMnt, hostCg := hostNS()
+	t.cgroups = newCgroups(hostMnt)
+	t.filter = &filterState{coll: coll, kinds: kinds, hostMnt: hostMnt, hostCg: hostCg}
 	if err := t.filter.set(opts.Filter); err != nil {
 		t.teardown()
 		return nil, err
