@@ -292,6 +292,15 @@ static __always_inline __u32 cur_cgns(void)
 	return BPF_CORE_READ(task, nsproxy, cgroup_ns, ns.inum);
 }
 
+static __always_inline __u32 cur_mntns(void)
+{
+	struct task_struct *task = cur_task();
+
+	if (btf_cast)
+		return KCAST(struct task_struct, task)->nsproxy->mnt_ns->ns.inum;
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
 /* container_ok applies the container filters to the record's task, whose
  * cgroup the per-CPU slot describes (cg_note ran). cgns: its cgroup
  * namespace, 0 to read it now. */
@@ -330,6 +339,17 @@ static __always_inline bool container_ok(const struct filter_cfg *c, __u32 gen, 
 		return dim_ok(c, DIM_CONTAINER, v ? &v->v : NULL, bit);
 	}
 	return true;
+}
+
+/* container_ok_now is container_ok for the current task, early (see
+ * who_ok_now): an event of a container left out costs no path work. The
+ * cgroup's record is sent here if it was never seen. */
+static __always_inline bool container_ok_now(const struct filter_cfg *c, __u32 gen, __u32 bit)
+{
+	if (!(c->any_dims & DIM_CONTAINER) && c->ns_mode == NS_ANY)
+		return true;
+	cg_note(bpf_get_current_cgroup_id());
+	return container_ok(c, gen, cur_mntns(), 0, bit);
 }
 
 #endif /* __FSTRACE_CONTAINER_H */

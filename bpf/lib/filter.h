@@ -182,7 +182,10 @@ static __always_inline bool who_ok(__u32 gen, __u32 kind, __u32 tgid, __u32 uid,
 	return true;
 }
 
-#define WHO_DIMS (DIM_PID | DIM_UID | DIM_GID | DIM_COMM | DIM_CGROUP)
+#define WHO_DIMS (DIM_PID | DIM_UID | DIM_GID | DIM_COMM | DIM_CGROUP | DIM_CONTAINER)
+
+/* lib/container.h: the container filters, for the current task. */
+static __always_inline bool container_ok_now(const struct filter_cfg *c, __u32 gen, __u32 bit);
 
 /* who_ok_now checks the current task, early, before any work on the event.
  * The final decision is taken again in emit. It asks the kernel only for
@@ -197,7 +200,7 @@ static __always_inline bool who_ok_now(__u32 kind)
 	if (!c)
 		return true;
 	if (c->kinds & (1U << (kind & 31))) {
-		if (!(c->any_dims & WHO_DIMS))
+		if (!(c->any_dims & WHO_DIMS) && !c->ns_mode)
 			return true;
 		if (c->any_dims & DIM_PID)
 			pt = bpf_get_current_pid_tgid();
@@ -205,7 +208,8 @@ static __always_inline bool who_ok_now(__u32 kind)
 			ug = bpf_get_current_uid_gid();
 		if (c->any_dims & DIM_CGROUP)
 			cgid = bpf_get_current_cgroup_id();
-		if (who_ok(gen, kind, pt >> 32, (__u32)ug, ug >> 32, NULL, cgid))
+		if (who_ok(gen, kind, pt >> 32, (__u32)ug, ug >> 32, NULL, cgid) &&
+		    container_ok_now(c, gen, 1U << (kind & 31)))
 			return true;
 	}
 	count_filtered(kind);
