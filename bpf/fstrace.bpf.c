@@ -5,6 +5,7 @@
  * fstrace's BPF programs: one compilation unit, one file per event family.
  *   lib/common.h    maps and the per-CPU scratch record
  *   lib/filter.h    the in-kernel filters
+ *   lib/container.h which container: cgroup records, container filters
  *   lib/path.h      absolute paths in the kernel
  *   lib/host.h      where a container's file lies on the host
  *   lib/emit.h      the early check and the emit path
@@ -23,6 +24,7 @@
 #include "fstrace.h"
 #include "lib/common.h"
 #include "lib/filter.h"
+#include "lib/container.h"
 #include "lib/path.h"
 #include "lib/host.h"
 #include "lib/emit.h"

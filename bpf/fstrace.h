@@ -13,6 +13,10 @@
  *          host's (lib/host.h); user space places it in the host's mount
  *          table to give host_path.
  *   str 4: the same for str 1 (rename, link)
+ *
+ * A record of kind FST_REC_CGROUP (not an event) carries instead the names
+ * of a cgroup, leaf first, each followed by '/', as str 0: see
+ * lib/container.h.
  * The Go mirror lives in pkg/events (layout.go) and a unit test checks it
  * against the BTF of the compiled object, so the two cannot drift apart.
  */
@@ -41,6 +45,11 @@ enum fst_kind {
 	FST_WRITE = 14,
 	FST_CLOSE = 15,
 	FST_KIND_MAX = 16,
+};
+
+/* Records that are not events: their kinds lie past the events'. */
+enum fst_rec_kind {
+	FST_REC_CGROUP = 64, /* a cgroup's names, on its first sight */
 };
 
 /* rflags: facts about the record itself. */
@@ -98,7 +107,7 @@ struct fst_record {
 	__u16 str_len[FST_NSTR];
 	__u16 cpu;
 	char comm[FST_COMM_LEN];
-	__u32 _pad[1]; /* no implicit padding: the header is 176 bytes */
+	__u32 mntns;     /* mount namespace inode number; the header is 176 bytes, no implicit padding */
 };
 
 #endif /* __FSTRACE_H */

@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv("FSTRACE_HELPER"); name != "" {
 		os.Exit(runHelper(name))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	unmountCgroup2()
+	os.Exit(code)
 }
 
 type event map[string]any

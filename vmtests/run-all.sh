@@ -40,6 +40,15 @@ vm_args=(-b "$bindir" -f "$HERE/guest.sh:/bin/guest.sh" -o "$logdir"
 [[ -n ${VMTEST_TESTFLAGS:-} ]] && vm_args+=(-e "VMTEST_TESTFLAGS=$VMTEST_TESTFLAGS")
 # Each test runs in every hook mode the kernels offer.
 vm_args+=(-e "FSTRACE_MODES=${VMTEST_MODES:-fentry kprobe syscall}")
+# runc, where the host has it (Debian's runc package), with its shared
+# libraries at the same paths: the container tests run a real container
+# with it (containers_test.go), and skip without it.
+if runc=$(command -v runc); then
+	vm_args+=(-f "$runc:/bin/runc")
+	while read -r lib; do
+		vm_args+=(-f "$lib:$lib")
+	done < <(ldd "$runc" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+fi
 
 # run_kernel K: boots kernel K (again when it dies before /init), writes
 # its summary row to $logdir/K.row and its exit status to $logdir/K.rc.

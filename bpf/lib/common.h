@@ -236,6 +236,7 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 		r->gid = cred->gid.val;
 		r->ppid = t->real_parent->tgid;
 		r->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+		r->mntns = t->nsproxy->mnt_ns->ns.inum;
 		copy_comm(r->comm, t);
 		return r;
 	}
@@ -247,6 +248,7 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 	r->gid = ug >> 32;
 	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	return r;
 }

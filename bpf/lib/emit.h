@@ -47,6 +47,10 @@ static __always_inline bool path_ok(struct scratch *s, const struct filter_cfg *
 	return dim_ok(c, DIM_PATH, v, bit);
 }
 
+/* Set by filter_test only (below): the cgroup namespace to judge by; 0
+ * reads the current task's. */
+volatile __u32 ft_cgns;
+
 /* filter_verdict applies the complete filter set of one generation to the
  * record in the scratch buffer: 1 keeps it. When only --path refused it,
  * and no exclude entry did, it sets s->path_miss: emit_record may still
@@ -72,6 +76,8 @@ __noinline int filter_verdict(void)
 		return 1;
 	ok = who_ok(gen, kind, r->pid, r->uid, r->gid, r->comm, r->cgroup_id) &&
 	     !(c->failed_only && r->ret >= 0);
+	if (ok && ((c->any_dims & DIM_CONTAINER) || c->ns_mode != NS_ANY))
+		ok = container_ok(c, gen, r->mntns, ft_cgns, bit);
 	if (ok && (c->any_dims & DIM_PATH)) {
 		ok = path_ok(s, c, gen, 0, r->str_len[0], bit);
 		if (!ok && (kind == FST_RENAME || kind == FST_LINK))
@@ -119,6 +125,7 @@ __noinline int emit_record(void)
 		return 0;
 	r = &s->rec;
 	kind = r->kind;
+	cg_note(r->cgroup_id);
 	if (filter_verdict()) {
 		host_paths();
 	} else if (s->path_miss && host_paths()) {
@@ -157,7 +164,8 @@ static __always_inline void emit(struct scratch *s)
 /* filter_test runs filter_verdict on a record described by the variables
  * below: the unit tests' way into the kernel-side filter logic, with
  * BPF_PROG_TEST_RUN. Never attached. */
-volatile __u32 ft_kind, ft_pid, ft_uid, ft_gid, ft_len, ft_len2, ft_verdict;
+volatile __u32 ft_kind, ft_pid, ft_uid, ft_gid, ft_len, ft_len2, ft_verdict, ft_mntns, ft_in_container;
+volatile __u8 ft_container[CG_ID_LEN / 2];
 volatile __s32 ft_ret;
 volatile __u64 ft_cgroup;
 volatile char ft_comm[FST_COMM_LEN];
@@ -169,10 +177,14 @@ int filter_test(void *ctx)
 {
 	struct scratch *s = get_scratch();
 	struct fst_record *r;
-	__u32 len = ft_len & 255, len2 = ft_len2 & 255;
+	__u32 len = ft_len & 255, len2 = ft_len2 & 255, zero = 0;
+	struct cg_last *l = bpf_map_lookup_elem(&cg_last_map, &zero);
 
-	if (!s)
+	if (!s || !l)
 		return 0;
+	l->cgid = ft_cgroup;
+	l->info.container = ft_in_container;
+	bpf_probe_read_kernel(l->info.id, sizeof(l->info.id), (void *)ft_container);
 	r = &s->rec;
 	r->kind = ft_kind;
 	r->pid = ft_pid;
@@ -180,6 +192,7 @@ int filter_test(void *ctx)
 	r->gid = ft_gid;
 	r->ret = ft_ret;
 	r->cgroup_id = ft_cgroup;
+	r->mntns = ft_mntns;
 	bpf_probe_read_kernel(r->comm, sizeof(r->comm), (void *)ft_comm);
 	bpf_probe_read_kernel(s->data, len, (void *)ft_path);
 	bpf_probe_read_kernel(&s->data[len], len2, (void *)ft_path2);

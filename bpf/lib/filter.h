@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
- * In-kernel filters: who (pid, uid, gid, comm, cgroup), what (event kind,
+ * In-kernel filters: who (pid, uid, gid, comm, cgroup, container, host or
+ * container namespaces: lib/container.h), what (event kind,
  * failed only) and where (path subtree). An unwanted event costs neither
  * ring space nor a wakeup.
  *
@@ -32,6 +33,7 @@ enum {
 	DIM_COMM = 1 << 3,
 	DIM_CGROUP = 1 << 4,
 	DIM_PATH = 1 << 5,
+	DIM_CONTAINER = 1 << 6,
 };
 
 struct filter_cfg {
@@ -39,6 +41,10 @@ struct filter_cfg {
 	__u32 include_dims;	/* dimensions with include entries */
 	__u32 any_dims;		/* dimensions with any entries */
 	__u32 failed_only;
+	__u32 ns_mode;		/* NS_* (lib/container.h) */
+	__u32 host_mntns;	/* the initial mount and cgroup namespaces' inodes */
+	__u32 host_cgns;
+	__u32 _pad;
 };
 
 struct filter_val {
@@ -176,7 +182,10 @@ static __always_inline bool who_ok(__u32 gen, __u32 kind, __u32 tgid, __u32 uid,
 	return true;
 }
 
-#define WHO_DIMS (DIM_PID | DIM_UID | DIM_GID | DIM_COMM | DIM_CGROUP)
+#define WHO_DIMS (DIM_PID | DIM_UID | DIM_GID | DIM_COMM | DIM_CGROUP | DIM_CONTAINER)
+
+/* lib/container.h: the container filters, for the current task. */
+static __always_inline bool container_ok_now(const struct filter_cfg *c, __u32 gen, __u32 bit);
 
 /* who_ok_now checks the current task, early, before any work on the event.
  * The final decision is taken again in emit. It asks the kernel only for
@@ -191,7 +200,7 @@ static __always_inline bool who_ok_now(__u32 kind)
 	if (!c)
 		return true;
 	if (c->kinds & (1U << (kind & 31))) {
-		if (!(c->any_dims & WHO_DIMS))
+		if (!(c->any_dims & WHO_DIMS) && !c->ns_mode)
 			return true;
 		if (c->any_dims & DIM_PID)
 			pt = bpf_get_current_pid_tgid();
@@ -199,7 +208,8 @@ static __always_inline bool who_ok_now(__u32 kind)
 			ug = bpf_get_current_uid_gid();
 		if (c->any_dims & DIM_CGROUP)
 			cgid = bpf_get_current_cgroup_id();
-		if (who_ok(gen, kind, pt >> 32, (__u32)ug, ug >> 32, NULL, cgid))
+		if (who_ok(gen, kind, pt >> 32, (__u32)ug, ug >> 32, NULL, cgid) &&
+		    container_ok_now(c, gen, 1U << (kind & 31)))
 			return true;
 	}
 	count_filtered(kind);

@@ -42,32 +42,34 @@ func (l *listFlag) Set(v string) error {
 }
 
 type config struct {
-	output      string
-	kinds       events.KindMask // the kinds to attach programs for (see traceKinds)
-	kindsGiven  bool            // -e was given
-	fileKinds   events.KindMask // the filter file's events: at start, 0 when absent
-	count       uint64
-	duration    time.Duration
-	ringSize    int
-	hookMode    string
-	filter      filters.Set
-	eachCall    events.KindMask
-	filterFile  string
-	metricsAddr string
-	webConfig   string
-	onLoss      string
-	quiet       bool
-	version     bool
-	command     []string
-	pidTree     []int // --pid-tree: these processes and their descendants
-	kill        bool  // stop COMMAND when tracing stops
-	readyFile   string
-	outputFile  string // --output-file: events go there, not to stdout
-	outputMax   int64  // --output-file-max-size: rotate before a file passes it; 0 never
-	outputKeep  int    // --output-file-count: rotated files kept
-	timeStyle   events.TimeStyle
-	color       string // auto, always, never
-	post        postFilter
+	output     string
+	kinds      events.KindMask // the kinds to attach programs for (see traceKinds)
+	kindsGiven bool            // -e was given
+	fileKinds  events.KindMask // the filter file's events: at start, 0 when absent
+	count      uint64
+	duration   time.Duration
+	ringSize   int
+	hookMode   string
+	filter     filters.Set
+	eachCall   events.KindMask
+	filterFile string
+	// --host-only, --containers-only
+	hostOnly, containersOnly bool
+	metricsAddr              string
+	webConfig                string
+	onLoss                   string
+	quiet                    bool
+	version                  bool
+	command                  []string
+	pidTree                  []int // --pid-tree: these processes and their descendants
+	kill                     bool  // stop COMMAND when tracing stops
+	readyFile                string
+	outputFile               string // --output-file: events go there, not to stdout
+	outputMax                int64  // --output-file-max-size: rotate before a file passes it; 0 never
+	outputKeep               int    // --output-file-count: rotated files kept
+	timeStyle                events.TimeStyle
+	color                    string // auto, always, never
+	post                     postFilter
 }
 
 const usageText = `Usage: fstrace [OPTIONS] [-- COMMAND [ARGS...]]
@@ -127,12 +129,18 @@ within one; the --exclude- forms drop what they match):
       --gid GROUP           group names or ids
       --comm NAME           process names (at most 15 bytes)
       --cgroup CGROUP       cgroup v2 paths (or ids)
+      --container ID        containers, by an id prefix of 12 to 64 hex
+                            digits (docker ps's short id will do)
+      --host-only           host processes only: outside any container's
+                            cgroup, in the initial cgroup and mount
+                            namespaces (those of pid 1)
+      --containers-only     all other processes
       --path PATH           the path and everything below it; for rename
                             and link either path counts, and for a process
                             in a container or chroot its host path too
       --failed              failed operations only
       --exclude-pid, --exclude-uid, --exclude-gid, --exclude-comm,
-      --exclude-cgroup, --exclude-path
+      --exclude-cgroup, --exclude-path, --exclude-container
       --filter-file FILE    more filters from a YAML or JSON file, added to
                             the flags' and read again on SIGHUP; its events:
                             are what is traced when -e is not given, and
@@ -188,7 +196,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&ringStr, "ring-size", "", "")
 	fs.StringVar(&cfg.hookMode, "hook-mode", "auto", "")
 	lists := map[string]*listFlag{}
-	for _, name := range []string{"pid", "uid", "gid", "comm", "cgroup", "path"} {
+	for _, name := range []string{"pid", "uid", "gid", "comm", "cgroup", "path", "container"} {
 		for _, n := range []string{name, "exclude-" + name} {
 			l := new(listFlag)
 			lists[n] = l
@@ -197,6 +205,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	failed := false
 	fs.BoolVar(&failed, "failed", false, "")
+	fs.BoolVar(&cfg.hostOnly, "host-only", false, "")
+	fs.BoolVar(&cfg.containersOnly, "containers-only", false, "")
 	fs.BoolVar(&cfg.post.succeeded, "succeeded", false, "")
 	fs.BoolVar(&cfg.post.changes, "changes", false, "")
 	var globs repeatFlag
@@ -545,7 +555,10 @@ func parseEvents(list string) (kinds, each events.KindMask, err error) {
 // buildFilter turns the filter flags into a filter set; a bad value is an
 // error naming the flag.
 func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
-	f := filters.Set{Failed: failed}
+	f := filters.Set{Failed: failed, HostOnly: cfg.hostOnly, ContainersOnly: cfg.containersOnly}
+	if f.HostOnly && f.ContainersOnly {
+		return errors.New("--host-only and --containers-only exclude each other")
+	}
 	for _, exclude := range []bool{false, true} {
 		flag := func(name string) (string, []string) {
 			if exclude {
@@ -573,6 +586,10 @@ func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
 			func() (string, error) {
 				n, v := flag("cgroup")
 				return n, filters.Add(&f.Cgroup, filters.ResolveCgroup, 0, exclude, v...)
+			},
+			func() (string, error) {
+				n, v := flag("container")
+				return n, filters.Add(&f.Container, filters.ParseContainerID, 0, exclude, v...)
 			},
 			func() (string, error) {
 				n, v := flag("path")

@@ -131,6 +131,7 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	ev.UID = ne.Uint32(raw[offUID:])
 	ev.GID = ne.Uint32(raw[offGID:])
 	ev.CgroupID = ne.Uint64(raw[offCgroupID:])
+	ev.MntNS = ne.Uint32(raw[offMntNS:])
 	ev.Ret = int32(ne.Uint32(raw[offRet:]))
 	ev.Flags = ne.Uint64(raw[offFlags:])
 
@@ -197,6 +198,48 @@ func fsPath(s string) FSPath {
 	}
 	dev := binary.NativeEndian.Uint32([]byte(s[:4]))
 	return FSPath{Dev: unix.Mkdev(dev>>20, dev&(1<<20-1)), Path: s[4:]}
+}
+
+// CgroupRecord is a record the kernel writes on the first sight of a
+// cgroup, before the first event from it in the same ring: not an event.
+type CgroupRecord struct {
+	ID        uint64 // cgroup v2 id, as Event.CgroupID
+	Path      string // "/system.slice/docker-<id>.scope"
+	Truncated bool   // the path was too deep or too long: its top is missing
+}
+
+// IsCgroupRecord reports whether raw is a cgroup record rather than an
+// event.
+func IsCgroupRecord(raw []byte) bool {
+	return len(raw) >= HeaderSize && binary.NativeEndian.Uint16(raw[offKind:]) == recCgroup
+}
+
+// DecodeCgroup decodes a cgroup record. The kernel writes the names leaf
+// first, each followed by '/'; Path has them root first.
+func DecodeCgroup(raw []byte) (CgroupRecord, error) {
+	if !IsCgroupRecord(raw) {
+		return CgroupRecord{}, fmt.Errorf("%w: not a cgroup record", ErrCorruptRecord)
+	}
+	ne := binary.NativeEndian
+	n := int(ne.Uint16(raw[offStrLen:]))
+	if len(raw) != HeaderSize+n {
+		return CgroupRecord{}, fmt.Errorf("%w: cgroup record of %d bytes, header and names need %d", ErrCorruptRecord, len(raw), HeaderSize+n)
+	}
+	names := bytes.Split(bytes.TrimSuffix(raw[HeaderSize:], []byte{'/'}), []byte{'/'})
+	var p []byte
+	for i := len(names) - 1; i >= 0; i-- {
+		if len(names[i]) > 0 {
+			p = append(append(p, '/'), names[i]...)
+		}
+	}
+	if len(p) == 0 {
+		p = []byte{'/'}
+	}
+	return CgroupRecord{
+		ID:        ne.Uint64(raw[offCgroupID:]),
+		Path:      string(p),
+		Truncated: ne.Uint16(raw[offRflags:])&rfPathTrunc != 0,
+	}, nil
 }
 
 // view returns the n bytes of b at off as a string sharing b's memory.

@@ -27,6 +27,19 @@ type Event struct {
 	UID, GID       uint32
 	Comm           string
 	CgroupID       uint64
+	// Who, for a containerised process (pkg/container): ContainerID is
+	// the full 64-hex id, ContainerRuntime docker, containerd, cri-o,
+	// podman or cgroup, PodUID the Kubernetes pod's uid (dashed) where
+	// the cgroup path is a Kubernetes one. They are empty for a host
+	// process. The Tracer sets them; Decode does not.
+	ContainerID      string
+	ContainerRuntime string
+	PodUID           string
+	// MntNS is the inode of the process's mount namespace, as lsns shows
+	// it. Decode always sets it; the Tracer keeps it only where the event
+	// has a ContainerID or the namespace is not the initial one (the
+	// mount namespace of pid 1), and sets 0 otherwise.
+	MntNS uint32
 	// Names (Path, NewPath, Target, Source, Comm) hold the kernel's bytes
 	// as they are, valid UTF-8 or not.
 	Path             string

@@ -15,7 +15,11 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // The field names and their order are a public contract:
 //
 //	time       RFC 3339 UTC, nine fractional digits
-//	seq event pid tid ppid uid gid comm cgroup_id path ret
+//	seq event pid tid ppid uid gid comm cgroup_id
+//	container_id container_runtime pod_uid   only for a containerised process, pod_uid
+//	           only in Kubernetes (see Event)
+//	mntns      with a container_id, or where the mount namespace is not the initial one
+//	path ret
 //	host_path  after path, only for a process whose root or mount namespace
 //	           is not the host's, and only where the file's filesystem is
 //	           mounted on the host: the file's path from the host's root
@@ -60,6 +64,8 @@ type JSONEncoder struct {
 type whoKey struct {
 	pid, tid, ppid, uid, gid uint32
 	cgroup                   uint64
+	container, runtime, pod  string
+	mntns                    uint32
 	commLen                  int
 	comm                     [CommLen]byte
 	valid                    bool
@@ -77,13 +83,15 @@ func (c *JSONEncoder) Append(dst []byte, e *Event) []byte { return appendJSON(ds
 func (c *JSONEncoder) appendWho(dst []byte, e *Event) []byte {
 	w := &c.who
 	if w.valid && w.pid == e.PID && w.tid == e.TID && w.ppid == e.PPID && w.uid == e.UID &&
-		w.gid == e.GID && w.cgroup == e.CgroupID && string(w.comm[:w.commLen]) == e.Comm {
+		w.gid == e.GID && w.cgroup == e.CgroupID && string(w.comm[:w.commLen]) == e.Comm &&
+		w.mntns == e.MntNS && w.container == e.ContainerID && w.runtime == e.ContainerRuntime && w.pod == e.PodUID {
 		return append(dst, c.whoJSON...)
 	}
 	start := len(dst)
 	dst = appendWho(dst, e)
 	if len(e.Comm) <= CommLen {
-		*w = whoKey{pid: e.PID, tid: e.TID, ppid: e.PPID, uid: e.UID, gid: e.GID, cgroup: e.CgroupID, valid: true}
+		*w = whoKey{pid: e.PID, tid: e.TID, ppid: e.PPID, uid: e.UID, gid: e.GID, cgroup: e.CgroupID,
+			container: e.ContainerID, runtime: e.ContainerRuntime, pod: e.PodUID, mntns: e.MntNS, valid: true}
 		w.commLen = copy(w.comm[:], e.Comm)
 		c.whoJSON = append(c.whoJSON[:0], dst[start:]...)
 	}
@@ -119,7 +127,7 @@ func (c *JSONEncoder) appendOpenFlags(dst []byte, v uint64) []byte {
 	return dst
 }
 
-// appendWho appends the fields from pid to cgroup_id.
+// appendWho appends the fields from pid to mntns.
 func appendWho(dst []byte, e *Event) []byte {
 	dst = jsonUint(dst, "pid", uint64(e.PID))
 	dst = jsonUint(dst, "tid", uint64(e.TID))
@@ -127,7 +135,18 @@ func appendWho(dst []byte, e *Event) []byte {
 	dst = jsonUint(dst, "uid", uint64(e.UID))
 	dst = jsonUint(dst, "gid", uint64(e.GID))
 	dst = jsonName(dst, "comm", e.Comm)
-	return jsonUint(dst, "cgroup_id", e.CgroupID)
+	dst = jsonUint(dst, "cgroup_id", e.CgroupID)
+	if e.ContainerID != "" {
+		dst = jsonString(dst, "container_id", e.ContainerID)
+		dst = jsonString(dst, "container_runtime", e.ContainerRuntime)
+		if e.PodUID != "" {
+			dst = jsonString(dst, "pod_uid", e.PodUID)
+		}
+	}
+	if e.MntNS != 0 {
+		dst = jsonUint(dst, "mntns", uint64(e.MntNS))
+	}
+	return dst
 }
 
 // appendJSON is AppendJSON, with c's copies of what repeats where c is

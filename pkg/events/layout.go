@@ -46,7 +46,7 @@ const (
 	offStrLen    = 144 // __u16 str_len[5]
 	offCPU       = 154 // __u16 cpu
 	offComm      = 156 // char comm[16]
-	offPad       = 172 // __u32 _pad[1], up to 176
+	offMntNS     = 172 // __u32 mntns, up to 176
 )
 
 // enum fst_rflag.
@@ -59,6 +59,11 @@ const (
 	rfPathUnk    = 1 << 5
 	rfPath2Unk   = 1 << 6
 	rfHostFilter = 1 << 7
+)
+
+// Kinds of records that are not events (enum fst_rec_kind).
+const (
+	recCgroup = 64 // FST_REC_CGROUP
 )
 
 // Kind is the type of a filesystem event (enum fst_kind).

@@ -81,7 +81,9 @@ func AppendTextIn(dst []byte, e *Event, loc *time.Location) []byte {
 // details of the kind: "path -> new_path" for rename and link (the arrow
 // always points from the old name to the new one), "path target=T" for
 // symlink, "source on path type fstype" for mount, and key=value pairs such
-// as flags=O_RDONLY or mode=0644.
+// as flags=O_RDONLY or mode=0644; last, for a containerised process,
+// container=ID (the 12-digit short id docker ps shows), then pod=UID in
+// Kubernetes, and mntns=N where Event.MntNS is set.
 //
 // Names (paths, symlink targets, mount sources and types, comm) are
 // quoted as `ls --quoting-style=shell-escape` does when they hold anything
@@ -163,6 +165,19 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 		if e.OpenedForWrite {
 			dst = append(dst, " opened_for_write"...)
 		}
+	}
+	if e.ContainerID != "" {
+		id := e.ContainerID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		dst = append(append(dst, " container="...), id...)
+		if e.PodUID != "" {
+			dst = append(append(dst, " pod="...), e.PodUID...)
+		}
+	}
+	if e.MntNS != 0 {
+		dst = strconv.AppendUint(append(dst, " mntns="...), uint64(e.MntNS), 10)
 	}
 	return append(dst, '\n')
 }

@@ -21,12 +21,18 @@ import (
 //	comm: [{value: nginx, events: [open]}]
 //	path: [/etc, /var/log]
 //	exclude_comm: [sshd]
+//	container: [4f7c1a2b3c4d]     # id prefixes of 12 to 64 hex digits
+//	host_only: true               # or containers_only: true
 //
-// Keys: events, failed, and pid, uid, gid, comm, cgroup, path with their
-// exclude_ forms. A list item is a value, or {value, events, exclude}.
+// Keys: events, failed, host_only, containers_only, and pid, uid, gid,
+// comm, cgroup, path, container with their exclude_ forms. A list item is
+// a value, or {value, events, exclude}.
 type fileSpec struct {
 	Events kindList `json:"events"`
 	Failed bool     `json:"failed"`
+
+	HostOnly       bool `json:"host_only"`
+	ContainersOnly bool `json:"containers_only"`
 
 	PID    []item `json:"pid"`
 	UID    []item `json:"uid"`
@@ -34,6 +40,9 @@ type fileSpec struct {
 	Comm   []item `json:"comm"`
 	Cgroup []item `json:"cgroup"`
 	Path   []item `json:"path"`
+
+	Container        []item `json:"container"`
+	ExcludeContainer []item `json:"exclude_container"`
 
 	ExcludePID    []item `json:"exclude_pid"`
 	ExcludeUID    []item `json:"exclude_uid"`
@@ -108,7 +117,7 @@ func Parse(data []byte) (Set, error) {
 			return Set{}, err
 		}
 	}
-	s := Set{Events: events.KindMask(f.Events), Failed: f.Failed}
+	s := Set{Events: events.KindMask(f.Events), Failed: f.Failed, HostOnly: f.HostOnly, ContainersOnly: f.ContainersOnly}
 	add := func(fn func(it item, exclude bool) error, lists ...[]item) {
 		for i, list := range lists {
 			for _, it := range list {
@@ -124,6 +133,7 @@ func Parse(data []byte) (Set, error) {
 	add(func(it item, x bool) error { return Add(&s.Comm, CheckComm, it.Events, x, it.Value) }, f.Comm, f.ExcludeComm)
 	add(func(it item, x bool) error { return Add(&s.Cgroup, ResolveCgroup, it.Events, x, it.Value) }, f.Cgroup, f.ExcludeCgroup)
 	add(func(it item, x bool) error { return Add(&s.Path, CleanPath, it.Events, x, it.Value) }, f.Path, f.ExcludePath)
+	add(func(it item, x bool) error { return Add(&s.Container, ParseContainerID, it.Events, x, it.Value) }, f.Container, f.ExcludeContainer)
 	if err != nil {
 		return Set{}, err
 	}

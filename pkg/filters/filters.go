@@ -39,6 +39,15 @@ type Set struct {
 	Comm   []Rule[string]
 	Cgroup []Rule[uint64] // cgroup v2 ids
 	Path   []Rule[string] // absolute, cleaned
+	// Container: container id prefixes, 12 to 64 lowercase hex digits
+	// (ParseContainerID). An include keeps only events of the containers
+	// named; a host process is in none.
+	Container []Rule[string]
+
+	// HostOnly keeps the events of host processes only: outside any
+	// container cgroup, in the initial cgroup and mount namespaces.
+	// ContainersOnly keeps all the others. At most one may be set.
+	HostOnly, ContainersOnly bool
 }
 
 // Merge returns s with o's rules added; Events keeps what both keep, Failed
@@ -52,6 +61,9 @@ func (s Set) Merge(o Set) Set {
 		out.Events = s.Events & o.Events
 	}
 	out.Failed = s.Failed || o.Failed
+	out.HostOnly = s.HostOnly || o.HostOnly
+	out.ContainersOnly = s.ContainersOnly || o.ContainersOnly
+	out.Container = append(append([]Rule[string](nil), s.Container...), o.Container...)
 	out.PID = append(append([]Rule[uint32](nil), s.PID...), o.PID...)
 	out.UID = append(append([]Rule[uint32](nil), s.UID...), o.UID...)
 	out.GID = append(append([]Rule[uint32](nil), s.GID...), o.GID...)
@@ -63,6 +75,20 @@ func (s Set) Merge(o Set) Set {
 
 // Validate checks the values the kernel cannot take.
 func (s Set) Validate() error {
+	if s.HostOnly && s.ContainersOnly {
+		return errors.New("host-only and containers-only exclude each other")
+	}
+	short := map[string]string{} // the kernel's key: the first 12 digits
+	for _, r := range s.Container {
+		if _, err := ParseContainerID(r.Value); err != nil {
+			return err
+		}
+		k := r.Value[:MinContainerID]
+		if o, ok := short[k]; ok && o != r.Value {
+			return fmt.Errorf("container ids %s and %s: two prefixes that share their first %d digits are not supported", o, r.Value, MinContainerID)
+		}
+		short[k] = r.Value
+	}
 	for _, r := range s.Comm {
 		if r.Value == "" || len(r.Value) > MaxCommLen {
 			return fmt.Errorf("comm %q: want 1 to %d bytes", r.Value, MaxCommLen)
@@ -90,6 +116,25 @@ func Add[T comparable](dst *[]Rule[T], resolve func(string) (T, error), ev event
 		*dst = append(*dst, Rule[T]{Value: x, Events: ev, Exclude: exclude})
 	}
 	return nil
+}
+
+// MinContainerID is the shortest container id prefix taken: the short id
+// docker ps shows.
+const MinContainerID = 12
+
+// ParseContainerID accepts a container id or a prefix of one of at least
+// MinContainerID hex digits, and returns it in lower case.
+func ParseContainerID(s string) (string, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if len(t) < MinContainerID || len(t) > 64 {
+		return "", fmt.Errorf("container id %q: want %d to 64 hex digits", s, MinContainerID)
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", fmt.Errorf("container id %q: want %d to 64 hex digits", s, MinContainerID)
+		}
+	}
+	return t, nil
 }
 
 // CheckComm accepts a process name the kernel can hold.

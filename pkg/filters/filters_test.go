@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -95,4 +96,30 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse returned a set that does not validate: %v", err)
 		}
 	})
+}
+
+func TestContainerFilters(t *testing.T) {
+	const id = "4f7c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+	s, err := Parse([]byte("container: [4F7C1A2B3C4D]\nexclude_container: [" + id + "]\nhost_only: false\ncontainers_only: true\n"))
+	if err == nil {
+		err = errors.New("accepted two prefixes sharing their first 12 digits")
+	}
+	if !strings.Contains(err.Error(), "first 12 digits") {
+		t.Fatal(err)
+	}
+	s, err = Parse([]byte("container: [4F7C1A2B3C4D]\ncontainers_only: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Container) != 1 || s.Container[0].Value != "4f7c1a2b3c4d" || !s.ContainersOnly || s.HostOnly {
+		t.Errorf("parsed %+v", s)
+	}
+	for _, bad := range []string{"4f7c1a2b3c4", id + "0", "4f7c1a2b3c4g", ""} {
+		if _, err := ParseContainerID(bad); err == nil {
+			t.Errorf("ParseContainerID(%q) accepted", bad)
+		}
+	}
+	if err := (Set{HostOnly: true, ContainersOnly: true}).Validate(); err == nil {
+		t.Error("host-only with containers-only validated")
+	}
 }

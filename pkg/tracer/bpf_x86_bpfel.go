@@ -13,6 +13,28 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type bpfCgInfo struct {
+	_         structs.HostLayout
+	Id        [32]uint8
+	Container uint32
+	Pad       uint32
+}
+
+type bpfCgLast struct {
+	_    structs.HostLayout
+	Cgid uint64
+	Info bpfCgInfo
+}
+
+type bpfCgScratch struct {
+	_    structs.HostLayout
+	Kn   uint64
+	Pos  uint32
+	Cand int32
+	Rec  bpfFstRecord
+	Data [8192]int8
+}
+
 type bpfCgroupKey struct {
 	_   structs.HostLayout
 	Gen uint32
@@ -33,6 +55,20 @@ type bpfCreatMark struct {
 	Pad    uint32
 }
 
+type bpfCtrKey struct {
+	_      structs.HostLayout
+	Gen    uint32
+	Pad    uint32
+	Prefix uint64
+}
+
+type bpfCtrVal struct {
+	_    structs.HostLayout
+	V    bpfFilterVal
+	Want [4]uint64
+	Mask [4]uint64
+}
+
 type bpfFileStats struct {
 	_            structs.HostLayout
 	BytesRead    uint64
@@ -47,6 +83,10 @@ type bpfFilterCfg struct {
 	IncludeDims uint32
 	AnyDims     uint32
 	FailedOnly  uint32
+	NsMode      uint32
+	HostMntns   uint32
+	HostCgns    uint32
+	Pad         uint32
 }
 
 type bpfFilterVal struct {
@@ -86,7 +126,7 @@ type bpfFstRecord struct {
 	StrLen    [5]uint16
 	Cpu       uint16
 	Comm      [16]int8
-	Pad       [1]uint32
+	Mntns     uint32
 }
 
 type bpfIdKey struct {
@@ -177,12 +217,17 @@ type bpfScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	bpfMapCgLastMap              = "cg_last_map"
+	bpfMapCgLost                 = "cg_lost"
+	bpfMapCgScratchMap           = "cg_scratch_map"
+	bpfMapCgSeen                 = "cg_seen"
 	bpfMapCpuSeq                 = "cpu_seq"
 	bpfMapCreatMarks             = "creat_marks"
 	bpfMapFileStats              = "file_stats"
 	bpfMapFilterCfgs             = "filter_cfgs"
 	bpfMapFilterCgroup           = "filter_cgroup"
 	bpfMapFilterComm             = "filter_comm"
+	bpfMapFilterContainer        = "filter_container"
 	bpfMapFilterGid              = "filter_gid"
 	bpfMapFilterPath             = "filter_path"
 	bpfMapFilterPid              = "filter_pid"
@@ -366,18 +411,23 @@ const (
 	bpfVarFilterGen              = "filter_gen"
 	bpfVarFmodeCreated           = "fmode_created"
 	bpfVarFollowMode             = "follow_mode"
+	bpfVarFtCgns                 = "ft_cgns"
 	bpfVarFtCgroup               = "ft_cgroup"
 	bpfVarFtComm                 = "ft_comm"
+	bpfVarFtContainer            = "ft_container"
 	bpfVarFtGid                  = "ft_gid"
+	bpfVarFtInContainer          = "ft_in_container"
 	bpfVarFtKind                 = "ft_kind"
 	bpfVarFtLen                  = "ft_len"
 	bpfVarFtLen2                 = "ft_len2"
+	bpfVarFtMntns                = "ft_mntns"
 	bpfVarFtPath                 = "ft_path"
 	bpfVarFtPath2                = "ft_path2"
 	bpfVarFtPid                  = "ft_pid"
 	bpfVarFtRet                  = "ft_ret"
 	bpfVarFtUid                  = "ft_uid"
 	bpfVarFtVerdict              = "ft_verdict"
+	bpfVarHexv                   = "hexv"
 	bpfVarHostRootD              = "host_root_d"
 	bpfVarHostRootM              = "host_root_m"
 	bpfVarHostRootMnt            = "host_root_mnt"
@@ -607,26 +657,31 @@ type bpfProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfMapSpecs struct {
-	CpuSeq        *ebpf.MapSpec `ebpf:"cpu_seq"`
-	CreatMarks    *ebpf.MapSpec `ebpf:"creat_marks"`
-	FileStats     *ebpf.MapSpec `ebpf:"file_stats"`
-	FilterCfgs    *ebpf.MapSpec `ebpf:"filter_cfgs"`
-	FilterCgroup  *ebpf.MapSpec `ebpf:"filter_cgroup"`
-	FilterComm    *ebpf.MapSpec `ebpf:"filter_comm"`
-	FilterGid     *ebpf.MapSpec `ebpf:"filter_gid"`
-	FilterPath    *ebpf.MapSpec `ebpf:"filter_path"`
-	FilterPid     *ebpf.MapSpec `ebpf:"filter_pid"`
-	FilterUid     *ebpf.MapSpec `ebpf:"filter_uid"`
-	Filtered      *ebpf.MapSpec `ebpf:"filtered"`
-	Followed      *ebpf.MapSpec `ebpf:"followed"`
-	InflightOps   *ebpf.MapSpec `ebpf:"inflight_ops"`
-	InflightStage *ebpf.MapSpec `ebpf:"inflight_stage"`
-	Kargs         *ebpf.MapSpec `ebpf:"kargs"`
-	Lost          *ebpf.MapSpec `ebpf:"lost"`
-	Rings         *ebpf.MapSpec `ebpf:"rings"`
-	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
-	SysMarks      *ebpf.MapSpec `ebpf:"sys_marks"`
-	SysRecovered  *ebpf.MapSpec `ebpf:"sys_recovered"`
+	CgLastMap       *ebpf.MapSpec `ebpf:"cg_last_map"`
+	CgLost          *ebpf.MapSpec `ebpf:"cg_lost"`
+	CgScratchMap    *ebpf.MapSpec `ebpf:"cg_scratch_map"`
+	CgSeen          *ebpf.MapSpec `ebpf:"cg_seen"`
+	CpuSeq          *ebpf.MapSpec `ebpf:"cpu_seq"`
+	CreatMarks      *ebpf.MapSpec `ebpf:"creat_marks"`
+	FileStats       *ebpf.MapSpec `ebpf:"file_stats"`
+	FilterCfgs      *ebpf.MapSpec `ebpf:"filter_cfgs"`
+	FilterCgroup    *ebpf.MapSpec `ebpf:"filter_cgroup"`
+	FilterComm      *ebpf.MapSpec `ebpf:"filter_comm"`
+	FilterContainer *ebpf.MapSpec `ebpf:"filter_container"`
+	FilterGid       *ebpf.MapSpec `ebpf:"filter_gid"`
+	FilterPath      *ebpf.MapSpec `ebpf:"filter_path"`
+	FilterPid       *ebpf.MapSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.MapSpec `ebpf:"filter_uid"`
+	Filtered        *ebpf.MapSpec `ebpf:"filtered"`
+	Followed        *ebpf.MapSpec `ebpf:"followed"`
+	InflightOps     *ebpf.MapSpec `ebpf:"inflight_ops"`
+	InflightStage   *ebpf.MapSpec `ebpf:"inflight_stage"`
+	Kargs           *ebpf.MapSpec `ebpf:"kargs"`
+	Lost            *ebpf.MapSpec `ebpf:"lost"`
+	Rings           *ebpf.MapSpec `ebpf:"rings"`
+	ScratchMap      *ebpf.MapSpec `ebpf:"scratch_map"`
+	SysMarks        *ebpf.MapSpec `ebpf:"sys_marks"`
+	SysRecovered    *ebpf.MapSpec `ebpf:"sys_recovered"`
 }
 
 // bpfVariableSpecs contains global variables before they are loaded into the kernel.
@@ -638,18 +693,23 @@ type bpfVariableSpecs struct {
 	FilterGen          *ebpf.VariableSpec `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
 	FollowMode         *ebpf.VariableSpec `ebpf:"follow_mode"`
+	FtCgns             *ebpf.VariableSpec `ebpf:"ft_cgns"`
 	FtCgroup           *ebpf.VariableSpec `ebpf:"ft_cgroup"`
 	FtComm             *ebpf.VariableSpec `ebpf:"ft_comm"`
+	FtContainer        *ebpf.VariableSpec `ebpf:"ft_container"`
 	FtGid              *ebpf.VariableSpec `ebpf:"ft_gid"`
+	FtInContainer      *ebpf.VariableSpec `ebpf:"ft_in_container"`
 	FtKind             *ebpf.VariableSpec `ebpf:"ft_kind"`
 	FtLen              *ebpf.VariableSpec `ebpf:"ft_len"`
 	FtLen2             *ebpf.VariableSpec `ebpf:"ft_len2"`
+	FtMntns            *ebpf.VariableSpec `ebpf:"ft_mntns"`
 	FtPath             *ebpf.VariableSpec `ebpf:"ft_path"`
 	FtPath2            *ebpf.VariableSpec `ebpf:"ft_path2"`
 	FtPid              *ebpf.VariableSpec `ebpf:"ft_pid"`
 	FtRet              *ebpf.VariableSpec `ebpf:"ft_ret"`
 	FtUid              *ebpf.VariableSpec `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.VariableSpec `ebpf:"ft_verdict"`
+	Hexv               *ebpf.VariableSpec `ebpf:"hexv"`
 	HostRootD          *ebpf.VariableSpec `ebpf:"host_root_d"`
 	HostRootM          *ebpf.VariableSpec `ebpf:"host_root_m"`
 	HostRootMnt        *ebpf.VariableSpec `ebpf:"host_root_mnt"`
@@ -687,36 +747,46 @@ func (o *bpfObjects) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfMaps struct {
-	CpuSeq        *ebpf.Map `ebpf:"cpu_seq"`
-	CreatMarks    *ebpf.Map `ebpf:"creat_marks"`
-	FileStats     *ebpf.Map `ebpf:"file_stats"`
-	FilterCfgs    *ebpf.Map `ebpf:"filter_cfgs"`
-	FilterCgroup  *ebpf.Map `ebpf:"filter_cgroup"`
-	FilterComm    *ebpf.Map `ebpf:"filter_comm"`
-	FilterGid     *ebpf.Map `ebpf:"filter_gid"`
-	FilterPath    *ebpf.Map `ebpf:"filter_path"`
-	FilterPid     *ebpf.Map `ebpf:"filter_pid"`
-	FilterUid     *ebpf.Map `ebpf:"filter_uid"`
-	Filtered      *ebpf.Map `ebpf:"filtered"`
-	Followed      *ebpf.Map `ebpf:"followed"`
-	InflightOps   *ebpf.Map `ebpf:"inflight_ops"`
-	InflightStage *ebpf.Map `ebpf:"inflight_stage"`
-	Kargs         *ebpf.Map `ebpf:"kargs"`
-	Lost          *ebpf.Map `ebpf:"lost"`
-	Rings         *ebpf.Map `ebpf:"rings"`
-	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
-	SysMarks      *ebpf.Map `ebpf:"sys_marks"`
-	SysRecovered  *ebpf.Map `ebpf:"sys_recovered"`
+	CgLastMap       *ebpf.Map `ebpf:"cg_last_map"`
+	CgLost          *ebpf.Map `ebpf:"cg_lost"`
+	CgScratchMap    *ebpf.Map `ebpf:"cg_scratch_map"`
+	CgSeen          *ebpf.Map `ebpf:"cg_seen"`
+	CpuSeq          *ebpf.Map `ebpf:"cpu_seq"`
+	CreatMarks      *ebpf.Map `ebpf:"creat_marks"`
+	FileStats       *ebpf.Map `ebpf:"file_stats"`
+	FilterCfgs      *ebpf.Map `ebpf:"filter_cfgs"`
+	FilterCgroup    *ebpf.Map `ebpf:"filter_cgroup"`
+	FilterComm      *ebpf.Map `ebpf:"filter_comm"`
+	FilterContainer *ebpf.Map `ebpf:"filter_container"`
+	FilterGid       *ebpf.Map `ebpf:"filter_gid"`
+	FilterPath      *ebpf.Map `ebpf:"filter_path"`
+	FilterPid       *ebpf.Map `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Map `ebpf:"filter_uid"`
+	Filtered        *ebpf.Map `ebpf:"filtered"`
+	Followed        *ebpf.Map `ebpf:"followed"`
+	InflightOps     *ebpf.Map `ebpf:"inflight_ops"`
+	InflightStage   *ebpf.Map `ebpf:"inflight_stage"`
+	Kargs           *ebpf.Map `ebpf:"kargs"`
+	Lost            *ebpf.Map `ebpf:"lost"`
+	Rings           *ebpf.Map `ebpf:"rings"`
+	ScratchMap      *ebpf.Map `ebpf:"scratch_map"`
+	SysMarks        *ebpf.Map `ebpf:"sys_marks"`
+	SysRecovered    *ebpf.Map `ebpf:"sys_recovered"`
 }
 
 func (m *bpfMaps) Close() error {
 	return _BpfClose(
+		m.CgLastMap,
+		m.CgLost,
+		m.CgScratchMap,
+		m.CgSeen,
 		m.CpuSeq,
 		m.CreatMarks,
 		m.FileStats,
 		m.FilterCfgs,
 		m.FilterCgroup,
 		m.FilterComm,
+		m.FilterContainer,
 		m.FilterGid,
 		m.FilterPath,
 		m.FilterPid,
@@ -743,18 +813,23 @@ type bpfVariables struct {
 	FilterGen          *ebpf.Variable `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
 	FollowMode         *ebpf.Variable `ebpf:"follow_mode"`
+	FtCgns             *ebpf.Variable `ebpf:"ft_cgns"`
 	FtCgroup           *ebpf.Variable `ebpf:"ft_cgroup"`
 	FtComm             *ebpf.Variable `ebpf:"ft_comm"`
+	FtContainer        *ebpf.Variable `ebpf:"ft_container"`
 	FtGid              *ebpf.Variable `ebpf:"ft_gid"`
+	FtInContainer      *ebpf.Variable `ebpf:"ft_in_container"`
 	FtKind             *ebpf.Variable `ebpf:"ft_kind"`
 	FtLen              *ebpf.Variable `ebpf:"ft_len"`
 	FtLen2             *ebpf.Variable `ebpf:"ft_len2"`
+	FtMntns            *ebpf.Variable `ebpf:"ft_mntns"`
 	FtPath             *ebpf.Variable `ebpf:"ft_path"`
 	FtPath2            *ebpf.Variable `ebpf:"ft_path2"`
 	FtPid              *ebpf.Variable `ebpf:"ft_pid"`
 	FtRet              *ebpf.Variable `ebpf:"ft_ret"`
 	FtUid              *ebpf.Variable `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.Variable `ebpf:"ft_verdict"`
+	Hexv               *ebpf.Variable `ebpf:"hexv"`
 	HostRootD          *ebpf.Variable `ebpf:"host_root_d"`
 	HostRootM          *ebpf.Variable `ebpf:"host_root_m"`
 	HostRootMnt        *ebpf.Variable `ebpf:"host_root_mnt"`

@@ -13,6 +13,60 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type bpfloopCgInfo struct {
+	_         structs.HostLayout
+	Id        [32]uint8
+	Container uint32
+	Pad       uint32
+}
+
+type bpfloopCgLast struct {
+	_    structs.HostLayout
+	Cgid uint64
+	Info bpfloopCgInfo
+}
+
+type bpfloopCgScratch struct {
+	_    structs.HostLayout
+	Kn   uint64
+	Pos  uint32
+	Cand int32
+	Rec  struct {
+		_         structs.HostLayout
+		TsNs      uint64
+		CpuSeq    uint64
+		CgroupId  uint64
+		Ino       uint64
+		Flags     uint64
+		Size      uint64
+		Offset    uint64
+		Bytes     uint64
+		Bytes2    uint64
+		AtimeSec  int64
+		MtimeSec  int64
+		AtimeNsec uint32
+		MtimeNsec uint32
+		Pid       uint32
+		Tid       uint32
+		Ppid      uint32
+		Uid       uint32
+		Gid       uint32
+		Dev       uint32
+		Mode      uint32
+		AttrUid   uint32
+		AttrGid   uint32
+		AttrMask  uint32
+		Ret       int32
+		Kind      uint16
+		Rflags    uint16
+		StrLen    [5]uint16
+		Cpu       uint16
+		Comm      [16]int8
+		Mntns     uint32
+	}
+	Data [8192]int8
+}
+
 type bpfloopCgroupKey struct {
 	_   structs.HostLayout
 	Gen uint32
@@ -33,6 +87,20 @@ type bpfloopCreatMark struct {
 	Pad    uint32
 }
 
+type bpfloopCtrKey struct {
+	_      structs.HostLayout
+	Gen    uint32
+	Pad    uint32
+	Prefix uint64
+}
+
+type bpfloopCtrVal struct {
+	_    structs.HostLayout
+	V    bpfloopFilterVal
+	Want [4]uint64
+	Mask [4]uint64
+}
+
 type bpfloopFileStats struct {
 	_            structs.HostLayout
 	BytesRead    uint64
@@ -47,6 +115,10 @@ type bpfloopFilterCfg struct {
 	IncludeDims uint32
 	AnyDims     uint32
 	FailedOnly  uint32
+	NsMode      uint32
+	HostMntns   uint32
+	HostCgns    uint32
+	Pad         uint32
 }
 
 type bpfloopFilterVal struct {
@@ -165,7 +237,7 @@ type bpfloopScratch struct {
 		StrLen    [5]uint16
 		Cpu       uint16
 		Comm      [16]int8
-		Pad       [1]uint32
+		Mntns     uint32
 	}
 	Data [16384]int8
 	Tmp  [8192]int8
@@ -175,12 +247,17 @@ type bpfloopScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	bpfloopMapCgLastMap              = "cg_last_map"
+	bpfloopMapCgLost                 = "cg_lost"
+	bpfloopMapCgScratchMap           = "cg_scratch_map"
+	bpfloopMapCgSeen                 = "cg_seen"
 	bpfloopMapCpuSeq                 = "cpu_seq"
 	bpfloopMapCreatMarks             = "creat_marks"
 	bpfloopMapFileStats              = "file_stats"
 	bpfloopMapFilterCfgs             = "filter_cfgs"
 	bpfloopMapFilterCgroup           = "filter_cgroup"
 	bpfloopMapFilterComm             = "filter_comm"
+	bpfloopMapFilterContainer        = "filter_container"
 	bpfloopMapFilterGid              = "filter_gid"
 	bpfloopMapFilterPath             = "filter_path"
 	bpfloopMapFilterPid              = "filter_pid"
@@ -364,18 +441,23 @@ const (
 	bpfloopVarFilterGen              = "filter_gen"
 	bpfloopVarFmodeCreated           = "fmode_created"
 	bpfloopVarFollowMode             = "follow_mode"
+	bpfloopVarFtCgns                 = "ft_cgns"
 	bpfloopVarFtCgroup               = "ft_cgroup"
 	bpfloopVarFtComm                 = "ft_comm"
+	bpfloopVarFtContainer            = "ft_container"
 	bpfloopVarFtGid                  = "ft_gid"
+	bpfloopVarFtInContainer          = "ft_in_container"
 	bpfloopVarFtKind                 = "ft_kind"
 	bpfloopVarFtLen                  = "ft_len"
 	bpfloopVarFtLen2                 = "ft_len2"
+	bpfloopVarFtMntns                = "ft_mntns"
 	bpfloopVarFtPath                 = "ft_path"
 	bpfloopVarFtPath2                = "ft_path2"
 	bpfloopVarFtPid                  = "ft_pid"
 	bpfloopVarFtRet                  = "ft_ret"
 	bpfloopVarFtUid                  = "ft_uid"
 	bpfloopVarFtVerdict              = "ft_verdict"
+	bpfloopVarHexv                   = "hexv"
 	bpfloopVarHostRootD              = "host_root_d"
 	bpfloopVarHostRootM              = "host_root_m"
 	bpfloopVarHostRootMnt            = "host_root_mnt"
@@ -605,26 +687,31 @@ type bpfloopProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfloopMapSpecs struct {
-	CpuSeq        *ebpf.MapSpec `ebpf:"cpu_seq"`
-	CreatMarks    *ebpf.MapSpec `ebpf:"creat_marks"`
-	FileStats     *ebpf.MapSpec `ebpf:"file_stats"`
-	FilterCfgs    *ebpf.MapSpec `ebpf:"filter_cfgs"`
-	FilterCgroup  *ebpf.MapSpec `ebpf:"filter_cgroup"`
-	FilterComm    *ebpf.MapSpec `ebpf:"filter_comm"`
-	FilterGid     *ebpf.MapSpec `ebpf:"filter_gid"`
-	FilterPath    *ebpf.MapSpec `ebpf:"filter_path"`
-	FilterPid     *ebpf.MapSpec `ebpf:"filter_pid"`
-	FilterUid     *ebpf.MapSpec `ebpf:"filter_uid"`
-	Filtered      *ebpf.MapSpec `ebpf:"filtered"`
-	Followed      *ebpf.MapSpec `ebpf:"followed"`
-	InflightOps   *ebpf.MapSpec `ebpf:"inflight_ops"`
-	InflightStage *ebpf.MapSpec `ebpf:"inflight_stage"`
-	Kargs         *ebpf.MapSpec `ebpf:"kargs"`
-	Lost          *ebpf.MapSpec `ebpf:"lost"`
-	Rings         *ebpf.MapSpec `ebpf:"rings"`
-	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
-	SysMarks      *ebpf.MapSpec `ebpf:"sys_marks"`
-	SysRecovered  *ebpf.MapSpec `ebpf:"sys_recovered"`
+	CgLastMap       *ebpf.MapSpec `ebpf:"cg_last_map"`
+	CgLost          *ebpf.MapSpec `ebpf:"cg_lost"`
+	CgScratchMap    *ebpf.MapSpec `ebpf:"cg_scratch_map"`
+	CgSeen          *ebpf.MapSpec `ebpf:"cg_seen"`
+	CpuSeq          *ebpf.MapSpec `ebpf:"cpu_seq"`
+	CreatMarks      *ebpf.MapSpec `ebpf:"creat_marks"`
+	FileStats       *ebpf.MapSpec `ebpf:"file_stats"`
+	FilterCfgs      *ebpf.MapSpec `ebpf:"filter_cfgs"`
+	FilterCgroup    *ebpf.MapSpec `ebpf:"filter_cgroup"`
+	FilterComm      *ebpf.MapSpec `ebpf:"filter_comm"`
+	FilterContainer *ebpf.MapSpec `ebpf:"filter_container"`
+	FilterGid       *ebpf.MapSpec `ebpf:"filter_gid"`
+	FilterPath      *ebpf.MapSpec `ebpf:"filter_path"`
+	FilterPid       *ebpf.MapSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.MapSpec `ebpf:"filter_uid"`
+	Filtered        *ebpf.MapSpec `ebpf:"filtered"`
+	Followed        *ebpf.MapSpec `ebpf:"followed"`
+	InflightOps     *ebpf.MapSpec `ebpf:"inflight_ops"`
+	InflightStage   *ebpf.MapSpec `ebpf:"inflight_stage"`
+	Kargs           *ebpf.MapSpec `ebpf:"kargs"`
+	Lost            *ebpf.MapSpec `ebpf:"lost"`
+	Rings           *ebpf.MapSpec `ebpf:"rings"`
+	ScratchMap      *ebpf.MapSpec `ebpf:"scratch_map"`
+	SysMarks        *ebpf.MapSpec `ebpf:"sys_marks"`
+	SysRecovered    *ebpf.MapSpec `ebpf:"sys_recovered"`
 }
 
 // bpfloopVariableSpecs contains global variables before they are loaded into the kernel.
@@ -636,18 +723,23 @@ type bpfloopVariableSpecs struct {
 	FilterGen          *ebpf.VariableSpec `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
 	FollowMode         *ebpf.VariableSpec `ebpf:"follow_mode"`
+	FtCgns             *ebpf.VariableSpec `ebpf:"ft_cgns"`
 	FtCgroup           *ebpf.VariableSpec `ebpf:"ft_cgroup"`
 	FtComm             *ebpf.VariableSpec `ebpf:"ft_comm"`
+	FtContainer        *ebpf.VariableSpec `ebpf:"ft_container"`
 	FtGid              *ebpf.VariableSpec `ebpf:"ft_gid"`
+	FtInContainer      *ebpf.VariableSpec `ebpf:"ft_in_container"`
 	FtKind             *ebpf.VariableSpec `ebpf:"ft_kind"`
 	FtLen              *ebpf.VariableSpec `ebpf:"ft_len"`
 	FtLen2             *ebpf.VariableSpec `ebpf:"ft_len2"`
+	FtMntns            *ebpf.VariableSpec `ebpf:"ft_mntns"`
 	FtPath             *ebpf.VariableSpec `ebpf:"ft_path"`
 	FtPath2            *ebpf.VariableSpec `ebpf:"ft_path2"`
 	FtPid              *ebpf.VariableSpec `ebpf:"ft_pid"`
 	FtRet              *ebpf.VariableSpec `ebpf:"ft_ret"`
 	FtUid              *ebpf.VariableSpec `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.VariableSpec `ebpf:"ft_verdict"`
+	Hexv               *ebpf.VariableSpec `ebpf:"hexv"`
 	HostRootD          *ebpf.VariableSpec `ebpf:"host_root_d"`
 	HostRootM          *ebpf.VariableSpec `ebpf:"host_root_m"`
 	HostRootMnt        *ebpf.VariableSpec `ebpf:"host_root_mnt"`
@@ -685,36 +777,46 @@ func (o *bpfloopObjects) Close() error {
 //
 // It can be passed to loadBpfloopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfloopMaps struct {
-	CpuSeq        *ebpf.Map `ebpf:"cpu_seq"`
-	CreatMarks    *ebpf.Map `ebpf:"creat_marks"`
-	FileStats     *ebpf.Map `ebpf:"file_stats"`
-	FilterCfgs    *ebpf.Map `ebpf:"filter_cfgs"`
-	FilterCgroup  *ebpf.Map `ebpf:"filter_cgroup"`
-	FilterComm    *ebpf.Map `ebpf:"filter_comm"`
-	FilterGid     *ebpf.Map `ebpf:"filter_gid"`
-	FilterPath    *ebpf.Map `ebpf:"filter_path"`
-	FilterPid     *ebpf.Map `ebpf:"filter_pid"`
-	FilterUid     *ebpf.Map `ebpf:"filter_uid"`
-	Filtered      *ebpf.Map `ebpf:"filtered"`
-	Followed      *ebpf.Map `ebpf:"followed"`
-	InflightOps   *ebpf.Map `ebpf:"inflight_ops"`
-	InflightStage *ebpf.Map `ebpf:"inflight_stage"`
-	Kargs         *ebpf.Map `ebpf:"kargs"`
-	Lost          *ebpf.Map `ebpf:"lost"`
-	Rings         *ebpf.Map `ebpf:"rings"`
-	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
-	SysMarks      *ebpf.Map `ebpf:"sys_marks"`
-	SysRecovered  *ebpf.Map `ebpf:"sys_recovered"`
+	CgLastMap       *ebpf.Map `ebpf:"cg_last_map"`
+	CgLost          *ebpf.Map `ebpf:"cg_lost"`
+	CgScratchMap    *ebpf.Map `ebpf:"cg_scratch_map"`
+	CgSeen          *ebpf.Map `ebpf:"cg_seen"`
+	CpuSeq          *ebpf.Map `ebpf:"cpu_seq"`
+	CreatMarks      *ebpf.Map `ebpf:"creat_marks"`
+	FileStats       *ebpf.Map `ebpf:"file_stats"`
+	FilterCfgs      *ebpf.Map `ebpf:"filter_cfgs"`
+	FilterCgroup    *ebpf.Map `ebpf:"filter_cgroup"`
+	FilterComm      *ebpf.Map `ebpf:"filter_comm"`
+	FilterContainer *ebpf.Map `ebpf:"filter_container"`
+	FilterGid       *ebpf.Map `ebpf:"filter_gid"`
+	FilterPath      *ebpf.Map `ebpf:"filter_path"`
+	FilterPid       *ebpf.Map `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Map `ebpf:"filter_uid"`
+	Filtered        *ebpf.Map `ebpf:"filtered"`
+	Followed        *ebpf.Map `ebpf:"followed"`
+	InflightOps     *ebpf.Map `ebpf:"inflight_ops"`
+	InflightStage   *ebpf.Map `ebpf:"inflight_stage"`
+	Kargs           *ebpf.Map `ebpf:"kargs"`
+	Lost            *ebpf.Map `ebpf:"lost"`
+	Rings           *ebpf.Map `ebpf:"rings"`
+	ScratchMap      *ebpf.Map `ebpf:"scratch_map"`
+	SysMarks        *ebpf.Map `ebpf:"sys_marks"`
+	SysRecovered    *ebpf.Map `ebpf:"sys_recovered"`
 }
 
 func (m *bpfloopMaps) Close() error {
 	return _BpfloopClose(
+		m.CgLastMap,
+		m.CgLost,
+		m.CgScratchMap,
+		m.CgSeen,
 		m.CpuSeq,
 		m.CreatMarks,
 		m.FileStats,
 		m.FilterCfgs,
 		m.FilterCgroup,
 		m.FilterComm,
+		m.FilterContainer,
 		m.FilterGid,
 		m.FilterPath,
 		m.FilterPid,
@@ -741,18 +843,23 @@ type bpfloopVariables struct {
 	FilterGen          *ebpf.Variable `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
 	FollowMode         *ebpf.Variable `ebpf:"follow_mode"`
+	FtCgns             *ebpf.Variable `ebpf:"ft_cgns"`
 	FtCgroup           *ebpf.Variable `ebpf:"ft_cgroup"`
 	FtComm             *ebpf.Variable `ebpf:"ft_comm"`
+	FtContainer        *ebpf.Variable `ebpf:"ft_container"`
 	FtGid              *ebpf.Variable `ebpf:"ft_gid"`
+	FtInContainer      *ebpf.Variable `ebpf:"ft_in_container"`
 	FtKind             *ebpf.Variable `ebpf:"ft_kind"`
 	FtLen              *ebpf.Variable `ebpf:"ft_len"`
 	FtLen2             *ebpf.Variable `ebpf:"ft_len2"`
+	FtMntns            *ebpf.Variable `ebpf:"ft_mntns"`
 	FtPath             *ebpf.Variable `ebpf:"ft_path"`
 	FtPath2            *ebpf.Variable `ebpf:"ft_path2"`
 	FtPid              *ebpf.Variable `ebpf:"ft_pid"`
 	FtRet              *ebpf.Variable `ebpf:"ft_ret"`
 	FtUid              *ebpf.Variable `ebpf:"ft_uid"`
 	FtVerdict          *ebpf.Variable `ebpf:"ft_verdict"`
+	Hexv               *ebpf.Variable `ebpf:"hexv"`
 	HostRootD          *ebpf.Variable `ebpf:"host_root_d"`
 	HostRootM          *ebpf.Variable `ebpf:"host_root_m"`
 	HostRootMnt        *ebpf.Variable `ebpf:"host_root_mnt"`

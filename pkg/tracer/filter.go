@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -19,6 +20,13 @@ const (
 	dimComm
 	dimCgroup
 	dimPath
+	dimContainer
+)
+
+// NS_* in bpf/lib/container.h.
+const (
+	nsHost       = 1
+	nsContainers = 2
 )
 
 // filterState writes filter sets into the kernel's maps, alternating
@@ -30,6 +38,8 @@ type filterState struct {
 	keys    [2][]filterKey  // what each generation wrote
 	kinds   events.KindMask // the kinds the programs trace
 	host    *hostPaths      // takes the path rules too
+	hostMnt uint32          // the initial namespaces' inodes (hostNS)
+	hostCg  uint32
 	flipped time.Time
 }
 
@@ -173,6 +183,25 @@ func (f *filterState) set(s filters.Set) error {
 		}
 	}
 	note(dimPath, len(pvals), inc)
+	ctrs, inc := rules(s.Container, all)
+	if err := room(f.coll.Maps[bpfMapFilterContainer], "container", len(ctrs)); err != nil {
+		return err
+	}
+	for id, v := range ctrs {
+		k, cv := containerEntry(next, id, v)
+		if err := f.coll.Maps[bpfMapFilterContainer].Put(k, cv); err != nil {
+			return fmt.Errorf("install filter: %w", err)
+		}
+		f.keys[next] = append(f.keys[next], filterKey{f.coll.Maps[bpfMapFilterContainer], k})
+	}
+	note(dimContainer, len(ctrs), inc)
+	cfg.HostMntns, cfg.HostCgns = f.hostMnt, f.hostCg
+	switch {
+	case s.HostOnly:
+		cfg.NsMode = nsHost
+	case s.ContainersOnly:
+		cfg.NsMode = nsContainers
+	}
 
 	if err := f.coll.Maps["filter_cfgs"].Put(next, cfg); err != nil {
 		return fmt.Errorf("install filter: %w", err)
@@ -186,6 +215,36 @@ func (f *filterState) set(s filters.Set) error {
 		f.host.setFilter(s)
 	}
 	return nil
+}
+
+// containerEntry is the kernel's entry for a container id prefix (checked
+// by filters.Set.Validate): keyed by its first 12 digits, holding the
+// whole prefix as bytes and a mask of the bits it gives.
+func containerEntry(gen uint32, prefix string, v *bpfFilterVal) (bpfCtrKey, bpfCtrVal) {
+	var id, mask [32]byte
+	for i := 0; i < len(prefix) && i < 64; i++ {
+		c := prefix[i]
+		var x byte
+		switch {
+		case c >= 'a':
+			x = c - 'a' + 10
+		default:
+			x = c - '0'
+		}
+		shift := 4 * uint(1-i%2)
+		id[i/2] |= x << shift
+		mask[i/2] |= 0xf << shift
+	}
+	k := bpfCtrKey{Gen: gen}
+	var key [8]byte
+	copy(key[:filters.MinContainerID/2], id[:])
+	k.Prefix = binary.NativeEndian.Uint64(key[:])
+	cv := bpfCtrVal{V: *v}
+	for i := range cv.Want {
+		cv.Want[i] = binary.NativeEndian.Uint64(id[8*i:])
+		cv.Mask[i] = binary.NativeEndian.Uint64(mask[8*i:])
+	}
+	return k, cv
 }
 
 // pathKey is the LPM key of a subtree: the generation byte, then the path

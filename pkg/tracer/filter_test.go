@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"encoding/hex"
 	"os"
 	"strings"
 	"testing"
@@ -35,10 +36,14 @@ func filterProbe(t *testing.T) *filterState {
 		t.Skipf("cannot load a raw_tp program here: %v", err)
 	}
 	t.Cleanup(func() { coll.Close() })
-	return &filterState{coll: coll, kinds: SupportedKinds}
+	return &filterState{coll: coll, kinds: SupportedKinds, hostMnt: testHostMnt, hostCg: testHostCg}
 }
 
+const testHostMnt, testHostCg = 4026531841, 4026531835
+
 type fev struct {
+	container     string // 64 hex digits, or "" for a host process
+	mntns, cgns   uint32
 	kind          events.Kind
 	pid, uid, gid uint32
 	comm          string
@@ -55,7 +60,16 @@ func verdict(t *testing.T, f *filterState, e fev) bool {
 	var p1, p2 [256]byte
 	copy(p1[:], e.path)
 	copy(p2[:], e.path2)
+	var id [32]byte
+	in := uint32(0)
+	if e.container != "" {
+		if _, err := hex.Decode(id[:], []byte(e.container)); err != nil {
+			t.Fatal(err)
+		}
+		in = 1
+	}
 	for name, val := range map[string]any{
+		"ft_container": id, "ft_in_container": in, "ft_mntns": e.mntns, "ft_cgns": e.cgns,
 		"ft_kind": uint32(e.kind), "ft_pid": e.pid, "ft_uid": e.uid, "ft_gid": e.gid,
 		"ft_ret": e.ret, "ft_cgroup": e.cgroup, "ft_comm": comm,
 		"ft_path": p1, "ft_path2": p2,
@@ -79,7 +93,11 @@ func TestKernelFilterLogic(t *testing.T) {
 	f := filterProbe(t)
 	open := events.KindOpen
 	unlink := events.KindUnlink
-	ev := fev{kind: open, pid: 100, uid: 1000, gid: 1000, comm: "cat", cgroup: 42, path: "/etc/passwd"}
+	ev := fev{kind: open, pid: 100, uid: 1000, gid: 1000, comm: "cat", cgroup: 42, path: "/etc/passwd",
+		mntns: testHostMnt, cgns: testHostCg}
+	const id = "4f7c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+	const id2 = "4f7c1a2b3c4d" + "00000000000000000000000000000000000000000000000000ff"
+	ctr := func(id string) fev { e := ev; e.container = id; e.mntns++; return e }
 	with := func(mod func(e *fev)) fev { e := ev; mod(&e); return e }
 	long := "/etc/" + strings.Repeat("x", 240)
 
@@ -113,6 +131,20 @@ func TestKernelFilterLogic(t *testing.T) {
 			[]fev{with(func(e *fev) { e.kind = events.KindRename; e.path = "/tmp/a"; e.path2 = "/tmp/b" })}},
 		{"failed only", filters.Set{Failed: true},
 			[]fev{with(func(e *fev) { e.ret = -2 })}, []fev{ev}},
+		{"container prefix", filters.Set{Container: []filters.Rule[string]{{Value: id[:12]}}},
+			[]fev{ctr(id), ctr(id2)}, []fev{ev, ctr("5" + id[1:])}},
+		{"container longer prefix", filters.Set{Container: []filters.Rule[string]{{Value: id[:40]}}},
+			[]fev{ctr(id)}, []fev{ev, ctr(id2), ctr(id[:39] + "0" + id[40:])}},
+		{"container full id", filters.Set{Container: []filters.Rule[string]{{Value: id}}},
+			[]fev{ctr(id)}, []fev{ctr(id[:63] + "0")}},
+		{"exclude container", filters.Set{Container: []filters.Rule[string]{{Value: id[:12], Exclude: true}}},
+			[]fev{ev, ctr("5" + id[1:])}, []fev{ctr(id), ctr(id2)}},
+		{"host only", filters.Set{HostOnly: true},
+			[]fev{ev}, []fev{ctr(id), with(func(e *fev) { e.mntns++ }), with(func(e *fev) { e.cgns++ }),
+				with(func(e *fev) { e.container = id })}},
+		{"containers only", filters.Set{ContainersOnly: true},
+			[]fev{ctr(id), with(func(e *fev) { e.mntns++ }), with(func(e *fev) { e.cgns++ }), with(func(e *fev) { e.container = id })},
+			[]fev{ev}},
 		{"global event mask", filters.Set{Events: events.MaskOf(unlink)},
 			[]fev{with(func(e *fev) { e.kind = unlink })}, []fev{ev}},
 	} {

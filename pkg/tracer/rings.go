@@ -273,12 +273,19 @@ func (t *Tracer) drain() int {
 				break
 			}
 			got++
+			if events.IsCgroupRecord(rec.RawSample) {
+				if err := t.cgroups.add(rec.RawSample); err != nil {
+					t.decodeErrors.Add(1)
+				}
+				continue
+			}
 			ev := t.newEvent()
 			if err := t.dec.Decode(rec.RawSample, ev); err != nil {
 				t.decodeErrors.Add(1)
 				t.Release(ev)
 				continue
 			}
+			t.cgroups.attribute(ev)
 			if !t.host.place(ev) {
 				t.hostFiltered[ev.Kind&31].Add(1)
 				t.Release(ev)

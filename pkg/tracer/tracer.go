@@ -93,6 +93,7 @@ type Tracer struct {
 	ringMaps []*ebpf.Map
 	readers  []*ringbuf.Reader
 	dec      *events.Decoder
+	cgroups  *cgroups // the pump's
 	mode     string
 	warning  string
 	filter   *filterState
@@ -262,7 +263,9 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		drained:   make(chan struct{}),
 	}
 	t.host = host
-	t.filter = &filterState{coll: coll, kinds: kinds, host: t.host}
+	hostMnt, hostCg := hostNS()
+	t.cgroups = newCgroups(hostMnt)
+	t.filter = &filterState{coll: coll, kinds: kinds, host: t.host, hostMnt: hostMnt, hostCg: hostCg}
 	if err := t.filter.set(opts.Filter); err != nil {
 		t.teardown()
 		return nil, err
