@@ -44,6 +44,10 @@ type cgroups struct {
 	byID     map[uint64]*cgroupInfo
 	hostMnt  uint32
 	resolved int // cgroups named from /sys/fs/cgroup rather than by the kernel
+	// The last cgroup attributed: events come in runs from one cgroup, and
+	// this spares each a map lookup.
+	lastID uint64
+	last   *cgroupInfo
 }
 
 type cgroupInfo struct {
@@ -75,6 +79,9 @@ func (c *cgroups) put(id uint64, path string) *cgroupInfo {
 	info, ok := container.Parse(path)
 	ci := &cgroupInfo{Info: info, ok: ok}
 	c.byID[id] = ci
+	if id == c.lastID {
+		c.last = ci
+	}
 	return ci
 }
 
@@ -82,13 +89,17 @@ func (c *cgroups) put(id uint64, path string) *cgroupInfo {
 // the event is from a container or from a mount namespace other than the
 // initial one.
 func (c *cgroups) attribute(ev *events.Event) {
-	ci := c.byID[ev.CgroupID]
+	ci := c.last
+	if ci == nil || ev.CgroupID != c.lastID {
+		ci = c.byID[ev.CgroupID]
+	}
 	if ci == nil {
 		// The kernel's record was lost (a full ring), or forgotten
 		// here: the cgroup may still be there.
 		c.resolved++
 		ci = c.put(ev.CgroupID, cgroupPath(ev.CgroupID))
 	}
+	c.lastID, c.last = ev.CgroupID, ci
 	if ci.ok {
 		ev.ContainerID, ev.ContainerRuntime, ev.PodUID = ci.ID, ci.Runtime, ci.PodUID
 		return
