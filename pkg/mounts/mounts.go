@@ -457,6 +457,15 @@ func (r *Resolver) forget(t *Table, before uint64) {
 			delete(old, m.ID)
 		} else {
 			m.since = before
+			// A filesystem without a device of its own (tmpfs, overlay,
+			// major 0) takes the number another just freed: a file of
+			// that other, made after the read before, would be placed
+			// here. Such a mount is taken to be as new as this read
+			// allows (vmtests TestHostPath, 5.10: a namespace's tmpfs
+			// given the path of the host's next one).
+			if unix.Major(m.Dev) == 0 {
+				m.since = max(before, r.readBoot-uint64(WatchSlack))
+			}
 		}
 	}
 	for _, m := range r.t.mounts {
