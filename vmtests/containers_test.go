@@ -115,19 +115,28 @@ func init() {
 	}
 }
 
-// removeCtrCgroups removes what the helper made, deepest first.
-func removeCtrCgroups(t *testing.T) {
+// newCgroups lists the cgroups of paths (relative to ctrCgroupRoot) and
+// of their parents that do not exist yet, deepest first: what a test's
+// cleanup is to remove, and nothing the host had before (a systemd host's
+// own system.slice, which is in use and cannot be removed).
+func newCgroups(paths ...string) []string {
 	seen := map[string]bool{}
 	var dirs []string
-	for _, c := range ctrCases {
-		for p := c.cgroup; p != "."; p = filepath.Dir(p) {
-			if !seen[p] {
-				seen[p] = true
-				dirs = append(dirs, p)
+	for _, c := range paths {
+		for p := strings.Trim(c, "/"); p != "." && p != ""; p = filepath.Dir(p) {
+			if _, err := os.Stat(filepath.Join(ctrCgroupRoot, p)); err == nil || seen[p] {
+				continue
 			}
+			seen[p] = true
+			dirs = append(dirs, p)
 		}
 	}
 	sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") })
+	return dirs
+}
+
+// removeCgroups removes the cgroups newCgroups listed.
+func removeCgroups(t *testing.T, dirs []string) {
 	for _, p := range dirs {
 		if err := rmdirCgroup(filepath.Join(ctrCgroupRoot, p)); err != nil {
 			t.Error(err)
@@ -208,7 +217,12 @@ func traceContainers(t *testing.T, mode string, flags ...string) (traced, string
 	t.Helper()
 	requireCgroup2(t)
 	dir := testDir(t)
-	t.Cleanup(func() { removeCtrCgroups(t) })
+	var paths []string
+	for _, c := range ctrCases {
+		paths = append(paths, c.cgroup)
+	}
+	made := newCgroups(paths...)
+	t.Cleanup(func() { removeCgroups(t, made) })
 	r := trace(t, mode, dir, "containers", append([]string{"-e", "create", "--path", dir}, flags...)...)
 	if r.status != 0 {
 		t.Fatalf("fstrace exited %d:\n%s", r.status, r.stderr)

@@ -94,13 +94,8 @@ func TestContainerRunc(t *testing.T) {
 		if err := runcBundle(dir); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			for p := runcCgroup + "/" + runcCtrID; p != "/"; p = filepath.Dir(p) {
-				if err := rmdirCgroup(ctrCgroupRoot + p); err != nil {
-					t.Log(err)
-				}
-			}
-		})
+		made := newCgroups(runcCgroup + "/" + runcCtrID)
+		t.Cleanup(func() { removeCgroups(t, made) })
 		for _, tc := range []struct {
 			flags []string
 			want  int
