@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,6 +251,7 @@ func TestExporterAtTheDoor(t *testing.T) {
 		flood := p.httpClient(50, p.client)
 		var mu sync.Mutex
 		codes := map[int]int{}
+		var shed int // connections the loaded server closed (reset, EOF)
 		var firstErr error
 		var wg sync.WaitGroup
 		for w := 0; w < 50; w++ {
@@ -258,22 +261,31 @@ func TestExporterAtTheDoor(t *testing.T) {
 				for i := 0; i < 20; i++ {
 					code, _, err := get(flood, url)
 					mu.Lock()
-					if err != nil && firstErr == nil {
-						firstErr = err
+					switch {
+					case err != nil && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+						// Shedding load is allowed: a connection whose
+						// request headers the server had not read in
+						// 10 s (ReadHeaderTimeout) is closed.
+						shed++
+					case err != nil:
+						if firstErr == nil {
+							firstErr = err
+						}
+					default:
+						codes[code]++
 					}
-					codes[code]++
 					mu.Unlock()
 				}
 			}()
 		}
 		wg.Wait()
 		rssAfter := vmKiB(t, fpid, "VmRSS")
-		t.Logf("1000 scrapes while events flow: status %v; fstrace's VmRSS %d -> %d KiB", codes, rssBefore, rssAfter)
+		t.Logf("1000 scrapes while events flow: status %v, %d connections shed; fstrace's VmRSS %d -> %d KiB", codes, shed, rssBefore, rssAfter)
 		if firstErr != nil {
 			t.Errorf("a scrape of the flood failed: %v", firstErr)
 		}
-		if codes[200]+codes[503] != 1000 || codes[200] == 0 {
-			t.Errorf("want 1000 answers, each 200 or 503 (past %d at once), some 200: %v", metrics.MaxScrapes, codes)
+		if codes[200]+codes[503]+shed != 1000 || codes[200] < 500 || shed > 100 {
+			t.Errorf("want 1000 answers, each 200 or 503 (past %d at once), at least half 200, at most 100 connections shed: %v, %d shed", metrics.MaxScrapes, codes, shed)
 		}
 		if grow := rssAfter - rssBefore; grow > 64<<10 {
 			t.Errorf("fstrace's RSS grew by %d KiB during the flood", grow)
