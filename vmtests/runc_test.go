@@ -50,7 +50,7 @@ func runcBundle(dir string) error {
 		"process": map[string]any{
 			"terminal": false,
 			"user":     map[string]any{"uid": 0, "gid": 0},
-			"args":     []string{"/bin/sh", "-c", "touch /data/in-runc"},
+			"args":     []string{"/bin/sh", "-c", "touch /in-rootfs /data/in-runc"},
 			"env":      []string{"PATH=/bin"},
 			"cwd":      "/",
 		},
@@ -105,6 +105,7 @@ func TestContainerRunc(t *testing.T) {
 			{[]string{"--host-only"}, 0},
 		} {
 			os.Remove(dir + "/shared/in-runc")
+			os.Remove(dir + "/bundle/rootfs/in-rootfs")
 			r := trace(t, mode, dir, "runc", append([]string{"-e", "create"}, tc.flags...)...)
 			if r.status != 0 {
 				t.Fatalf("fstrace %q exited %d:\n%s", tc.flags, r.status, r.stderr)
@@ -121,6 +122,14 @@ func TestContainerRunc(t *testing.T) {
 				"pod_uid": ctrPodUID, "comm": "touch"})
 			if n := e.num("mntns"); n <= 0 || n == int64(hostNSIno(t, "mnt")) {
 				t.Errorf("mntns %v, want the container's own", e["mntns"])
+			}
+			// Where the files lie on the host: the bind mount's source,
+			// the bundle's rootfs.
+			expect(t, e, map[string]any{"host_path": dir + "/shared/in-runc"})
+			if in := r.find("create", "/in-rootfs"); len(in) != 1 {
+				t.Errorf("want one create of /in-rootfs, got %d:\n%s", len(in), r.dump())
+			} else {
+				expect(t, in[0], map[string]any{"container_id": runcCtrID, "host_path": dir + "/bundle/rootfs/in-rootfs"})
 			}
 		}
 	})
