@@ -88,22 +88,7 @@ __noinline __u32 walk_sb(__u64 dentry_addr)
 	w->mnt_root = 0;
 	w->root_d = 0;
 	w->root_m = 0;
-	w->pos = FST_PATH_MAX;
-	w->trunc = WALK_TRUNC;
-#ifdef FST_LOOP
-	struct loop_ctx lc = { .s = s };
-
-	bpf_loop(MAX_DEPTH, walk_cb, &lc, 0);
-#else
-	for (int i = 0; i < MAX_DEPTH; i++)
-		if (walk_step(s))
-			break;
-#endif
-	if (w->pos >= FST_PATH_MAX) {
-		w->pos = FST_PATH_MAX - 1;
-		s->tmp[FST_PATH_MAX - 1] = '/';
-	}
-	return (w->pos & PATH_MASK) | w->trunc;
+	return walk_run(s);
 }
 
 /* put_host writes the twin of string idx at off (see above) and returns its

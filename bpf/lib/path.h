@@ -143,6 +143,30 @@ static long walk_cb(__u32 i, void *ctx)
 }
 #endif
 
+/* walk_run runs a walk set up in s->walk to its end, and returns what
+ * walk_path does. */
+static __always_inline __u32 walk_run(struct scratch *s)
+{
+	struct walk *w = &s->walk;
+
+	w->pos = FST_PATH_MAX;
+	w->trunc = WALK_TRUNC;
+#ifdef FST_LOOP
+	struct loop_ctx lc = { .s = s };
+
+	bpf_loop(MAX_DEPTH, walk_cb, &lc, 0);
+#else
+	for (int i = 0; i < MAX_DEPTH; i++)
+		if (walk_step(s))
+			break;
+#endif
+	if (w->pos >= FST_PATH_MAX) {
+		w->pos = FST_PATH_MAX - 1;
+		s->tmp[FST_PATH_MAX - 1] = '/';
+	}
+	return (w->pos & PATH_MASK) | w->trunc;
+}
+
 /* walk_path returns the start offset in the scratch tmp buffer, ORed with
  * WALK_TRUNC when the path was longer than FST_PATH_MAX or deeper than
  * MAX_DEPTH.
@@ -185,22 +209,7 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 		w->root_d = (__u64)root.dentry;
 		w->root_m = (__u64)root.mnt;
 	}
-	w->pos = FST_PATH_MAX;
-	w->trunc = WALK_TRUNC;
-#ifdef FST_LOOP
-	struct loop_ctx lc = { .s = s };
-
-	bpf_loop(MAX_DEPTH, walk_cb, &lc, 0);
-#else
-	for (int i = 0; i < MAX_DEPTH; i++)
-		if (walk_step(s))
-			break;
-#endif
-	if (w->pos >= FST_PATH_MAX) {
-		w->pos = FST_PATH_MAX - 1;
-		s->tmp[FST_PATH_MAX - 1] = '/';
-	}
-	return (w->pos & PATH_MASK) | w->trunc;
+	return walk_run(s);
 }
 
 /* task_fd_file returns the file an fd of task refers to. */
