@@ -490,6 +490,9 @@ func summary(tr *tracer.Tracer, n, dropped uint64, cfg *config, stderr io.Writer
 		}
 		fmt.Fprintf(stderr, "fstrace: %s: the kernel skipped fstrace's programs %s while tasks were preempted inside them%s: at most %s may be missing\n", level, plural(st.Skipped, "time"), made, plural(st.Missed, "event"))
 	}
+	if st.CgroupRecordsLost > 0 {
+		fmt.Fprintf(stderr, "fstrace: WARNING: %s lost (ring buffer full): those cgroups' events were named from /sys/fs/cgroup, and carry no container fields where the cgroup was gone\n", plural(st.CgroupRecordsLost, "cgroup record"))
+	}
 	if st.DecodeErrors > 0 {
 		fmt.Fprintf(stderr, "fstrace: WARNING: %s could not be decoded\n", plural(st.DecodeErrors, "record"))
 	}

@@ -28,10 +28,10 @@ type Collector struct {
 	kinds   []events.Kind
 	version string
 
-	delivered, lost, filtered, decodeErrors *prometheus.Desc
-	ringSize, ringUsed                      *prometheus.Desc
-	skipped, recovered                      *prometheus.Desc
-	buildInfo, modeInfo                     *prometheus.Desc
+	delivered, lost, filtered, decodeErrors, cgroupLost *prometheus.Desc
+	ringSize, ringUsed                                  *prometheus.Desc
+	skipped, recovered                                  *prometheus.Desc
+	buildInfo, modeInfo                                 *prometheus.Desc
 }
 
 // NewCollector returns a collector for src. kinds are the event kinds whose
@@ -53,6 +53,7 @@ func NewCollector(src Source, version string, kinds []events.Kind) *Collector {
 		lost:         d("events_lost_total", "Events lost because a ring buffer was full, by kind.", "event"),
 		filtered:     d("events_filtered_total", "Events dropped by the in-kernel filters, by kind.", "event"),
 		decodeErrors: d("decode_errors_total", "Records from the kernel that could not be decoded."),
+		cgroupLost:   d("cgroup_records_lost_total", "Cgroup records a full ring could not take: their events' container fields come from /sys/fs/cgroup, where the cgroup may be gone."),
 		skipped:      d("hook_runs_skipped_total", "Runs of fstrace's BPF programs the kernel skipped because the program was already running on that CPU (a task preempted inside it)."),
 		recovered:    d("hook_runs_recovered_total", "Skipped runs whose work a backup program did instead."),
 		ringSize:     d("ring_buffer_size_bytes", "Size of each per-CPU ring buffer.", "cpu"),
@@ -64,7 +65,7 @@ func NewCollector(src Source, version string, kinds []events.Kind) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.delivered, c.lost, c.filtered, c.decodeErrors, c.skipped, c.recovered, c.ringSize, c.ringUsed, c.buildInfo, c.modeInfo} {
+	for _, d := range []*prometheus.Desc{c.delivered, c.lost, c.filtered, c.decodeErrors, c.cgroupLost, c.skipped, c.recovered, c.ringSize, c.ringUsed, c.buildInfo, c.modeInfo} {
 		ch <- d
 	}
 }
@@ -85,6 +86,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.filtered, prometheus.CounterValue, float64(st.Filtered[k]), name)
 	}
 	ch <- prometheus.MustNewConstMetric(c.decodeErrors, prometheus.CounterValue, float64(st.DecodeErrors))
+	ch <- prometheus.MustNewConstMetric(c.cgroupLost, prometheus.CounterValue, float64(st.CgroupRecordsLost))
 	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(st.Skipped))
 	ch <- prometheus.MustNewConstMetric(c.recovered, prometheus.CounterValue, float64(st.Recovered))
 	for _, r := range c.src.Rings() {

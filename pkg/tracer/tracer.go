@@ -84,6 +84,10 @@ type Stats struct {
 	// Skipped counts the programs' runs the kernel skipped in all;
 	// Recovered, those a backup program made up for (syscall mode).
 	Skipped, Recovered uint64
+	// CgroupRecordsLost counts the cgroup records a full ring could not
+	// take: events from those cgroups are named from /sys/fs/cgroup, or
+	// carry no container fields where the cgroup is gone by then.
+	CgroupRecordsLost uint64
 }
 
 // Tracer is a running set of BPF programs and the reader of their rings.
@@ -512,6 +516,7 @@ func (t *Tracer) Stats() (Stats, error) {
 	if final != nil {
 		st.Lost, st.Filtered = final.Lost, final.Filtered
 		st.Missed, st.Skipped, st.Recovered = final.Missed, final.Skipped, final.Recovered
+		st.CgroupRecordsLost = final.CgroupRecordsLost
 		return st, nil
 	}
 	if t.coll == nil {
@@ -526,7 +531,16 @@ func (t *Tracer) Stats() (Stats, error) {
 		}
 	}
 	st.Missed, st.Skipped, st.Recovered = t.missed()
-	return st, errors.Join(err, err2)
+	var err3 error
+	if m := t.coll.Maps["cg_lost"]; m != nil {
+		var per []uint64 // a per-CPU counter
+		if err3 = m.Lookup(uint32(0), &per); err3 == nil {
+			for _, v := range per {
+				st.CgroupRecordsLost += v
+			}
+		}
+	}
+	return st, errors.Join(err, err2, err3)
 }
 
 // missed bounds the hook runs the kernel skipped that nothing made up for,
