@@ -292,16 +292,21 @@ func TestContainerFilters(t *testing.T) {
 		name  string
 		flags []string
 		want  []string
+		every bool // in every mode; the others in the mode fstrace picks (the kernel's filter code is one)
 	}{
-		{"container by short id", []string{"--container", ctrID(3)[:12]}, []string{"containerd-k8s-systemd"}},
+		{"container by short id", []string{"--container", ctrID(3)[:12]}, []string{"containerd-k8s-systemd"}, true},
 		{"two containers one by full id", []string{"--container", ctrID(1)[:12] + "," + ctrID(5)},
-			[]string{"docker-systemd", "k8s-cgroupfs"}},
-		{"exclude container", []string{"--exclude-container", ctrID(7)[:20]}, except("podman")},
-		{"host only", []string{"--host-only"}, []string{"host"}},
-		{"containers only", []string{"--containers-only"}, append(containers, unshared...)},
+			[]string{"docker-systemd", "k8s-cgroupfs"}, false},
+		{"exclude container", []string{"--exclude-container", ctrID(7)[:20]}, except("podman"), false},
+		{"host only", []string{"--host-only"}, []string{"host"}, true},
+		{"containers only", []string{"--containers-only"}, append(containers, unshared...), false},
 	} {
+		run := forModes
+		if !tc.every {
+			run = forOneMode
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			forModes(t, func(t *testing.T, mode string) {
+			run(t, func(t *testing.T, mode string) {
 				r, dir := traceContainers(t, mode, tc.flags...)
 				var got []string
 				for _, p := range r.paths(dir) {
