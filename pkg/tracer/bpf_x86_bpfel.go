@@ -288,31 +288,19 @@ const (
 	bpfProgKpCopyExit            = "kp_copy_exit"
 	bpfProgKpCopyExitArgs        = "kp_copy_exit_args"
 	bpfProgKpFailChmodEnter      = "kp_fail_chmod_enter"
-	bpfProgKpFailChmodRet        = "kp_fail_chmod_ret"
 	bpfProgKpFailChownEnter      = "kp_fail_chown_enter"
-	bpfProgKpFailChownRet        = "kp_fail_chown_ret"
 	bpfProgKpFailFchmodat2Enter  = "kp_fail_fchmodat2_enter"
-	bpfProgKpFailFchmodat2Ret    = "kp_fail_fchmodat2_ret"
 	bpfProgKpFailFchmodatEnter   = "kp_fail_fchmodat_enter"
-	bpfProgKpFailFchmodatRet     = "kp_fail_fchmodat_ret"
 	bpfProgKpFailFchownatEnter   = "kp_fail_fchownat_enter"
-	bpfProgKpFailFchownatRet     = "kp_fail_fchownat_ret"
 	bpfProgKpFailFutimesatEnter  = "kp_fail_futimesat_enter"
-	bpfProgKpFailFutimesatRet    = "kp_fail_futimesat_ret"
 	bpfProgKpFailLchownEnter     = "kp_fail_lchown_enter"
-	bpfProgKpFailLchownRet       = "kp_fail_lchown_ret"
 	bpfProgKpFailMountEnter      = "kp_fail_mount_enter"
-	bpfProgKpFailMountRet        = "kp_fail_mount_ret"
+	bpfProgKpFailRet             = "kp_fail_ret"
 	bpfProgKpFailTruncateEnter   = "kp_fail_truncate_enter"
-	bpfProgKpFailTruncateRet     = "kp_fail_truncate_ret"
 	bpfProgKpFailUmountEnter     = "kp_fail_umount_enter"
-	bpfProgKpFailUmountRet       = "kp_fail_umount_ret"
 	bpfProgKpFailUtimeEnter      = "kp_fail_utime_enter"
-	bpfProgKpFailUtimeRet        = "kp_fail_utime_ret"
 	bpfProgKpFailUtimensatEnter  = "kp_fail_utimensat_enter"
-	bpfProgKpFailUtimensatRet    = "kp_fail_utimensat_ret"
 	bpfProgKpFailUtimesEnter     = "kp_fail_utimes_enter"
-	bpfProgKpFailUtimesRet       = "kp_fail_utimes_ret"
 	bpfProgKpFtruncateExit       = "kp_ftruncate_exit"
 	bpfProgKpFtruncateExitArgs   = "kp_ftruncate_exit_args"
 	bpfProgKpFtruncateFdExit     = "kp_ftruncate_fd_exit"
@@ -533,31 +521,19 @@ type bpfProgramSpecs struct {
 	KpCopyExit            *ebpf.ProgramSpec `ebpf:"kp_copy_exit"`
 	KpCopyExitArgs        *ebpf.ProgramSpec `ebpf:"kp_copy_exit_args"`
 	KpFailChmodEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_chmod_enter"`
-	KpFailChmodRet        *ebpf.ProgramSpec `ebpf:"kp_fail_chmod_ret"`
 	KpFailChownEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_chown_enter"`
-	KpFailChownRet        *ebpf.ProgramSpec `ebpf:"kp_fail_chown_ret"`
 	KpFailFchmodat2Enter  *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat2_enter"`
-	KpFailFchmodat2Ret    *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat2_ret"`
 	KpFailFchmodatEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat_enter"`
-	KpFailFchmodatRet     *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat_ret"`
 	KpFailFchownatEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_fchownat_enter"`
-	KpFailFchownatRet     *ebpf.ProgramSpec `ebpf:"kp_fail_fchownat_ret"`
 	KpFailFutimesatEnter  *ebpf.ProgramSpec `ebpf:"kp_fail_futimesat_enter"`
-	KpFailFutimesatRet    *ebpf.ProgramSpec `ebpf:"kp_fail_futimesat_ret"`
 	KpFailLchownEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_lchown_enter"`
-	KpFailLchownRet       *ebpf.ProgramSpec `ebpf:"kp_fail_lchown_ret"`
 	KpFailMountEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_mount_enter"`
-	KpFailMountRet        *ebpf.ProgramSpec `ebpf:"kp_fail_mount_ret"`
+	KpFailRet             *ebpf.ProgramSpec `ebpf:"kp_fail_ret"`
 	KpFailTruncateEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_truncate_enter"`
-	KpFailTruncateRet     *ebpf.ProgramSpec `ebpf:"kp_fail_truncate_ret"`
 	KpFailUmountEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_umount_enter"`
-	KpFailUmountRet       *ebpf.ProgramSpec `ebpf:"kp_fail_umount_ret"`
 	KpFailUtimeEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_utime_enter"`
-	KpFailUtimeRet        *ebpf.ProgramSpec `ebpf:"kp_fail_utime_ret"`
 	KpFailUtimensatEnter  *ebpf.ProgramSpec `ebpf:"kp_fail_utimensat_enter"`
-	KpFailUtimensatRet    *ebpf.ProgramSpec `ebpf:"kp_fail_utimensat_ret"`
 	KpFailUtimesEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_utimes_enter"`
-	KpFailUtimesRet       *ebpf.ProgramSpec `ebpf:"kp_fail_utimes_ret"`
 	KpFtruncateExit       *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.ProgramSpec `ebpf:"kp_ftruncate_fd_exit"`
@@ -897,31 +873,19 @@ type bpfPrograms struct {
 	KpCopyExit            *ebpf.Program `ebpf:"kp_copy_exit"`
 	KpCopyExitArgs        *ebpf.Program `ebpf:"kp_copy_exit_args"`
 	KpFailChmodEnter      *ebpf.Program `ebpf:"kp_fail_chmod_enter"`
-	KpFailChmodRet        *ebpf.Program `ebpf:"kp_fail_chmod_ret"`
 	KpFailChownEnter      *ebpf.Program `ebpf:"kp_fail_chown_enter"`
-	KpFailChownRet        *ebpf.Program `ebpf:"kp_fail_chown_ret"`
 	KpFailFchmodat2Enter  *ebpf.Program `ebpf:"kp_fail_fchmodat2_enter"`
-	KpFailFchmodat2Ret    *ebpf.Program `ebpf:"kp_fail_fchmodat2_ret"`
 	KpFailFchmodatEnter   *ebpf.Program `ebpf:"kp_fail_fchmodat_enter"`
-	KpFailFchmodatRet     *ebpf.Program `ebpf:"kp_fail_fchmodat_ret"`
 	KpFailFchownatEnter   *ebpf.Program `ebpf:"kp_fail_fchownat_enter"`
-	KpFailFchownatRet     *ebpf.Program `ebpf:"kp_fail_fchownat_ret"`
 	KpFailFutimesatEnter  *ebpf.Program `ebpf:"kp_fail_futimesat_enter"`
-	KpFailFutimesatRet    *ebpf.Program `ebpf:"kp_fail_futimesat_ret"`
 	KpFailLchownEnter     *ebpf.Program `ebpf:"kp_fail_lchown_enter"`
-	KpFailLchownRet       *ebpf.Program `ebpf:"kp_fail_lchown_ret"`
 	KpFailMountEnter      *ebpf.Program `ebpf:"kp_fail_mount_enter"`
-	KpFailMountRet        *ebpf.Program `ebpf:"kp_fail_mount_ret"`
+	KpFailRet             *ebpf.Program `ebpf:"kp_fail_ret"`
 	KpFailTruncateEnter   *ebpf.Program `ebpf:"kp_fail_truncate_enter"`
-	KpFailTruncateRet     *ebpf.Program `ebpf:"kp_fail_truncate_ret"`
 	KpFailUmountEnter     *ebpf.Program `ebpf:"kp_fail_umount_enter"`
-	KpFailUmountRet       *ebpf.Program `ebpf:"kp_fail_umount_ret"`
 	KpFailUtimeEnter      *ebpf.Program `ebpf:"kp_fail_utime_enter"`
-	KpFailUtimeRet        *ebpf.Program `ebpf:"kp_fail_utime_ret"`
 	KpFailUtimensatEnter  *ebpf.Program `ebpf:"kp_fail_utimensat_enter"`
-	KpFailUtimensatRet    *ebpf.Program `ebpf:"kp_fail_utimensat_ret"`
 	KpFailUtimesEnter     *ebpf.Program `ebpf:"kp_fail_utimes_enter"`
-	KpFailUtimesRet       *ebpf.Program `ebpf:"kp_fail_utimes_ret"`
 	KpFtruncateExit       *ebpf.Program `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.Program `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.Program `ebpf:"kp_ftruncate_fd_exit"`
@@ -1065,31 +1029,19 @@ func (p *bpfPrograms) Close() error {
 		p.KpCopyExit,
 		p.KpCopyExitArgs,
 		p.KpFailChmodEnter,
-		p.KpFailChmodRet,
 		p.KpFailChownEnter,
-		p.KpFailChownRet,
 		p.KpFailFchmodat2Enter,
-		p.KpFailFchmodat2Ret,
 		p.KpFailFchmodatEnter,
-		p.KpFailFchmodatRet,
 		p.KpFailFchownatEnter,
-		p.KpFailFchownatRet,
 		p.KpFailFutimesatEnter,
-		p.KpFailFutimesatRet,
 		p.KpFailLchownEnter,
-		p.KpFailLchownRet,
 		p.KpFailMountEnter,
-		p.KpFailMountRet,
+		p.KpFailRet,
 		p.KpFailTruncateEnter,
-		p.KpFailTruncateRet,
 		p.KpFailUmountEnter,
-		p.KpFailUmountRet,
 		p.KpFailUtimeEnter,
-		p.KpFailUtimeRet,
 		p.KpFailUtimensatEnter,
-		p.KpFailUtimensatRet,
 		p.KpFailUtimesEnter,
-		p.KpFailUtimesRet,
 		p.KpFtruncateExit,
 		p.KpFtruncateExitArgs,
 		p.KpFtruncateFdExit,

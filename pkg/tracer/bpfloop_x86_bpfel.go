@@ -318,31 +318,19 @@ const (
 	bpfloopProgKpCopyExit            = "kp_copy_exit"
 	bpfloopProgKpCopyExitArgs        = "kp_copy_exit_args"
 	bpfloopProgKpFailChmodEnter      = "kp_fail_chmod_enter"
-	bpfloopProgKpFailChmodRet        = "kp_fail_chmod_ret"
 	bpfloopProgKpFailChownEnter      = "kp_fail_chown_enter"
-	bpfloopProgKpFailChownRet        = "kp_fail_chown_ret"
 	bpfloopProgKpFailFchmodat2Enter  = "kp_fail_fchmodat2_enter"
-	bpfloopProgKpFailFchmodat2Ret    = "kp_fail_fchmodat2_ret"
 	bpfloopProgKpFailFchmodatEnter   = "kp_fail_fchmodat_enter"
-	bpfloopProgKpFailFchmodatRet     = "kp_fail_fchmodat_ret"
 	bpfloopProgKpFailFchownatEnter   = "kp_fail_fchownat_enter"
-	bpfloopProgKpFailFchownatRet     = "kp_fail_fchownat_ret"
 	bpfloopProgKpFailFutimesatEnter  = "kp_fail_futimesat_enter"
-	bpfloopProgKpFailFutimesatRet    = "kp_fail_futimesat_ret"
 	bpfloopProgKpFailLchownEnter     = "kp_fail_lchown_enter"
-	bpfloopProgKpFailLchownRet       = "kp_fail_lchown_ret"
 	bpfloopProgKpFailMountEnter      = "kp_fail_mount_enter"
-	bpfloopProgKpFailMountRet        = "kp_fail_mount_ret"
+	bpfloopProgKpFailRet             = "kp_fail_ret"
 	bpfloopProgKpFailTruncateEnter   = "kp_fail_truncate_enter"
-	bpfloopProgKpFailTruncateRet     = "kp_fail_truncate_ret"
 	bpfloopProgKpFailUmountEnter     = "kp_fail_umount_enter"
-	bpfloopProgKpFailUmountRet       = "kp_fail_umount_ret"
 	bpfloopProgKpFailUtimeEnter      = "kp_fail_utime_enter"
-	bpfloopProgKpFailUtimeRet        = "kp_fail_utime_ret"
 	bpfloopProgKpFailUtimensatEnter  = "kp_fail_utimensat_enter"
-	bpfloopProgKpFailUtimensatRet    = "kp_fail_utimensat_ret"
 	bpfloopProgKpFailUtimesEnter     = "kp_fail_utimes_enter"
-	bpfloopProgKpFailUtimesRet       = "kp_fail_utimes_ret"
 	bpfloopProgKpFtruncateExit       = "kp_ftruncate_exit"
 	bpfloopProgKpFtruncateExitArgs   = "kp_ftruncate_exit_args"
 	bpfloopProgKpFtruncateFdExit     = "kp_ftruncate_fd_exit"
@@ -563,31 +551,19 @@ type bpfloopProgramSpecs struct {
 	KpCopyExit            *ebpf.ProgramSpec `ebpf:"kp_copy_exit"`
 	KpCopyExitArgs        *ebpf.ProgramSpec `ebpf:"kp_copy_exit_args"`
 	KpFailChmodEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_chmod_enter"`
-	KpFailChmodRet        *ebpf.ProgramSpec `ebpf:"kp_fail_chmod_ret"`
 	KpFailChownEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_chown_enter"`
-	KpFailChownRet        *ebpf.ProgramSpec `ebpf:"kp_fail_chown_ret"`
 	KpFailFchmodat2Enter  *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat2_enter"`
-	KpFailFchmodat2Ret    *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat2_ret"`
 	KpFailFchmodatEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat_enter"`
-	KpFailFchmodatRet     *ebpf.ProgramSpec `ebpf:"kp_fail_fchmodat_ret"`
 	KpFailFchownatEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_fchownat_enter"`
-	KpFailFchownatRet     *ebpf.ProgramSpec `ebpf:"kp_fail_fchownat_ret"`
 	KpFailFutimesatEnter  *ebpf.ProgramSpec `ebpf:"kp_fail_futimesat_enter"`
-	KpFailFutimesatRet    *ebpf.ProgramSpec `ebpf:"kp_fail_futimesat_ret"`
 	KpFailLchownEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_lchown_enter"`
-	KpFailLchownRet       *ebpf.ProgramSpec `ebpf:"kp_fail_lchown_ret"`
 	KpFailMountEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_mount_enter"`
-	KpFailMountRet        *ebpf.ProgramSpec `ebpf:"kp_fail_mount_ret"`
+	KpFailRet             *ebpf.ProgramSpec `ebpf:"kp_fail_ret"`
 	KpFailTruncateEnter   *ebpf.ProgramSpec `ebpf:"kp_fail_truncate_enter"`
-	KpFailTruncateRet     *ebpf.ProgramSpec `ebpf:"kp_fail_truncate_ret"`
 	KpFailUmountEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_umount_enter"`
-	KpFailUmountRet       *ebpf.ProgramSpec `ebpf:"kp_fail_umount_ret"`
 	KpFailUtimeEnter      *ebpf.ProgramSpec `ebpf:"kp_fail_utime_enter"`
-	KpFailUtimeRet        *ebpf.ProgramSpec `ebpf:"kp_fail_utime_ret"`
 	KpFailUtimensatEnter  *ebpf.ProgramSpec `ebpf:"kp_fail_utimensat_enter"`
-	KpFailUtimensatRet    *ebpf.ProgramSpec `ebpf:"kp_fail_utimensat_ret"`
 	KpFailUtimesEnter     *ebpf.ProgramSpec `ebpf:"kp_fail_utimes_enter"`
-	KpFailUtimesRet       *ebpf.ProgramSpec `ebpf:"kp_fail_utimes_ret"`
 	KpFtruncateExit       *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.ProgramSpec `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.ProgramSpec `ebpf:"kp_ftruncate_fd_exit"`
@@ -927,31 +903,19 @@ type bpfloopPrograms struct {
 	KpCopyExit            *ebpf.Program `ebpf:"kp_copy_exit"`
 	KpCopyExitArgs        *ebpf.Program `ebpf:"kp_copy_exit_args"`
 	KpFailChmodEnter      *ebpf.Program `ebpf:"kp_fail_chmod_enter"`
-	KpFailChmodRet        *ebpf.Program `ebpf:"kp_fail_chmod_ret"`
 	KpFailChownEnter      *ebpf.Program `ebpf:"kp_fail_chown_enter"`
-	KpFailChownRet        *ebpf.Program `ebpf:"kp_fail_chown_ret"`
 	KpFailFchmodat2Enter  *ebpf.Program `ebpf:"kp_fail_fchmodat2_enter"`
-	KpFailFchmodat2Ret    *ebpf.Program `ebpf:"kp_fail_fchmodat2_ret"`
 	KpFailFchmodatEnter   *ebpf.Program `ebpf:"kp_fail_fchmodat_enter"`
-	KpFailFchmodatRet     *ebpf.Program `ebpf:"kp_fail_fchmodat_ret"`
 	KpFailFchownatEnter   *ebpf.Program `ebpf:"kp_fail_fchownat_enter"`
-	KpFailFchownatRet     *ebpf.Program `ebpf:"kp_fail_fchownat_ret"`
 	KpFailFutimesatEnter  *ebpf.Program `ebpf:"kp_fail_futimesat_enter"`
-	KpFailFutimesatRet    *ebpf.Program `ebpf:"kp_fail_futimesat_ret"`
 	KpFailLchownEnter     *ebpf.Program `ebpf:"kp_fail_lchown_enter"`
-	KpFailLchownRet       *ebpf.Program `ebpf:"kp_fail_lchown_ret"`
 	KpFailMountEnter      *ebpf.Program `ebpf:"kp_fail_mount_enter"`
-	KpFailMountRet        *ebpf.Program `ebpf:"kp_fail_mount_ret"`
+	KpFailRet             *ebpf.Program `ebpf:"kp_fail_ret"`
 	KpFailTruncateEnter   *ebpf.Program `ebpf:"kp_fail_truncate_enter"`
-	KpFailTruncateRet     *ebpf.Program `ebpf:"kp_fail_truncate_ret"`
 	KpFailUmountEnter     *ebpf.Program `ebpf:"kp_fail_umount_enter"`
-	KpFailUmountRet       *ebpf.Program `ebpf:"kp_fail_umount_ret"`
 	KpFailUtimeEnter      *ebpf.Program `ebpf:"kp_fail_utime_enter"`
-	KpFailUtimeRet        *ebpf.Program `ebpf:"kp_fail_utime_ret"`
 	KpFailUtimensatEnter  *ebpf.Program `ebpf:"kp_fail_utimensat_enter"`
-	KpFailUtimensatRet    *ebpf.Program `ebpf:"kp_fail_utimensat_ret"`
 	KpFailUtimesEnter     *ebpf.Program `ebpf:"kp_fail_utimes_enter"`
-	KpFailUtimesRet       *ebpf.Program `ebpf:"kp_fail_utimes_ret"`
 	KpFtruncateExit       *ebpf.Program `ebpf:"kp_ftruncate_exit"`
 	KpFtruncateExitArgs   *ebpf.Program `ebpf:"kp_ftruncate_exit_args"`
 	KpFtruncateFdExit     *ebpf.Program `ebpf:"kp_ftruncate_fd_exit"`
@@ -1095,31 +1059,19 @@ func (p *bpfloopPrograms) Close() error {
 		p.KpCopyExit,
 		p.KpCopyExitArgs,
 		p.KpFailChmodEnter,
-		p.KpFailChmodRet,
 		p.KpFailChownEnter,
-		p.KpFailChownRet,
 		p.KpFailFchmodat2Enter,
-		p.KpFailFchmodat2Ret,
 		p.KpFailFchmodatEnter,
-		p.KpFailFchmodatRet,
 		p.KpFailFchownatEnter,
-		p.KpFailFchownatRet,
 		p.KpFailFutimesatEnter,
-		p.KpFailFutimesatRet,
 		p.KpFailLchownEnter,
-		p.KpFailLchownRet,
 		p.KpFailMountEnter,
-		p.KpFailMountRet,
+		p.KpFailRet,
 		p.KpFailTruncateEnter,
-		p.KpFailTruncateRet,
 		p.KpFailUmountEnter,
-		p.KpFailUmountRet,
 		p.KpFailUtimeEnter,
-		p.KpFailUtimeRet,
 		p.KpFailUtimensatEnter,
-		p.KpFailUtimensatRet,
 		p.KpFailUtimesEnter,
-		p.KpFailUtimesRet,
 		p.KpFtruncateExit,
 		p.KpFtruncateExitArgs,
 		p.KpFtruncateFdExit,

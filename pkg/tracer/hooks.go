@@ -33,6 +33,9 @@ type hook struct {
 	calls     []sysCall
 	backup    bool // a backup copy, attached only where syscallBackups says
 	unlessHas string
+	// shared: the program that is loaded for this hook, once for every
+	// hook that names it, and attached to each of their targets.
+	shared string
 	// check, when set, vets the target's signature; a target that fails
 	// it counts as missing.
 	check func(*btf.FuncProto) bool
@@ -346,12 +349,20 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 				userNames |= h.namei
 			}
 		}
-		ps, ok := spec.Programs[h.prog]
+		prog := h.prog
+		if h.shared != "" {
+			prog = h.shared
+			if prev, ok := attach[prog]; ok {
+				attach[prog] = prev + "," + target
+				continue
+			}
+		}
+		ps, ok := spec.Programs[prog]
 		if !ok {
-			return nil, 0, fmt.Errorf("program %s missing from the BPF object", h.prog)
+			return nil, 0, fmt.Errorf("program %s missing from the BPF object", prog)
 		}
 		ps.AttachTo = target
-		attach[h.prog] = target
+		attach[prog] = target
 	}
 	for name := range spec.Programs {
 		if _, ok := attach[name]; !ok && name != keepProgram(table) {

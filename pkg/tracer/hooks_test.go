@@ -2,6 +2,8 @@ package tracer
 
 import (
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
@@ -40,6 +42,18 @@ func TestPlanHostKernel(t *testing.T) {
 	}
 	if attach["fail_chmod_enter"] != "__x64_sys_chmod" || attach["fail_umount_ret"] != "__x64_sys_umount" {
 		t.Errorf("lookup-failure hooks not planned: %v", attach)
+	}
+	// kprobe mode loads one return program for all of them.
+	kp, _ := loadBpf()
+	kattach, _, err := plan(kp, kspec, kprobeHooks(fentryHooks), DefaultKinds, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(kattach["kp_fail_ret"], ","); !slices.Contains(got, "__x64_sys_chmod") || !slices.Contains(got, "__x64_sys_umount") || len(got) < 12 {
+		t.Errorf("kp_fail_ret attached to %q", got)
+	}
+	if _, ok := kp.Programs["kp_fail_chmod_ret"]; ok || kattach["kp_fail_chmod_enter"] != "__x64_sys_chmod" {
+		t.Errorf("kprobe lookup-failure hooks: %v", kattach)
 	}
 	// do_ftruncate exists here, so the fd-based variant must not be loaded
 	// too (it would report ftruncate twice).

@@ -48,6 +48,9 @@ func kprobeHooks(fentry []hook) []hook {
 	for _, h := range fentry {
 		k := h
 		k.prog = "kp_" + h.prog
+		if strings.HasPrefix(h.prog, "fail_") && strings.HasSuffix(h.prog, "_ret") {
+			k.shared = "kp_fail_ret" // bpf/sys.c
+		}
 		out = append(out, k)
 		if strings.HasSuffix(h.prog, "_exit") {
 			a := k
@@ -236,7 +239,19 @@ func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) ([
 	case prog.Type() != ebpf.Kprobe:
 		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
 	case strings.HasPrefix(spec.SectionName, "kretprobe"):
-		l, err = link.Kretprobe(target, prog, nil)
+		// A shared program (hook.shared) has a target per hook.
+		var ls []link.Link
+		for _, fn := range strings.Split(target, ",") {
+			l, err := link.Kretprobe(fn, prog, nil)
+			if err != nil {
+				for _, l := range ls {
+					l.Close()
+				}
+				return nil, fmt.Errorf("%s: %w", fn, err)
+			}
+			ls = append(ls, l)
+		}
+		return ls, nil
 	default:
 		l, err = link.Kprobe(target, prog, nil)
 	}
