@@ -85,19 +85,23 @@ func (s *sysTrace) waitLine(t *testing.T, want string) string {
 // and events.
 func (s *sysTrace) wait(t *testing.T) (int, []event) {
 	t.Helper()
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
-	var err error
-	select {
-	case err = <-exited:
-	case <-time.After(time.Minute):
-		s.cmd.Process.Kill()
-		t.Fatal("fstrace did not exit within a minute")
+	// stderr to its end first: Wait closes the pipe, and what fstrace
+	// wrote last (the summary) could be lost if it ran before the read.
+	timeout := time.After(time.Minute)
+	for drained := false; !drained; {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				drained = true
+				continue
+			}
+			s.errbuf.WriteString(l + "\n")
+		case <-timeout:
+			s.cmd.Process.Kill()
+			t.Fatalf("fstrace did not exit within a minute:\n%s", s.errbuf.String())
+		}
 	}
-	for l := range s.lines {
-		s.errbuf.WriteString(l + "\n")
-	}
-	status := exitStatus(t, err)
+	status := exitStatus(t, s.cmd.Wait())
 	var evs []event
 	for _, l := range strings.Split(strings.TrimSpace(s.stdout.String()), "\n") {
 		var e event
