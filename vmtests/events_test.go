@@ -459,7 +459,7 @@ func TestGrandchildAndExitStatus(t *testing.T) {
 			}
 			os.WriteFile(dir+"/outsider-done", nil, 0o644)
 		}()
-		r := trace(t, mode, dir, "family")
+		r := trace(t, mode, dir, "family", "-e", "create")
 		<-done
 		if r.status != 0 {
 			t.Fatalf("fstrace exited %d", r.status)
@@ -477,7 +477,7 @@ func TestGrandchildAndExitStatus(t *testing.T) {
 			}
 		}
 		// The command's exit status is fstrace's.
-		out, err := exec.Command(fstraceBin(t), "-q", "-o", "none", "--", "sh", "-c", "exit 7").CombinedOutput()
+		out, err := exec.Command(fstraceBin(t), "-q", "-o", "none", "--hook-mode", mode, "-e", "mkdir", "--", "sh", "-c", "exit 7").CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 			t.Errorf("fstrace -- sh -c 'exit 7': %v, %s", err, out)
 		}

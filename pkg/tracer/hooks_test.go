@@ -55,6 +55,22 @@ func TestPlanHostKernel(t *testing.T) {
 	if _, ok := kp.Programs["kp_fail_chmod_ret"]; ok || kattach["kp_fail_chmod_enter"] != "__x64_sys_chmod" {
 		t.Errorf("kprobe lookup-failure hooks: %v", kattach)
 	}
+	// Fentry mode hands its fexit returns to the same kretprobe, where
+	// kprobes can be made, and keeps the fentry entries.
+	fp, _ := loadBpf()
+	fattach, _, err := plan(fp, kspec, sharedFailReturn(fentryHooks), DefaultKinds, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(fattach["kp_fail_ret"], ","); !slices.Contains(got, "__x64_sys_utimensat") || len(got) < 12 {
+		t.Errorf("fentry: kp_fail_ret attached to %q", got)
+	}
+	if _, ok := fp.Programs["fail_chmod_ret"]; ok || fattach["fail_chmod_enter"] != "__x64_sys_chmod" {
+		t.Errorf("fentry lookup-failure hooks: %v", fattach)
+	}
+	if slices.ContainsFunc(fentryHooks, func(h hook) bool { return h.shared != "" }) {
+		t.Error("sharedFailReturn changed the fentry table itself")
+	}
 	// do_ftruncate exists here, so the fd-based variant must not be loaded
 	// too (it would report ftruncate twice).
 	if attach["ftruncate_exit"] != "" && attach["ftruncate_fd_exit"] != "" {

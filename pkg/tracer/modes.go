@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -38,6 +39,36 @@ var hookTables = map[string][]hook{
 	ModeFentry:  fentryHooks,
 	ModeKprobe:  kprobeHooks(fentryHooks),
 	ModeSyscall: syscallHooks,
+}
+
+// sharedFailReturn hands the fentry table's lookup-failure returns to
+// kp_fail_ret, one kretprobe on all of their calls: an fexit program is
+// loaded and verified once per call (13 copies of the emit path, some
+// 300 000 verified instructions, 5-10 s of a start in the QEMU guests).
+// The calls are rare, so a kretprobe's cost per call does not matter.
+func sharedFailReturn(table []hook) []hook {
+	out := slices.Clone(table)
+	for i, h := range out {
+		if strings.HasPrefix(h.prog, "fail_") && strings.HasSuffix(h.prog, "_ret") {
+			out[i].shared = "kp_fail_ret" // bpf/sys.c
+		}
+	}
+	return out
+}
+
+// errSharedKprobe: kp_fail_ret did not attach in fentry mode (kprobes
+// refused); the mode loads again with its fexit programs.
+var errSharedKprobe = errors.New("the shared lookup-failure kretprobe did not attach")
+
+// haveKprobes reports whether kprobes can be made: the perf kprobe PMU
+// that cilium/ebpf uses first, or tracefs's kprobe_events.
+func haveKprobes() bool {
+	for _, p := range []string{"/sys/bus/event_source/devices/kprobe/type", "/sys/kernel/tracing/kprobe_events", "/sys/kernel/debug/tracing/kprobe_events"} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // kprobeHooks is the fentry table in kprobe form: each program kp_NAME

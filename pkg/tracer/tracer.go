@@ -179,7 +179,11 @@ func New(opts Options) (*Tracer, error) {
 			errs = append(errs, fmt.Errorf("fentry mode: skipped: %w", errUnsafeFexit))
 			continue
 		}
-		t, err := newMode(m, kspec, kinds, opts)
+		shared := m == ModeFentry && haveKprobes()
+		t, err := newMode(m, kspec, kinds, opts, shared)
+		if shared && errors.Is(err, errSharedKprobe) {
+			t, err = newMode(m, kspec, kinds, opts, false)
+		}
 		if err == nil {
 			return t, nil
 		}
@@ -192,7 +196,9 @@ func New(opts Options) (*Tracer, error) {
 }
 
 // newMode loads and attaches one hook mode's programs and starts reading.
-func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) (*Tracer, error) {
+// With sharedFail, fentry mode's lookup-failure returns are one kretprobe
+// (sharedFailReturn); errSharedKprobe says it did not attach.
+func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, sharedFail bool) (*Tracer, error) {
 	spec, err := objectSpec()
 	if err != nil {
 		return nil, err
@@ -204,6 +210,9 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 	table := hookTables[mode]
 	if mode == ModeSyscall {
 		table = syscallTable()
+	}
+	if sharedFail {
+		table = sharedFailReturn(table)
 	}
 	attach, userNames, err := plan(spec, kspec, table, kinds, opts.Follow)
 	if err != nil {
@@ -292,6 +301,9 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options) 
 		ls, err := attachProgram(progSpecs[prog], coll.Programs[prog], attach[prog])
 		if err != nil {
 			t.teardown()
+			if sharedFail && prog == "kp_fail_ret" {
+				return nil, fmt.Errorf("%w: %v", errSharedKprobe, err)
+			}
 			// A mode whose programs load but cannot attach is as
 			// unsupported as one whose programs the kernel refuses.
 			err = loadError(mode, err)
