@@ -16,7 +16,8 @@
  *
  * A record of kind FST_REC_CGROUP (not an event) carries instead the names
  * of a cgroup, leaf first, each followed by '/', as str 0: see
- * lib/container.h.
+ * lib/container.h. FST_REC_EXEC and FST_REC_EXIT tell user space which
+ * program a process runs (process.c).
  * The Go mirror lives in pkg/events (layout.go) and a unit test checks it
  * against the BTF of the compiled object, so the two cannot drift apart.
  */
@@ -50,6 +51,8 @@ enum fst_kind {
 /* Records that are not events: their kinds lie past the events'. */
 enum fst_rec_kind {
 	FST_REC_CGROUP = 64, /* a cgroup's names, on its first sight */
+	FST_REC_EXEC = 65,   /* a process exec'd: str 0 its executable, str 1 its argv */
+	FST_REC_EXIT = 66,   /* a process (its last thread) exited */
 };
 
 /* rflags: facts about the record itself. */
@@ -107,7 +110,13 @@ struct fst_record {
 	__u16 str_len[FST_NSTR];
 	__u16 cpu;
 	char comm[FST_COMM_LEN];
-	__u32 mntns;     /* mount namespace inode number; the header is 176 bytes, no implicit padding */
+	__u32 mntns;     /* mount namespace inode number */
+	__u32 euid;      /* effective ids, next to the real uid and gid */
+	__u32 egid;
+	__u32 auid;      /* login uid (audit), FST_NO_AUID if unset or unknown */
+	__u32 _pad;      /* the header is 192 bytes, no implicit padding */
 };
+
+#define FST_NO_AUID 0xffffffffu
 
 #endif /* __FSTRACE_H */

@@ -234,6 +234,9 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 		r->tid = t->pid;
 		r->uid = cred->uid.val;
 		r->gid = cred->gid.val;
+		r->euid = cred->euid.val;
+		r->egid = cred->egid.val;
+		r->auid = bpf_core_field_exists(t->loginuid) ? t->loginuid.val : FST_NO_AUID;
 		r->ppid = t->real_parent->tgid;
 		r->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 		r->mntns = t->nsproxy->mnt_ns->ns.inum;
@@ -247,6 +250,10 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 	r->uid = (__u32)ug;
 	r->gid = ug >> 32;
 	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	r->euid = BPF_CORE_READ(task, cred, euid.val);
+	r->egid = BPF_CORE_READ(task, cred, egid.val);
+	/* CONFIG_AUDIT's */
+	r->auid = bpf_core_field_exists(task->loginuid) ? BPF_CORE_READ(task, loginuid.val) : FST_NO_AUID;
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	r->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));

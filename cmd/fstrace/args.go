@@ -69,6 +69,8 @@ type config struct {
 	outputKeep               int    // --output-file-count: rotated files kept
 	timeStyle                events.TimeStyle
 	color                    string // auto, always, never
+	extended                 bool   // -x: who did it in full, in text
+	cmdline                  events.CmdlineMode
 	post                     postFilter
 }
 
@@ -117,6 +119,13 @@ Text output:
                         start) or none; all with microseconds
       --color WHEN      auto (default: on a terminal, unless NO_COLOR is
                         set), always or never
+  -x, --extended        also uid, gid, euid, egid, auid, exe and the command
+                        line (see --cmdline), at the end of each line
+
+Both outputs:
+      --cmdline WHEN    which events carry the command line: first (a
+                        process's first, and its first after an exec; the
+                        default), every or never
 
 Filters (in the kernel; repeatable, and comma lists; AND across flags, OR
 within one; the --exclude- forms drop what they match):
@@ -224,6 +233,11 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	var timeStr string
 	fs.StringVar(&timeStr, "time", "local", "")
 	fs.StringVar(&cfg.color, "color", "auto", "")
+	for _, name := range []string{"x", "extended"} {
+		fs.BoolVar(&cfg.extended, name, false, "")
+	}
+	var cmdlineStr string
+	fs.StringVar(&cmdlineStr, "cmdline", "first", "")
 	fs.StringVar(&cfg.filterFile, "filter-file", "", "")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "")
 	fs.StringVar(&cfg.webConfig, "web.config.file", "", "")
@@ -367,6 +381,16 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	case "auto", "always", "never":
 	default:
 		return nil, fmt.Errorf("invalid --color %q (want auto, always or never)", cfg.color)
+	}
+	switch cmdlineStr {
+	case "first":
+		cfg.cmdline = events.CmdlineFirst
+	case "every":
+		cfg.cmdline = events.CmdlineEvery
+	case "never":
+		cfg.cmdline = events.CmdlineNever
+	default:
+		return nil, fmt.Errorf("invalid --cmdline %q (want first, every or never)", cmdlineStr)
 	}
 	if set["ready-file"] && cfg.readyFile == "" {
 		return nil, errors.New("invalid --ready-file: empty path")

@@ -560,7 +560,9 @@ func newSink(cfg *config, w io.Writer, file *rotatingFile, start time.Time) *sin
 		w = file
 	}
 	s.w = bufio.NewWriterSize(w, 64<<10)
-	s.text = events.TextFormat{Time: cfg.timeStyle, Start: start, Color: useColor(cfg.color, w, os.Getenv)}
+	s.text = events.TextFormat{Time: cfg.timeStyle, Start: start, Color: useColor(cfg.color, w, os.Getenv),
+		Extended: cfg.extended, Cmdline: cfg.cmdline}
+	s.json.Cmdline = cfg.cmdline
 	if file == nil || file.empty(0) {
 		s.header()
 	}

@@ -130,6 +130,11 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	ev.PPID = ne.Uint32(raw[offPPID:])
 	ev.UID = ne.Uint32(raw[offUID:])
 	ev.GID = ne.Uint32(raw[offGID:])
+	ev.EUID = ne.Uint32(raw[offEUID:])
+	ev.EGID = ne.Uint32(raw[offEGID:])
+	if auid := ne.Uint32(raw[offAUID:]); auid != noAUID {
+		ev.AUID, ev.HasAUID = auid, true
+	}
 	ev.CgroupID = ne.Uint64(raw[offCgroupID:])
 	ev.MntNS = ne.Uint32(raw[offMntNS:])
 	ev.Ret = int32(ne.Uint32(raw[offRet:]))
@@ -240,6 +245,62 @@ func DecodeCgroup(raw []byte) (CgroupRecord, error) {
 		Path:      string(p),
 		Truncated: ne.Uint16(raw[offRflags:])&rfPathTrunc != 0,
 	}, nil
+}
+
+// A ProcNote is a record that is not an event: a process exec'd (Process
+// is what it runs now) or exited (Process is nil), at BootNS.
+type ProcNote struct {
+	PID     uint32
+	BootNS  uint64
+	CPU     uint16
+	Process *Process
+}
+
+// IsProcRecord reports whether raw is an exec or exit record rather than
+// an event.
+func IsProcRecord(raw []byte) bool {
+	if len(raw) < HeaderSize {
+		return false
+	}
+	k := binary.NativeEndian.Uint16(raw[offKind:])
+	return k == recExec || k == recExit
+}
+
+// DecodeProc decodes an exec or exit record: the executable's path as str
+// 0, the argv (NUL-separated) as str 1.
+func DecodeProc(raw []byte) (ProcNote, error) {
+	if !IsProcRecord(raw) {
+		return ProcNote{}, fmt.Errorf("%w: not a process record", ErrCorruptRecord)
+	}
+	ne := binary.NativeEndian
+	n := ProcNote{PID: ne.Uint32(raw[offPID:]), BootNS: ne.Uint64(raw[offTS:]), CPU: ne.Uint16(raw[offCPU:])}
+	if ne.Uint16(raw[offKind:]) == recExit {
+		return n, nil
+	}
+	elen, alen := int(ne.Uint16(raw[offStrLen:])), int(ne.Uint16(raw[offStrLen+2:]))
+	if elen > PathMax || alen > PathMax || len(raw) != HeaderSize+elen+alen {
+		return ProcNote{}, fmt.Errorf("%w: exec record of %d bytes, strings of %d and %d", ErrCorruptRecord, len(raw), elen, alen)
+	}
+	p := &Process{Exe: string(raw[HeaderSize : HeaderSize+elen])}
+	p.Cmdline, p.CmdlineTruncated = SplitCmdline(raw[HeaderSize+elen:])
+	if ne.Uint16(raw[offRflags:])&rfPath2Trunc != 0 {
+		p.CmdlineTruncated = true
+	}
+	n.Process = p
+	return n, nil
+}
+
+// SplitCmdline splits NUL-separated arguments, as /proc/PID/cmdline holds
+// them; a last argument without its NUL was cut (truncated is then true).
+func SplitCmdline(b []byte) (args []string, truncated bool) {
+	if len(b) == 0 {
+		return nil, false
+	}
+	truncated = b[len(b)-1] != 0
+	for _, a := range bytes.Split(bytes.TrimSuffix(b, []byte{0}), []byte{0}) {
+		args = append(args, string(a))
+	}
+	return args, truncated
 }
 
 // view returns the n bytes of b at off as a string sharing b's memory.

@@ -18,6 +18,7 @@ func TestDecodeAllFields(t *testing.T) {
 		Ino: 0x2122232425262728, Flags: 0x3132333435363738, Size: 0x4142434445464748,
 		Offset: 0x5152535455565758, Bytes: 0x6162636465666768, Bytes2: 0x7172737475767778,
 		PID: 0x81828384, TID: 0x91929394, PPID: 0xa1a2a3a4, UID: 0xb1b2b3b4, GID: 0xc1c2c3c4,
+		EUID: 0xe1e2e3e4, EGID: 0xf1f2f3f4, AUID: 0, HasAUID: true,
 		Dev: kernelDev(0xabc, 0xdef01), Mode: 0o104755, Ret: -0x7ffffff0,
 		Kind: KindOpen, Rflags: rfPathTrunc | rfPath2Trunc | rfHasIno | rfHasMode, CPU: 0xd1d2,
 		Comm: "0123456789abcdef", Str: [NumStr]string{"/p", "ignored", "x"},
@@ -26,6 +27,7 @@ func TestDecodeAllFields(t *testing.T) {
 	want := &Event{
 		Time: testWall, BootNS: testBoot, CPU: 0xd1d2, CPUSeq: r.CPUSeq, Kind: KindOpen,
 		PID: r.PID, TID: r.TID, PPID: r.PPID, UID: r.UID, GID: r.GID,
+		EUID: r.EUID, EGID: r.EGID, AUID: 0, HasAUID: true,
 		Comm: "0123456789abcdef", CgroupID: r.CgroupID, Path: "/p",
 		PathTruncated: true, NewPathTruncated: true, Ret: r.Ret, Flags: r.Flags,
 		Mode: 0o104755, HasMode: true, Ino: r.Ino, Dev: unix.Mkdev(0xabc, 0xdef01), HasIno: true,
@@ -46,7 +48,7 @@ func TestDecodeKinds(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
 	base := func(k Kind) Event {
 		return Event{Time: testWall, BootNS: testBoot, CPUSeq: 7, CgroupID: 4242, CPU: 2, Kind: k,
-			PID: 1234, TID: 1235, PPID: 1, UID: 1000, GID: 1000, Comm: "cat"}
+			PID: 1234, TID: 1235, PPID: 1, UID: 1000, GID: 1000, EUID: 1000, EGID: 1000, Comm: "cat"}
 	}
 	for _, r := range sampleRecs() {
 		want := base(r.Kind)
@@ -148,17 +150,17 @@ func TestDecodeErrors(t *testing.T) {
 		is   error
 		msg  string
 	}{
-		{"empty", nil, ErrShortRecord, "short record: 0 bytes, header is 176"},
-		{"header cut", good[:HeaderSize-1], ErrShortRecord, "175 bytes"},
-		{"strings cut", good[:len(good)-1], ErrShortRecord, "186 bytes, header and strings need 187"},
+		{"empty", nil, ErrShortRecord, "short record: 0 bytes, header is 192"},
+		{"header cut", good[:HeaderSize-1], ErrShortRecord, "191 bytes"},
+		{"strings cut", good[:len(good)-1], ErrShortRecord, "202 bytes, header and strings need 203"},
 		{"kind 0", with(func(r *rec) { r.Kind = 0 }), ErrCorruptRecord, "corrupt record: kind 0"},
 		{"kind max", with(func(r *rec) { r.Kind = kindMax }), ErrCorruptRecord, "kind 16"},
 		{"kind huge", with(func(r *rec) { r.Kind = 0xffff }), ErrCorruptRecord, "kind 65535"},
 		{"str too long", with(func(r *rec) { r.StrLen = &[NumStr]uint16{11, PathMax + 1, 0} }),
 			ErrCorruptRecord, "string 1 is 4097 bytes, max 4096"},
 		{"str past end", with(func(r *rec) { r.StrLen = &[NumStr]uint16{11, 0, 5} }),
-			ErrShortRecord, "header and strings need 192"},
-		{"trailing", append(good, 0), ErrCorruptRecord, "1 trailing bytes after 187"},
+			ErrShortRecord, "header and strings need 208"},
+		{"trailing", append(good, 0), ErrCorruptRecord, "1 trailing bytes after 203"},
 		{"padded to 8", append(good, 0, 0, 0, 0, 0), ErrCorruptRecord, "5 trailing bytes"},
 	}
 	for _, tt := range tests {

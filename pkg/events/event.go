@@ -24,9 +24,19 @@ type Event struct {
 	CPUSeq         uint64
 	Kind           Kind
 	PID, TID, PPID uint32
-	UID, GID       uint32
-	Comm           string
-	CgroupID       uint64
+	UID, GID       uint32 // real ids
+	EUID, EGID     uint32 // effective ids: a setuid program's are not its caller's
+	// AUID is the login uid, auditd's auid: who logged in, kept across su
+	// and sudo. HasAUID is false where it is unset (4294967295: a daemon
+	// started at boot) or the kernel keeps none (no CONFIG_AUDIT).
+	AUID    uint32
+	HasAUID bool
+	Comm    string
+	// Process is the program the process runs. The Tracer sets it (nil
+	// where it cannot tell); Decode does not. The events of a process
+	// share one Process until it execs again; do not modify it.
+	Process  *Process
+	CgroupID uint64
 	// Who, for a containerised process (pkg/container): ContainerID is
 	// the full 64-hex id, ContainerRuntime docker, containerd, cri-o,
 	// podman or cgroup, PodUID the Kubernetes pod's uid (dashed) where
@@ -91,6 +101,16 @@ type Event struct {
 	OpenedForWrite bool
 
 	buf []byte // backing store for the strings above
+}
+
+// Process is what a process runs, as it was at its exec: what
+// /proc/PID/exe and /proc/PID/cmdline give.
+type Process struct {
+	Exe     string   // the executable's absolute path; "" if unknown
+	Cmdline []string // argv, argv[0] first; nil if unknown
+	// CmdlineTruncated: the arguments were longer than 4096 bytes, and
+	// Cmdline stops there.
+	CmdlineTruncated bool
 }
 
 // FSPath is a file's place in its filesystem: Path from the root of the

@@ -15,10 +15,18 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // The field names and their order are a public contract:
 //
 //	time       RFC 3339 UTC, nine fractional digits
-//	seq event pid tid ppid uid gid comm cgroup_id
+//	seq event pid tid ppid uid gid euid egid
+//	auid       the login uid, only where it is set
+//	comm
+//	exe        the executable's path, where known
+//	cgroup_id
 //	container_id container_runtime pod_uid   only for a containerised process, pod_uid
 //	           only in Kubernetes (see Event)
 //	mntns      with a container_id, or where the mount namespace is not the initial one
+//	cmdline    the arguments, an array of strings: JSONEncoder gives it at
+//	           a process's first event and again after it execs (see
+//	           CmdlineMode); AppendJSON with every event that has it.
+//	           cmdline_truncated: true after it where it was cut at 4096 bytes
 //	path ret
 //	host_path  after path, only for a process whose root or mount namespace
 //	           is not the host's, and only where the file's filesystem is
@@ -52,6 +60,10 @@ func AppendJSON(dst []byte, e *Event) []byte { return appendJSON(dst, e, nil) }
 // most of fstrace's cost. The zero value is ready to use; it is not safe
 // for concurrent use.
 type JSONEncoder struct {
+	// Cmdline says which events carry cmdline.
+	Cmdline CmdlineMode
+	shown   map[uint32]*Process // the Process whose cmdline was last given, by pid
+
 	who     whoKey
 	whoJSON []byte // ,"pid":…,"cgroup_id":N of who
 	sec     int64  // the Unix second of secJSON
@@ -60,9 +72,48 @@ type JSONEncoder struct {
 	next    int // the flags entry to replace
 }
 
+// CmdlineMode chooses the events that carry the command line.
+type CmdlineMode uint8
+
+// The command line modes.
+const (
+	CmdlineFirst CmdlineMode = iota // a process's first event, and its first after an exec
+	CmdlineEvery                    // every event
+	CmdlineNever
+)
+
+// wantCmdline reports whether e's line gives its command line.
+func (c *JSONEncoder) wantCmdline(e *Event) bool {
+	return c.Cmdline.want(&c.shown, e)
+}
+
+func (m CmdlineMode) want(shown *map[uint32]*Process, e *Event) bool {
+	if e.Process == nil || e.Process.Cmdline == nil {
+		return false
+	}
+	switch m {
+	case CmdlineEvery:
+		return true
+	case CmdlineNever:
+		return false
+	}
+	if (*shown)[e.PID] == e.Process {
+		return false
+	}
+	if *shown == nil || len(*shown) >= 1<<16 {
+		// Bounded: a forgotten process's command line is given once more.
+		*shown = make(map[uint32]*Process)
+	}
+	(*shown)[e.PID] = e.Process
+	return true
+}
+
 // whoKey is what the who block of a line is made of.
 type whoKey struct {
 	pid, tid, ppid, uid, gid uint32
+	euid, egid, auid         uint32
+	hasAUID                  bool
+	proc                     *Process
 	cgroup                   uint64
 	container, runtime, pod  string
 	mntns                    uint32
@@ -83,7 +134,8 @@ func (c *JSONEncoder) Append(dst []byte, e *Event) []byte { return appendJSON(ds
 func (c *JSONEncoder) appendWho(dst []byte, e *Event) []byte {
 	w := &c.who
 	if w.valid && w.pid == e.PID && w.tid == e.TID && w.ppid == e.PPID && w.uid == e.UID &&
-		w.gid == e.GID && w.cgroup == e.CgroupID && string(w.comm[:w.commLen]) == e.Comm &&
+		w.gid == e.GID && w.euid == e.EUID && w.egid == e.EGID && w.auid == e.AUID && w.hasAUID == e.HasAUID &&
+		w.proc == e.Process && w.cgroup == e.CgroupID && string(w.comm[:w.commLen]) == e.Comm &&
 		w.mntns == e.MntNS && w.container == e.ContainerID && w.runtime == e.ContainerRuntime && w.pod == e.PodUID {
 		return append(dst, c.whoJSON...)
 	}
@@ -91,6 +143,7 @@ func (c *JSONEncoder) appendWho(dst []byte, e *Event) []byte {
 	dst = appendWho(dst, e)
 	if len(e.Comm) <= CommLen {
 		*w = whoKey{pid: e.PID, tid: e.TID, ppid: e.PPID, uid: e.UID, gid: e.GID, cgroup: e.CgroupID,
+			euid: e.EUID, egid: e.EGID, auid: e.AUID, hasAUID: e.HasAUID, proc: e.Process,
 			container: e.ContainerID, runtime: e.ContainerRuntime, pod: e.PodUID, mntns: e.MntNS, valid: true}
 		w.commLen = copy(w.comm[:], e.Comm)
 		c.whoJSON = append(c.whoJSON[:0], dst[start:]...)
@@ -134,7 +187,15 @@ func appendWho(dst []byte, e *Event) []byte {
 	dst = jsonUint(dst, "ppid", uint64(e.PPID))
 	dst = jsonUint(dst, "uid", uint64(e.UID))
 	dst = jsonUint(dst, "gid", uint64(e.GID))
+	dst = jsonUint(dst, "euid", uint64(e.EUID))
+	dst = jsonUint(dst, "egid", uint64(e.EGID))
+	if e.HasAUID {
+		dst = jsonUint(dst, "auid", uint64(e.AUID))
+	}
 	dst = jsonName(dst, "comm", e.Comm)
+	if e.Process != nil && e.Process.Exe != "" {
+		dst = jsonName(dst, "exe", e.Process.Exe)
+	}
 	dst = jsonUint(dst, "cgroup_id", e.CgroupID)
 	if e.ContainerID != "" {
 		dst = jsonString(dst, "container_id", e.ContainerID)
@@ -162,8 +223,14 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 	dst = append(appendKind(append(dst, `,"event":"`...), e.Kind), '"')
 	if c != nil {
 		dst = c.appendWho(dst, e)
+		if c.wantCmdline(e) {
+			dst = jsonCmdline(dst, e.Process)
+		}
 	} else {
 		dst = appendWho(dst, e)
+		if e.Process != nil && e.Process.Cmdline != nil {
+			dst = jsonCmdline(dst, e.Process)
+		}
 	}
 	dst = jsonName(dst, "path", e.Path)
 	if e.HostPath != "" {
@@ -264,6 +331,21 @@ func jsonName(dst []byte, key, s string) []byte {
 		dst = append(dst, hexDigits[s[i]>>4], hexDigits[s[i]&0xf])
 	}
 	return append(dst, '"')
+}
+
+func jsonCmdline(dst []byte, p *Process) []byte {
+	dst = append(dst, `,"cmdline":[`...)
+	for i, a := range p.Cmdline {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, a)
+	}
+	dst = append(dst, ']')
+	if p.CmdlineTruncated {
+		dst = append(dst, `,"cmdline_truncated":true`...)
+	}
+	return dst
 }
 
 func jsonString(dst []byte, key, s string) []byte {

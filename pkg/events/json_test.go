@@ -26,67 +26,67 @@ func TestAppendJSONGolden(t *testing.T) {
 			r.Kind, r.Str[0], r.Ret = KindOpen, "/etc/shadow", -13
 			r.Flags = unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC
 			r.Mode, r.Rflags = 0o100644, rfHasMode
-		}, `"event":"open","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/etc/shadow","ret":-13,"error":"EACCES","flags":"O_WRONLY|O_CREAT|O_TRUNC","mode":"0644"}`},
+		}, `"event":"open","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/etc/shadow","ret":-13,"error":"EACCES","flags":"O_WRONLY|O_CREAT|O_TRUNC","mode":"0644"}`},
 		{"open ok", func(r *rec) {
 			r.Kind, r.Str[0], r.Ret, r.Comm = KindOpen, "/etc/passwd", 3, `a"b\c`
 			r.Flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
 			r.Ino, r.Dev, r.Rflags = 131, kernelDev(8, 1), rfHasIno
-		}, `"event":"open","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"a\"b\\c","cgroup_id":4242,"path":"/etc/passwd","ret":3,"flags":"O_RDONLY|O_NOFOLLOW|O_CLOEXEC","ino":131,"dev":2049}`},
+		}, `"event":"open","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"a\"b\\c","cgroup_id":4242,"path":"/etc/passwd","ret":3,"flags":"O_RDONLY|O_NOFOLLOW|O_CLOEXEC","ino":131,"dev":2049}`},
 		{"rename flags", func(r *rec) {
 			r.Kind, r.Str[0], r.Str[1], r.Comm = KindRename, "/tmp/a", "/tmp/b", "mv"
 			r.Flags = unix.RENAME_NOREPLACE | unix.RENAME_WHITEOUT
 			r.Ino, r.Dev, r.Rflags = 7, kernelDev(0, 33), rfHasIno|rfPath2Trunc
-		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"mv","cgroup_id":4242,"path":"/tmp/a","ret":0,"flags":"RENAME_NOREPLACE|RENAME_WHITEOUT","new_path":"/tmp/b","ino":7,"dev":33,"new_path_truncated":true}`},
+		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"mv","cgroup_id":4242,"path":"/tmp/a","ret":0,"flags":"RENAME_NOREPLACE|RENAME_WHITEOUT","new_path":"/tmp/b","ino":7,"dev":33,"new_path_truncated":true}`},
 		{"rename plain", func(r *rec) {
 			r.Kind, r.Str[0], r.Str[1], r.Ret = KindRename, "/tmp/a", "/x/b", -18
-		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp/a","ret":-18,"error":"EXDEV","new_path":"/x/b"}`},
+		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp/a","ret":-18,"error":"EXDEV","new_path":"/x/b"}`},
 		{"symlink", func(r *rec) {
 			r.Kind, r.Str[0], r.Str[1], r.Comm = KindSymlink, "/home/u/link", "../target dir/ü", "ln"
-		}, `"event":"symlink","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"ln","cgroup_id":4242,"path":"/home/u/link","ret":0,"target":"../target dir/ü"}`},
+		}, `"event":"symlink","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"ln","cgroup_id":4242,"path":"/home/u/link","ret":0,"target":"../target dir/ü"}`},
 		{"setattr", func(r *rec) {
 			r.Kind, r.Str[0], r.Comm = KindSetattr, "/tmp/f", "chmod"
 			r.AttrMask = AttrMode | AttrUID | AttrSize | AttrAtime | AttrAtimeNow | AttrMtime
 			r.Mode, r.AttrUID, r.AttrGID, r.Size = 0o100600, 0, 5, 3
 			r.MtimeSec, r.MtimeNsec = 1735787045, 6
-		}, `"event":"setattr","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"chmod","cgroup_id":4242,"path":"/tmp/f","ret":0,"attrs":{"mode":"0600","uid":0,"size":3,"atime":"now","mtime":"2025-01-02T03:04:05.000000006Z"}}`},
+		}, `"event":"setattr","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"chmod","cgroup_id":4242,"path":"/tmp/f","ret":0,"attrs":{"mode":"0600","uid":0,"size":3,"atime":"now","mtime":"2025-01-02T03:04:05.000000006Z"}}`},
 		{"setattr gid mtime now", func(r *rec) {
 			r.Kind, r.Str[0] = KindSetattr, "/tmp/f"
 			r.AttrMask, r.AttrGID = AttrGID|AttrMtimeNow, 5
-		}, `"event":"setattr","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp/f","ret":0,"attrs":{"gid":5,"mtime":"now"}}`},
+		}, `"event":"setattr","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp/f","ret":0,"attrs":{"gid":5,"mtime":"now"}}`},
 		{"mount", func(r *rec) {
 			r.Kind, r.Str, r.Comm = KindMount, [NumStr]string{"/mnt/usb", "/dev/sdb1", "vfat"}, "mount"
 			r.Flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_RELATIME | 1<<40
-		}, `"event":"mount","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"mount","cgroup_id":4242,"path":"/mnt/usb","ret":0,"flags":"MS_RDONLY|MS_NOSUID|MS_NODEV|MS_RELATIME|0x10000000000","source":"/dev/sdb1","fstype":"vfat"}`},
+		}, `"event":"mount","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"mount","cgroup_id":4242,"path":"/mnt/usb","ret":0,"flags":"MS_RDONLY|MS_NOSUID|MS_NODEV|MS_RELATIME|0x10000000000","source":"/dev/sdb1","fstype":"vfat"}`},
 		{"umount", func(r *rec) {
 			r.Kind, r.Str[0], r.Flags, r.Ret = KindUmount, "/mnt/usb", unix.MNT_DETACH, -16
-		}, `"event":"umount","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/mnt/usb","ret":-16,"error":"EBUSY","flags":"MNT_DETACH"}`},
+		}, `"event":"umount","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/mnt/usb","ret":-16,"error":"EBUSY","flags":"MNT_DETACH"}`},
 		{"mknod", func(r *rec) {
 			r.Kind, r.Str[0], r.Mode, r.Rflags = KindMknod, "/dev/x", unix.S_IFCHR|0o620, rfHasMode
-		}, `"event":"mknod","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/dev/x","ret":0,"mode":"0620","file_type":"char"}`},
+		}, `"event":"mknod","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/dev/x","ret":0,"mode":"0620","file_type":"char"}`},
 		{"mkdir", func(r *rec) {
 			r.Kind, r.Str[0], r.Mode, r.Rflags = KindMkdir, "/tmp", unix.S_IFDIR|0o1777, rfHasMode|rfPathTrunc
-		}, `"event":"mkdir","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp","ret":0,"mode":"01777","path_truncated":true}`},
+		}, `"event":"mkdir","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp","ret":0,"mode":"01777","path_truncated":true}`},
 		{"link", func(r *rec) {
 			r.Kind, r.Str[0], r.Str[1] = KindLink, "/a", "/b"
-		}, `"event":"link","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":0,"new_path":"/b"}`},
+		}, `"event":"link","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":0,"new_path":"/b"}`},
 		{"unlink unknown errno", func(r *rec) {
 			r.Kind, r.Str[0], r.Ret = KindUnlink, "/a", -4000
-		}, `"event":"unlink","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":-4000,"error":"E4000"}`},
+		}, `"event":"unlink","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":-4000,"error":"E4000"}`},
 		{"write", func(r *rec) {
 			r.Kind, r.Str[0], r.Offset, r.Bytes, r.Ret = KindWrite, "/log", 100, 20, 20
-		}, `"event":"write","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":20,"offset":100,"bytes":20}`},
+		}, `"event":"write","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":20,"offset":100,"bytes":20}`},
 		{"open of a name that could not be read", func(r *rec) {
 			r.Kind, r.Ret, r.Rflags = KindOpen, -14, rfPathUnk
-		}, `"event":"open","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"","ret":-14,"error":"EFAULT","flags":"O_RDONLY","path_unknown":true}`},
+		}, `"event":"open","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"","ret":-14,"error":"EFAULT","flags":"O_RDONLY","path_unknown":true}`},
 		{"rename to a name that could not be read", func(r *rec) {
 			r.Kind, r.Str[0], r.Ret, r.Rflags = KindRename, "/a", -14, rfPath2Unk
-		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":-14,"error":"EFAULT","new_path":"","new_path_unknown":true}`},
+		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","ret":-14,"error":"EFAULT","new_path":"","new_path_unknown":true}`},
 		{"rename in a container", func(r *rec) {
 			r.Kind, r.Str[0], r.Str[1] = KindRename, "/a", "/b"
-		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","host_path":"/c/a","ret":0,"new_path":"/b","host_new_path":"/c/b"}`},
+		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","host_path":"/c/a","ret":0,"new_path":"/b","host_new_path":"/c/b"}`},
 		{"close", func(r *rec) {
 			r.Kind, r.Str[0], r.Bytes, r.Bytes2, r.Rflags = KindClose, "/log", 1, 0, rfWritten
-		}, `"event":"close","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":0,"bytes_read":1,"bytes_written":0,"opened_for_write":true}`},
+		}, `"event":"close","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":0,"bytes_read":1,"bytes_written":0,"opened_for_write":true}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,7 +106,7 @@ func TestAppendJSONGolden(t *testing.T) {
 }
 
 func TestAppendJSONValid(t *testing.T) {
-	common := []string{"time", "seq", "event", "pid", "tid", "ppid", "uid", "gid", "comm", "cgroup_id", "path", "ret"}
+	common := []string{"time", "seq", "event", "pid", "tid", "ppid", "uid", "gid", "euid", "egid", "comm", "cgroup_id", "path", "ret"}
 	extra := map[Kind][]string{
 		KindOpen:    {"flags", "mode", "ino", "dev"},
 		KindCreate:  {"mode"},

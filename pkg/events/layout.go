@@ -8,7 +8,7 @@ import (
 
 // Sizes from bpf/fstrace.h.
 const (
-	HeaderSize = 176  // sizeof(struct fst_record)
+	HeaderSize = 192  // sizeof(struct fst_record)
 	PathMax    = 4096 // FST_PATH_MAX: longest string a record may carry
 	CommLen    = 16   // FST_COMM_LEN
 	NumStr     = 5    // FST_NSTR
@@ -46,8 +46,15 @@ const (
 	offStrLen    = 144 // __u16 str_len[5]
 	offCPU       = 154 // __u16 cpu
 	offComm      = 156 // char comm[16]
-	offMntNS     = 172 // __u32 mntns, up to 176
+	offMntNS     = 172 // __u32 mntns
+	offEUID      = 176 // __u32 euid
+	offEGID      = 180 // __u32 egid
+	offAUID      = 184 // __u32 auid
+	offPad       = 188 // __u32 _pad, up to 192
 )
+
+// noAUID is FST_NO_AUID: the login uid is unset (or the kernel has none).
+const noAUID = 0xffffffff
 
 // enum fst_rflag.
 const (
@@ -64,6 +71,8 @@ const (
 // Kinds of records that are not events (enum fst_rec_kind).
 const (
 	recCgroup = 64 // FST_REC_CGROUP
+	recExec   = 65 // FST_REC_EXEC
+	recExit   = 66 // FST_REC_EXIT
 )
 
 // Kind is the type of a filesystem event (enum fst_kind).

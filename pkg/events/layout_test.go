@@ -88,7 +88,7 @@ func TestLayoutMatchesBTF(t *testing.T) {
 	src := `typedef unsigned long long __u64; typedef long long __s64;
 typedef unsigned int __u32; typedef int __s32; typedef unsigned short __u16;
 #include "` + hdr + `"
-enum fst_consts { C_PATH_MAX = FST_PATH_MAX, C_COMM_LEN = FST_COMM_LEN, C_NSTR = FST_NSTR };
+enum fst_consts { C_PATH_MAX = FST_PATH_MAX, C_COMM_LEN = FST_COMM_LEN, C_NSTR = FST_NSTR, C_NO_AUID = FST_NO_AUID };
 struct fst_record rec; enum fst_kind kind; enum fst_rec_kind rkind; enum fst_rflag rflag; enum fst_attr attr; enum fst_consts consts;
 `
 	if err := os.WriteFile(filepath.Join(dir, "l.c"), []byte(src), 0o644); err != nil {
@@ -117,7 +117,7 @@ struct fst_record rec; enum fst_kind kind; enum fst_rec_kind rkind; enum fst_rfl
 		"pid": offPID, "tid": offTID, "ppid": offPPID, "uid": offUID, "gid": offGID, "dev": offDev,
 		"mode": offMode, "attr_uid": offAttrUID, "attr_gid": offAttrGID, "attr_mask": offAttrMask,
 		"ret": offRet, "kind": offKind, "rflags": offRflags, "str_len": offStrLen, "cpu": offCPU,
-		"comm": offComm, "mntns": offMntNS,
+		"comm": offComm, "mntns": offMntNS, "euid": offEUID, "egid": offEGID, "auid": offAUID, "_pad": offPad,
 	}
 	for _, m := range st.Members {
 		want, ok := offs[m.Name]
@@ -161,6 +161,6 @@ struct fst_record rec; enum fst_kind kind; enum fst_rec_kind rkind; enum fst_rfl
 	checkEnum("fst_attr", map[string]uint64{"FST_ATTR_MODE": uint64(AttrMode), "FST_ATTR_UID": uint64(AttrUID),
 		"FST_ATTR_GID": uint64(AttrGID), "FST_ATTR_SIZE": uint64(AttrSize), "FST_ATTR_ATIME": uint64(AttrAtime),
 		"FST_ATTR_MTIME": uint64(AttrMtime), "FST_ATTR_ATIME_NOW": uint64(AttrAtimeNow), "FST_ATTR_MTIME_NOW": uint64(AttrMtimeNow)})
-	checkEnum("fst_rec_kind", map[string]uint64{"FST_REC_CGROUP": recCgroup})
-	checkEnum("fst_consts", map[string]uint64{"C_PATH_MAX": PathMax, "C_COMM_LEN": CommLen, "C_NSTR": NumStr})
+	checkEnum("fst_rec_kind", map[string]uint64{"FST_REC_CGROUP": recCgroup, "FST_REC_EXEC": recExec, "FST_REC_EXIT": recExit})
+	checkEnum("fst_consts", map[string]uint64{"C_PATH_MAX": PathMax, "C_COMM_LEN": CommLen, "C_NSTR": NumStr, "C_NO_AUID": noAUID})
 }

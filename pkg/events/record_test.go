@@ -12,6 +12,8 @@ type rec struct {
 	AtimeSec, MtimeSec                                            int64
 	AtimeNsec, MtimeNsec                                          uint32
 	PID, TID, PPID, UID, GID, Dev, Mode, AttrUID, AttrGID         uint32
+	EUID, EGID, AUID                                              uint32
+	HasAUID                                                       bool // else the record says FST_NO_AUID
 	AttrMask                                                      AttrMask
 	Ret                                                           int32
 	Kind                                                          Kind
@@ -43,6 +45,13 @@ func (r rec) encode() []byte {
 	ne.PutUint32(b[offPPID:], r.PPID)
 	ne.PutUint32(b[offUID:], r.UID)
 	ne.PutUint32(b[offGID:], r.GID)
+	ne.PutUint32(b[offEUID:], r.EUID)
+	ne.PutUint32(b[offEGID:], r.EGID)
+	auid := uint32(noAUID)
+	if r.HasAUID {
+		auid = r.AUID
+	}
+	ne.PutUint32(b[offAUID:], auid)
 	ne.PutUint32(b[offDev:], r.Dev)
 	ne.PutUint32(b[offMode:], r.Mode)
 	ne.PutUint32(b[offAttrUID:], r.AttrUID)
@@ -74,7 +83,7 @@ var (
 func baseRec(k Kind) rec {
 	return rec{
 		TS: testBoot, CPUSeq: 7, CgroupID: 4242, CPU: 2, Kind: k,
-		PID: 1234, TID: 1235, PPID: 1, UID: 1000, GID: 1000, Comm: "cat",
+		PID: 1234, TID: 1235, PPID: 1, UID: 1000, GID: 1000, EUID: 1000, EGID: 1000, Comm: "cat",
 	}
 }
 

@@ -41,6 +41,12 @@ type TextFormat struct {
 	// Color adds ANSI colours: the event kind by family, and the errno
 	// name of a failure in red.
 	Color bool
+	// Extended adds who did it in full, after the rest: uid, gid,
+	// euid, egid, auid where set, exe where known, and last the command
+	// line, on the events Cmdline says.
+	Extended bool
+	Cmdline  CmdlineMode
+	shown    map[uint32]*Process
 }
 
 // TextHeader returns the column header line for AppendText, without '\n'.
@@ -179,7 +185,45 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 	if e.MntNS != 0 {
 		dst = strconv.AppendUint(append(dst, " mntns="...), uint64(e.MntNS), 10)
 	}
+	if f.Extended {
+		dst = f.appendWho(dst, e)
+	}
 	return append(dst, '\n')
+}
+
+// appendWho appends Extended's fields. The command line comes last, its
+// arguments quoted one by one: everything after "cmdline=" is it.
+func (f *TextFormat) appendWho(dst []byte, e *Event) []byte {
+	dst = strconv.AppendUint(append(dst, " uid="...), uint64(e.UID), 10)
+	dst = strconv.AppendUint(append(dst, " gid="...), uint64(e.GID), 10)
+	dst = strconv.AppendUint(append(dst, " euid="...), uint64(e.EUID), 10)
+	dst = strconv.AppendUint(append(dst, " egid="...), uint64(e.EGID), 10)
+	if e.HasAUID {
+		dst = strconv.AppendUint(append(dst, " auid="...), uint64(e.AUID), 10)
+	}
+	if e.Process == nil {
+		return dst
+	}
+	if e.Process.Exe != "" {
+		dst = appendQuoted(append(dst, " exe="...), e.Process.Exe)
+	}
+	if f.Cmdline.want(&f.shown, e) {
+		dst = append(dst, " cmdline="...)
+		for i, a := range e.Process.Cmdline {
+			if i > 0 {
+				dst = append(dst, ' ')
+			}
+			if a == "" {
+				dst = append(dst, "''"...)
+				continue
+			}
+			dst = appendQuoted(dst, a)
+		}
+		if e.Process.CmdlineTruncated {
+			dst = append(dst, "..."...)
+		}
+	}
+	return dst
 }
 
 func (f *TextFormat) appendTime(dst []byte, t time.Time, loc *time.Location) []byte {

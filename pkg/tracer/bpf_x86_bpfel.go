@@ -127,6 +127,10 @@ type bpfFstRecord struct {
 	Cpu       uint16
 	Comm      [16]int8
 	Mntns     uint32
+	Euid      uint32
+	Egid      uint32
+	Auid      uint32
+	Pad       uint32
 }
 
 type bpfIdKey struct {
@@ -275,8 +279,6 @@ const (
 	bpfProgFailUtimesRet         = "fail_utimes_ret"
 	bpfProgFilterTest            = "filter_test"
 	bpfProgFmodeProbe            = "fmode_probe"
-	bpfProgFollowExec            = "follow_exec"
-	bpfProgFollowExit            = "follow_exit"
 	bpfProgFollowFork            = "follow_fork"
 	bpfProgFtruncateExit         = "ftruncate_exit"
 	bpfProgFtruncateFdExit       = "ftruncate_fd_exit"
@@ -366,6 +368,8 @@ const (
 	bpfProgMountExit             = "mount_exit"
 	bpfProgOpenExit              = "open_exit"
 	bpfProgPreemptProbe          = "preempt_probe"
+	bpfProgProcExec              = "proc_exec"
+	bpfProgProcExit              = "proc_exit"
 	bpfProgReadExit              = "read_exit"
 	bpfProgReadvExit             = "readv_exit"
 	bpfProgRenameEnter           = "rename_enter"
@@ -508,8 +512,6 @@ type bpfProgramSpecs struct {
 	FailUtimesRet         *ebpf.ProgramSpec `ebpf:"fail_utimes_ret"`
 	FilterTest            *ebpf.ProgramSpec `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.ProgramSpec `ebpf:"fmode_probe"`
-	FollowExec            *ebpf.ProgramSpec `ebpf:"follow_exec"`
-	FollowExit            *ebpf.ProgramSpec `ebpf:"follow_exit"`
 	FollowFork            *ebpf.ProgramSpec `ebpf:"follow_fork"`
 	FtruncateExit         *ebpf.ProgramSpec `ebpf:"ftruncate_exit"`
 	FtruncateFdExit       *ebpf.ProgramSpec `ebpf:"ftruncate_fd_exit"`
@@ -599,6 +601,8 @@ type bpfProgramSpecs struct {
 	MountExit             *ebpf.ProgramSpec `ebpf:"mount_exit"`
 	OpenExit              *ebpf.ProgramSpec `ebpf:"open_exit"`
 	PreemptProbe          *ebpf.ProgramSpec `ebpf:"preempt_probe"`
+	ProcExec              *ebpf.ProgramSpec `ebpf:"proc_exec"`
+	ProcExit              *ebpf.ProgramSpec `ebpf:"proc_exit"`
 	ReadExit              *ebpf.ProgramSpec `ebpf:"read_exit"`
 	ReadvExit             *ebpf.ProgramSpec `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.ProgramSpec `ebpf:"rename_enter"`
@@ -860,8 +864,6 @@ type bpfPrograms struct {
 	FailUtimesRet         *ebpf.Program `ebpf:"fail_utimes_ret"`
 	FilterTest            *ebpf.Program `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.Program `ebpf:"fmode_probe"`
-	FollowExec            *ebpf.Program `ebpf:"follow_exec"`
-	FollowExit            *ebpf.Program `ebpf:"follow_exit"`
 	FollowFork            *ebpf.Program `ebpf:"follow_fork"`
 	FtruncateExit         *ebpf.Program `ebpf:"ftruncate_exit"`
 	FtruncateFdExit       *ebpf.Program `ebpf:"ftruncate_fd_exit"`
@@ -951,6 +953,8 @@ type bpfPrograms struct {
 	MountExit             *ebpf.Program `ebpf:"mount_exit"`
 	OpenExit              *ebpf.Program `ebpf:"open_exit"`
 	PreemptProbe          *ebpf.Program `ebpf:"preempt_probe"`
+	ProcExec              *ebpf.Program `ebpf:"proc_exec"`
+	ProcExit              *ebpf.Program `ebpf:"proc_exit"`
 	ReadExit              *ebpf.Program `ebpf:"read_exit"`
 	ReadvExit             *ebpf.Program `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.Program `ebpf:"rename_enter"`
@@ -1016,8 +1020,6 @@ func (p *bpfPrograms) Close() error {
 		p.FailUtimesRet,
 		p.FilterTest,
 		p.FmodeProbe,
-		p.FollowExec,
-		p.FollowExit,
 		p.FollowFork,
 		p.FtruncateExit,
 		p.FtruncateFdExit,
@@ -1107,6 +1109,8 @@ func (p *bpfPrograms) Close() error {
 		p.MountExit,
 		p.OpenExit,
 		p.PreemptProbe,
+		p.ProcExec,
+		p.ProcExit,
 		p.ReadExit,
 		p.ReadvExit,
 		p.RenameEnter,

@@ -63,6 +63,10 @@ type bpfloopCgScratch struct {
 		Cpu       uint16
 		Comm      [16]int8
 		Mntns     uint32
+		Euid      uint32
+		Egid      uint32
+		Auid      uint32
+		Pad       uint32
 	}
 	Data [8192]int8
 }
@@ -238,6 +242,10 @@ type bpfloopScratch struct {
 		Cpu       uint16
 		Comm      [16]int8
 		Mntns     uint32
+		Euid      uint32
+		Egid      uint32
+		Auid      uint32
+		Pad       uint32
 	}
 	Data [16384]int8
 	Tmp  [8192]int8
@@ -305,8 +313,6 @@ const (
 	bpfloopProgFailUtimesRet         = "fail_utimes_ret"
 	bpfloopProgFilterTest            = "filter_test"
 	bpfloopProgFmodeProbe            = "fmode_probe"
-	bpfloopProgFollowExec            = "follow_exec"
-	bpfloopProgFollowExit            = "follow_exit"
 	bpfloopProgFollowFork            = "follow_fork"
 	bpfloopProgFtruncateExit         = "ftruncate_exit"
 	bpfloopProgFtruncateFdExit       = "ftruncate_fd_exit"
@@ -396,6 +402,8 @@ const (
 	bpfloopProgMountExit             = "mount_exit"
 	bpfloopProgOpenExit              = "open_exit"
 	bpfloopProgPreemptProbe          = "preempt_probe"
+	bpfloopProgProcExec              = "proc_exec"
+	bpfloopProgProcExit              = "proc_exit"
 	bpfloopProgReadExit              = "read_exit"
 	bpfloopProgReadvExit             = "readv_exit"
 	bpfloopProgRenameEnter           = "rename_enter"
@@ -538,8 +546,6 @@ type bpfloopProgramSpecs struct {
 	FailUtimesRet         *ebpf.ProgramSpec `ebpf:"fail_utimes_ret"`
 	FilterTest            *ebpf.ProgramSpec `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.ProgramSpec `ebpf:"fmode_probe"`
-	FollowExec            *ebpf.ProgramSpec `ebpf:"follow_exec"`
-	FollowExit            *ebpf.ProgramSpec `ebpf:"follow_exit"`
 	FollowFork            *ebpf.ProgramSpec `ebpf:"follow_fork"`
 	FtruncateExit         *ebpf.ProgramSpec `ebpf:"ftruncate_exit"`
 	FtruncateFdExit       *ebpf.ProgramSpec `ebpf:"ftruncate_fd_exit"`
@@ -629,6 +635,8 @@ type bpfloopProgramSpecs struct {
 	MountExit             *ebpf.ProgramSpec `ebpf:"mount_exit"`
 	OpenExit              *ebpf.ProgramSpec `ebpf:"open_exit"`
 	PreemptProbe          *ebpf.ProgramSpec `ebpf:"preempt_probe"`
+	ProcExec              *ebpf.ProgramSpec `ebpf:"proc_exec"`
+	ProcExit              *ebpf.ProgramSpec `ebpf:"proc_exit"`
 	ReadExit              *ebpf.ProgramSpec `ebpf:"read_exit"`
 	ReadvExit             *ebpf.ProgramSpec `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.ProgramSpec `ebpf:"rename_enter"`
@@ -890,8 +898,6 @@ type bpfloopPrograms struct {
 	FailUtimesRet         *ebpf.Program `ebpf:"fail_utimes_ret"`
 	FilterTest            *ebpf.Program `ebpf:"filter_test"`
 	FmodeProbe            *ebpf.Program `ebpf:"fmode_probe"`
-	FollowExec            *ebpf.Program `ebpf:"follow_exec"`
-	FollowExit            *ebpf.Program `ebpf:"follow_exit"`
 	FollowFork            *ebpf.Program `ebpf:"follow_fork"`
 	FtruncateExit         *ebpf.Program `ebpf:"ftruncate_exit"`
 	FtruncateFdExit       *ebpf.Program `ebpf:"ftruncate_fd_exit"`
@@ -981,6 +987,8 @@ type bpfloopPrograms struct {
 	MountExit             *ebpf.Program `ebpf:"mount_exit"`
 	OpenExit              *ebpf.Program `ebpf:"open_exit"`
 	PreemptProbe          *ebpf.Program `ebpf:"preempt_probe"`
+	ProcExec              *ebpf.Program `ebpf:"proc_exec"`
+	ProcExit              *ebpf.Program `ebpf:"proc_exit"`
 	ReadExit              *ebpf.Program `ebpf:"read_exit"`
 	ReadvExit             *ebpf.Program `ebpf:"readv_exit"`
 	RenameEnter           *ebpf.Program `ebpf:"rename_enter"`
@@ -1046,8 +1054,6 @@ func (p *bpfloopPrograms) Close() error {
 		p.FailUtimesRet,
 		p.FilterTest,
 		p.FmodeProbe,
-		p.FollowExec,
-		p.FollowExit,
 		p.FollowFork,
 		p.FtruncateExit,
 		p.FtruncateFdExit,
@@ -1137,6 +1143,8 @@ func (p *bpfloopPrograms) Close() error {
 		p.MountExit,
 		p.OpenExit,
 		p.PreemptProbe,
+		p.ProcExec,
+		p.ProcExit,
 		p.ReadExit,
 		p.ReadvExit,
 		p.RenameEnter,

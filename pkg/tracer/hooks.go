@@ -101,11 +101,12 @@ func one(prog, target string, kinds ...events.Kind) hook {
 	return hook{prog: prog, targets: []string{target}, kinds: kinds}
 }
 
-// followHooks track a followed command's process tree, in every mode.
+// followHooks track a followed command's process tree, and tell user
+// space which program each process runs (bpf/process.c), in every mode.
 var followHooks = []hook{
 	{prog: "follow_fork", targets: []string{"sched_process_fork"}, follow: true},
-	{prog: "follow_exec", targets: []string{"sched_process_exec"}, follow: true},
-	{prog: "follow_exit", targets: []string{"sched_process_exit"}, follow: true},
+	{prog: "proc_exec", targets: []string{"sched_process_exec"}, kinds: events.Kinds(), tracepoint: true},
+	{prog: "proc_exit", targets: []string{"sched_process_exit"}, kinds: events.Kinds(), tracepoint: true},
 }
 
 // syscallHooks: the raw syscall tracepoints see every kind, at the

@@ -273,6 +273,15 @@ func (t *Tracer) drain() int {
 				break
 			}
 			got++
+			if events.IsProcRecord(rec.RawSample) {
+				n, err := events.DecodeProc(rec.RawSample)
+				if err != nil {
+					t.decodeErrors.Add(1)
+					continue
+				}
+				t.m.push(noteEvent(n))
+				continue
+			}
 			if events.IsCgroupRecord(rec.RawSample) {
 				if err := t.cgroups.add(rec.RawSample); err != nil {
 					t.decodeErrors.Add(1)
@@ -308,6 +317,10 @@ func (t *Tracer) deliver(limit uint64, all bool) {
 			t.recycleBatch(b)
 			return
 		}
+		if b = t.procs.apply(b); len(b) == 0 {
+			t.recycleBatch(b)
+			continue
+		}
 		t.count(b)
 		select {
 		case t.out <- b:
@@ -328,7 +341,11 @@ func (t *Tracer) finish() {
 	}
 	t.held = nil
 	for t.m.Len() > 0 {
-		b := t.m.release(t.newBatch(), 0, true, maxBatch)
+		b := t.procs.apply(t.m.release(t.newBatch(), 0, true, maxBatch))
+		if len(b) == 0 {
+			t.recycleBatch(b)
+			continue
+		}
 		t.count(b)
 		t.out <- b
 	}
@@ -492,6 +509,10 @@ func (m *merger) pop() *events.Event {
 func (m *merger) release(b []*events.Event, limit uint64, all bool, max int) []*events.Event {
 	for m.n > 0 && len(b) < max && (all || m.top() <= limit) {
 		ev := m.pop()
+		if isNote(ev) { // no number
+			b = append(b, ev)
+			continue
+		}
 		if int(ev.CPU) >= len(m.lastCPU) {
 			m.lastCPU = append(m.lastCPU, make([]uint64, int(ev.CPU)+1-len(m.lastCPU))...)
 		}

@@ -98,6 +98,7 @@ type Tracer struct {
 	readers  []*ringbuf.Reader
 	dec      *events.Decoder
 	cgroups  *cgroups // the pump's
+	procs    *procs   // the pump's
 	mode     string
 	warning  string
 	filter   *filterState
@@ -278,6 +279,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 	t.host = host
 	hostMnt, hostCg := hostNS()
 	t.cgroups = newCgroups(hostMnt)
+	t.procs = newProcs()
 	t.filter = &filterState{coll: coll, kinds: kinds, host: t.host, hostMnt: hostMnt, hostCg: hostCg}
 	if err := t.filter.set(opts.Filter); err != nil {
 		t.teardown()
