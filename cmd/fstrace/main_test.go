@@ -28,7 +28,7 @@ func TestBadUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bogus"}, "unknown flag -bogus (fstrace --help lists them)"},
-		{[]string{"-e", "bogus"}, `unknown event kind "bogus" (valid: open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, read:each, write:each, all)`},
+		{[]string{"-e", "bogus"}, `unknown event kind "bogus" (valid: open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, xattr, read:each, write:each, all)`},
 		{[]string{"--ring-size", "1K"}, `invalid --ring-size "1K" (want at least the page size, 4096 bytes)`},
 		{[]string{"--ring-size", "3000"}, `invalid --ring-size "3000" (want a power of two`},
 		{[]string{"--ring-size", "2048"}, `invalid --ring-size "2048" (want at least the page size`},

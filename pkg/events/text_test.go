@@ -27,6 +27,7 @@ func TestAppendTextGolden(t *testing.T) {
 		KindRead:    "08:05:00.123456 read       1234 cat              1024            /etc/passwd offset=4096 bytes=1024",
 		KindWrite:   "08:05:00.123456 write      1234 cat              17              /tmp/log offset=0 bytes=17",
 		KindClose:   "08:05:00.123456 close      1234 cat              0               /tmp/log (truncated) bytes_read=10 bytes_written=17 opened_for_write",
+		KindXattr:   "08:05:00.123456 xattr      1234 setfattr         0               /tmp/f set user.foo size=5 flags=XATTR_CREATE",
 	}
 	for _, r := range sampleRecs() {
 		got := string(AppendTextIn(nil, mustDecode(t, r), time.UTC))
