@@ -24,7 +24,7 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //	           is not the host's, and only where the file's filesystem is
 //	           mounted on the host: the file's path from the host's root
 //	error      errno name, only when ret < 0
-//	flags      open: "O_WRONLY|O_CREAT|..."; rename, mount, umount: names, omitted when 0
+//	flags      open: "O_WRONLY|O_CREAT|..."; rename, mount, umount, xattr: names, omitted when 0
 //	mode       open, create, mkdir, mknod when known: "0644" (mode & 07777)
 //	file_type  mknod: regular, fifo, socket, char or block
 //	new_path   rename, link; host_new_path after it, as host_path
