@@ -233,6 +233,10 @@ func TestTraceKinds(t *testing.T) {
 		if got := cfg.traceKinds(); got != tc.want {
 			t.Errorf("%q: traces %s, want %s", tc.args, got, tc.want)
 		}
+		// cp -a's ACLs show with no -e, and --changes keeps them.
+		if (tc.args == nil || len(tc.args) == 1 && tc.args[0] == "--changes") && !cfg.traceKinds().Has(events.KindXattr) {
+			t.Errorf("%q: xattr not traced", tc.args)
+		}
 	}
 }
 

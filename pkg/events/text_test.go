@@ -254,3 +254,22 @@ func TestTextHostPath(t *testing.T) {
 		t.Errorf("create without a host path: %q", got)
 	}
 }
+
+// An xattr remove names the attribute and nothing else; a name that is not
+// plain is quoted like a path.
+func TestTextXattr(t *testing.T) {
+	r := baseRec(KindXattr)
+	r.Str[0], r.Str[2], r.Ret = "/tmp/f", "user.a b", -61
+	r.AttrMask, r.Flags = AttrMask(XattrRemove), 0
+	got := string(AppendTextIn(nil, mustDecode(t, r), time.UTC))
+	want := "08:05:00.123456 xattr      1234 cat              ENODATA         /tmp/f remove 'user.a b'\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	r.AttrMask, r.Ret, r.Size, r.Flags, r.Str[2] = AttrMask(XattrSet), 0, 0, unix.XATTR_REPLACE, "security.capability"
+	got = string(AppendTextIn(nil, mustDecode(t, r), time.UTC))
+	want = "08:05:00.123456 xattr      1234 cat              0               /tmp/f set security.capability size=0 flags=XATTR_REPLACE\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
