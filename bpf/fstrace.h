@@ -6,7 +6,7 @@
  * str_len[FST_NSTR - 1] bytes of strings, without NUL terminators:
  *   str 0: path      (absolute)
  *   str 1: new_path  (rename, link), target (symlink), source (mount)
- *   str 2: fstype    (mount)
+ *   str 2: fstype    (mount), the attribute's name (xattr)
  *   str 3: where str 0 lies in its filesystem: the s_dev of the filesystem
  *          (__u32, native endian), then the path from that filesystem's
  *          root. Only for tasks whose root or mount namespace is not the
@@ -45,7 +45,8 @@ enum fst_kind {
 	FST_READ = 13,
 	FST_WRITE = 14,
 	FST_CLOSE = 15,
-	FST_KIND_MAX = 16,
+	FST_XATTR = 16,
+	FST_KIND_MAX = 17,
 };
 
 /* Records that are not events: their kinds lie past the events'. */
@@ -78,6 +79,13 @@ enum fst_attr {
 	FST_ATTR_MTIME = 1 << 5,
 	FST_ATTR_ATIME_NOW = 1 << 6, /* atime set to "now": time fields unused */
 	FST_ATTR_MTIME_NOW = 1 << 7,
+};
+
+/* xattr: the operation, in attr_mask; flags holds XATTR_CREATE/REPLACE and
+ * size the value's size (set only). The value itself is never copied. */
+enum fst_xattr_op {
+	FST_XATTR_SET = 1,
+	FST_XATTR_REMOVE = 2,
 };
 
 struct fst_record {

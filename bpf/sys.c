@@ -27,6 +27,8 @@ enum {
 	NR_readv = 19, NR_writev = 20, NR_sendfile = 40, NR_preadv = 295, NR_pwritev = 296,
 	NR_copy_file_range = 326, NR_preadv2 = 327, NR_pwritev2 = 328,
 	NR_dup2 = 33, NR_dup3 = 292,
+	NR_setxattr = 188, NR_lsetxattr = 189, NR_fsetxattr = 190, NR_removexattr = 197,
+	NR_lremovexattr = 198, NR_fremovexattr = 199, NR_setxattrat = 463, NR_removexattrat = 466,
 };
 
 #define AT_REMOVEDIR 0x200
@@ -140,6 +142,12 @@ static __always_inline struct sys_shape sys_shape(long id, struct pt_regs *regs)
 	case NR_mount: s = (struct sys_shape){FST_MOUNT, -1, 1}; break;
 	case NR_move_mount: s = (struct sys_shape){FST_MOUNT, 2, 3}; break;
 	case NR_umount2: s = (struct sys_shape){FST_UMOUNT, -1, 0}; break;
+	case NR_setxattr: case NR_lsetxattr: case NR_removexattr: case NR_lremovexattr:
+		s = (struct sys_shape){FST_XATTR, -1, 0}; break;
+	case NR_fsetxattr: case NR_fremovexattr:
+		s = (struct sys_shape){FST_XATTR, -2, 0}; break;
+	case NR_setxattrat: case NR_removexattrat:
+		s = (struct sys_shape){FST_XATTR, 0, 1}; break;
 	}
 	if (s.kind == FST_UNLINK && s.dfd == 0 && (sys_arg(regs, 2) & AT_REMOVEDIR))
 		s.kind = FST_RMDIR;
@@ -215,7 +223,8 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 		in->dfd = sys_arg(regs, 0);	/* the fd itself; the name stays empty */
 	else if (!(sh.kind == FST_OPEN && ret >= 0) &&
 		 !user_name(in->name, sys_arg(regs, sh.name), FST_PATH_MAX) &&
-		 !(id == NR_utimensat && !sys_arg(regs, sh.name)))	/* futimens */
+		 !(id == NR_utimensat && !sys_arg(regs, sh.name)) &&	/* futimens */
+		 !((id == NR_setxattrat || id == NR_removexattrat) && !sys_arg(regs, sh.name)))	/* AT_EMPTY_PATH */
 		in->unknown |= 1;
 
 	switch (id) {
@@ -292,6 +301,32 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 		break;
 	case NR_umount2:
 		in->flags = sys_arg(regs, 1);
+		break;
+	/* xattr: the attribute's name, and for a set the value's size and
+	 * the flags; never the value, which may be a secret or 64 KiB. */
+	case NR_setxattr: case NR_lsetxattr: case NR_fsetxattr:	/* file, name, value, size, flags */
+		user_name(in->name3, sys_arg(regs, 1), STR2_MAX);
+		in->attr_mask = FST_XATTR_SET;
+		in->size = a3;
+		in->flags = (__u32)sys_arg(regs, 4);
+		break;
+	case NR_removexattr: case NR_lremovexattr: case NR_fremovexattr:	/* file, name */
+		user_name(in->name3, sys_arg(regs, 1), STR2_MAX);
+		in->attr_mask = FST_XATTR_REMOVE;
+		break;
+	case NR_setxattrat: {	/* dfd, path, at_flags, name, struct xattr_args *, usize */
+		__u32 args[4] = {};	/* __u64 value, __u32 size, __u32 flags */
+
+		user_name(in->name3, a3, STR2_MAX);
+		bpf_probe_read_user(args, sizeof(args), (void *)sys_arg(regs, 4));
+		in->attr_mask = FST_XATTR_SET;
+		in->size = args[2];
+		in->flags = args[3];
+		break;
+	}
+	case NR_removexattrat:	/* dfd, path, at_flags, name */
+		user_name(in->name3, a3, STR2_MAX);
+		in->attr_mask = FST_XATTR_REMOVE;
 		break;
 	}
 	switch (id) {
@@ -479,6 +514,9 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 		off += put_str(s, in->name2, off, 1, FST_PATH_MAX);
 		put_str(s, in->name3, off, 2, STR2_MAX);
 		break;
+	case FST_XATTR:
+		put_str(s, in->name3, off, 2, STR2_MAX);
+		break;
 	}
 	emit(s);
 }
@@ -656,6 +694,12 @@ int sys_exit_tp(struct sys_exit_tp_ctx *ctx)
  * some kernels) stages the call as syscall mode does; the VFS hook drops
  * the entry when it runs (inflight_drop), and the exit reports a failure
  * it never saw. The entry points take the user's registers.
+ *
+ * The xattr calls are reported from these programs alone, whatever their
+ * result: no VFS function of theirs holds both the attribute's name and a
+ * mount to build the path with (vfs_setxattr and vfs_set_acl, which takes
+ * the ACLs since 6.2, see a dentry only; setxattr and path_setxattr are
+ * static and inlined). Nothing drops their entry, so the exit reports it.
  */
 static __always_inline bool fail_call(long nr)
 {
@@ -664,6 +708,8 @@ static __always_inline bool fail_call(long nr)
 	case NR_chown: case NR_lchown: case NR_fchownat:
 	case NR_truncate: case NR_utime: case NR_utimes: case NR_futimesat: case NR_utimensat:
 	case NR_mount: case NR_umount2:
+	case NR_setxattr: case NR_lsetxattr: case NR_fsetxattr: case NR_setxattrat:
+	case NR_removexattr: case NR_lremovexattr: case NR_fremovexattr: case NR_removexattrat:
 		return true;
 	}
 	return false;
@@ -677,7 +723,7 @@ static __always_inline int sys_fail_exit(long ret, long nr)
 
 	if (!in || (nr >= 0 ? in->sysno != nr : !fail_call(in->sysno)))
 		return 0;
-	if (ret < 0)
+	if (ret < 0 || in->kind == FST_XATTR)
 		sys_emit(in, ret, false);
 	bpf_map_delete_elem(&inflight_ops, &tid);
 	return 0;
@@ -706,6 +752,14 @@ FST_SYS_FAIL(__x64_sys_futimesat, NR_futimesat, fail_futimesat)
 FST_SYS_FAIL(__x64_sys_utimensat, NR_utimensat, fail_utimensat)
 FST_SYS_FAIL(__x64_sys_mount, NR_mount, fail_mount)
 FST_SYS_FAIL(__x64_sys_umount, NR_umount2, fail_umount)
+FST_SYS_FAIL(__x64_sys_setxattr, NR_setxattr, xattr_setxattr)
+FST_SYS_FAIL(__x64_sys_lsetxattr, NR_lsetxattr, xattr_lsetxattr)
+FST_SYS_FAIL(__x64_sys_fsetxattr, NR_fsetxattr, xattr_fsetxattr)
+FST_SYS_FAIL(__x64_sys_setxattrat, NR_setxattrat, xattr_setxattrat)
+FST_SYS_FAIL(__x64_sys_removexattr, NR_removexattr, xattr_removexattr)
+FST_SYS_FAIL(__x64_sys_lremovexattr, NR_lremovexattr, xattr_lremovexattr)
+FST_SYS_FAIL(__x64_sys_fremovexattr, NR_fremovexattr, xattr_fremovexattr)
+FST_SYS_FAIL(__x64_sys_removexattrat, NR_removexattrat, xattr_removexattrat)
 
 /* kprobe mode: one return program on every one of those calls, where the
  * fexit programs need one each (a trampoline per target). Each copy of the

@@ -540,6 +540,10 @@ func straceKeys(t *testing.T, dir string, calls []straceCall) map[oracleKey]int 
 			kind, p = "mount", name(-1, 1)
 		case "umount2", "umount":
 			kind, p = "umount", name(-1, 0)
+		case "setxattr", "lsetxattr", "removexattr", "lremovexattr":
+			kind, p = "xattr", name(-1, 0)
+		case "setxattrat", "removexattrat":
+			kind, p = "xattr", name(0, 1)
 		default:
 			continue
 		}

@@ -84,7 +84,9 @@ Options:
   -o, --output FORMAT   text (default), json (one object per line), none
   -e, --events LIST     event kinds, comma-separated, of: open, create,
                         mkdir, mknod, symlink, link, unlink, rmdir, rename,
-                        setattr, mount, umount (the default: all of these),
+                        setattr, xattr (set and remove of extended
+                        attributes: ACLs, capabilities, labels), mount,
+                        umount (the default: all of these),
                         read, write, close, read:each, write:each, all.
                         A read or write is reported once per open file and
                         counted in its close; read:each and write:each
@@ -159,7 +161,8 @@ Filters in fstrace itself (after the kernel's; counted in the summary):
       --succeeded           successful operations only
       --changes             only what modifies: create, mkdir, mknod,
                             symlink, link, unlink, rmdir, rename, setattr,
-                            write, and close of a file opened for writing
+                            xattr, write, and close of a file opened for
+                            writing
       --path-glob PATTERN   paths matching a glob (* ? [...]): the whole
                             path when PATTERN has a '/', else its last
                             element; for rename and link either path counts
@@ -549,7 +552,7 @@ func usageError(err error) error {
 }
 
 // eventWords are the words -e takes.
-const eventWords = "open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, read:each, write:each, all"
+const eventWords = "open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, xattr, read:each, write:each, all"
 
 // parseEvents parses -e: the kinds, and those among read and write reported
 // on every call (read:each, write:each).

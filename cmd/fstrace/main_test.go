@@ -28,7 +28,7 @@ func TestBadUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bogus"}, "unknown flag -bogus (fstrace --help lists them)"},
-		{[]string{"-e", "bogus"}, `unknown event kind "bogus" (valid: open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, read:each, write:each, all)`},
+		{[]string{"-e", "bogus"}, `unknown event kind "bogus" (valid: open, create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr, mount, umount, read, write, close, xattr, read:each, write:each, all)`},
 		{[]string{"--ring-size", "1K"}, `invalid --ring-size "1K" (want at least the page size, 4096 bytes)`},
 		{[]string{"--ring-size", "3000"}, `invalid --ring-size "3000" (want a power of two`},
 		{[]string{"--ring-size", "2048"}, `invalid --ring-size "2048" (want at least the page size`},
@@ -232,6 +232,10 @@ func TestTraceKinds(t *testing.T) {
 		}
 		if got := cfg.traceKinds(); got != tc.want {
 			t.Errorf("%q: traces %s, want %s", tc.args, got, tc.want)
+		}
+		// cp -a's ACLs show with no -e, and --changes keeps them.
+		if (tc.args == nil || len(tc.args) == 1 && tc.args[0] == "--changes") && !cfg.traceKinds().Has(events.KindXattr) {
+			t.Errorf("%q: xattr not traced", tc.args)
 		}
 	}
 }

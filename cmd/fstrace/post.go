@@ -13,7 +13,7 @@ import (
 // below), as fanotify's CLOSE_WRITE; mount and umount change no file.
 var changeKinds = events.MaskOf(events.KindCreate, events.KindMkdir, events.KindMknod, events.KindSymlink,
 	events.KindLink, events.KindUnlink, events.KindRmdir, events.KindRename, events.KindSetattr,
-	events.KindWrite, events.KindClose)
+	events.KindXattr, events.KindWrite, events.KindClose)
 
 // postFilter holds the filters the kernel cannot apply, run on each event
 // fstrace receives. They cost the ring space and wakeups the kernel's

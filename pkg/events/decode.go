@@ -118,6 +118,8 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	case KindMount:
 		ev.Source = strs[1]
 		ev.FSType = strs[2]
+	case KindXattr:
+		ev.XattrName = strs[2]
 	}
 
 	ev.BootNS = ne.Uint64(raw[offTS:])
@@ -180,6 +182,16 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 		}
 		if a.Mask&AttrMtime != 0 && !a.MtimeNow {
 			a.Mtime = time.Unix(int64(ne.Uint64(raw[offMtimeSec:])), int64(ne.Uint32(raw[offMtimeNsec:]))).UTC()
+		}
+	case KindXattr:
+		switch op := XattrOp(ne.Uint32(raw[offAttrMask:])); op {
+		case XattrSet:
+			ev.XattrSize = ne.Uint64(raw[offSize:])
+			ev.XattrOp = op
+		case XattrRemove:
+			ev.XattrOp = op
+		default:
+			return fmt.Errorf("%w: xattr operation %d", ErrCorruptRecord, ne.Uint32(raw[offAttrMask:]))
 		}
 	case KindRead, KindWrite:
 		ev.Offset = ne.Uint64(raw[offOffset:])

@@ -78,6 +78,8 @@ func TestDecodeKinds(t *testing.T) {
 			want.Offset, want.Bytes = r.Offset, r.Bytes
 		case KindClose:
 			want.BytesRead, want.BytesWritten, want.OpenedForWrite = 10, 17, true
+		case KindXattr:
+			want.XattrOp, want.XattrName, want.XattrSize, want.Comm = XattrSet, "user.foo", 5, "setfattr"
 		}
 		t.Run(r.Kind.String(), func(t *testing.T) { compareEvents(t, mustDecode(t, r), &want) })
 	}
@@ -154,7 +156,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"header cut", good[:HeaderSize-1], ErrShortRecord, "191 bytes"},
 		{"strings cut", good[:len(good)-1], ErrShortRecord, "202 bytes, header and strings need 203"},
 		{"kind 0", with(func(r *rec) { r.Kind = 0 }), ErrCorruptRecord, "corrupt record: kind 0"},
-		{"kind max", with(func(r *rec) { r.Kind = kindMax }), ErrCorruptRecord, "kind 16"},
+		{"kind max", with(func(r *rec) { r.Kind = kindMax }), ErrCorruptRecord, "kind 17"},
+		{"xattr op", with(func(r *rec) { r.Kind, r.AttrMask = KindXattr, 3 }), ErrCorruptRecord, "xattr operation 3"},
 		{"kind huge", with(func(r *rec) { r.Kind = 0xffff }), ErrCorruptRecord, "kind 65535"},
 		{"str too long", with(func(r *rec) { r.StrLen = &[NumStr]uint16{11, PathMax + 1, 0} }),
 			ErrCorruptRecord, "string 1 is 4097 bytes, max 4096"},

@@ -12,7 +12,7 @@ import (
 // Event is one decoded filesystem event.
 //
 // The strings of an Event decoded by Decoder.Decode (Comm, Path, NewPath,
-// Target, Source, FSType) point into a buffer the Event owns and reuses: they
+// Target, Source, FSType, XattrName) point into a buffer the Event owns and reuses: they
 // stay valid only until the Event is decoded into again. Use Clone to keep an
 // Event, or strings.Clone to keep one of its strings. For the same reason,
 // copy an Event with Clone, not by value.
@@ -80,13 +80,18 @@ type Event struct {
 	// HostFilter: the kernel's path filter matched neither Path nor
 	// NewPath; the event is to be kept only if HostPath or HostNewPath
 	// matches it (the tracer does this).
-	HostFilter    bool
-	Target        string // symlink
-	Source        string // mount
-	FSType        string // mount
-	Ret           int32  // 0 or positive on success, -errno on failure
-	Flags         uint64 // open: O_* flags; rename: RENAME_*; mount: MS_*; umount: MNT_*
-	Mode          uint32 // valid when HasMode
+	HostFilter bool
+	Target     string // symlink
+	Source     string // mount
+	FSType     string // mount
+	// XattrName is the extended attribute an xattr event set or removed
+	// ("user.foo", "system.posix_acl_access"), as the kernel's bytes.
+	XattrName     string
+	XattrOp       XattrOp // xattr
+	XattrSize     uint64  // xattr set: the value's size in bytes (the value is never recorded)
+	Ret           int32   // 0 or positive on success, -errno on failure
+	Flags         uint64  // open: O_* flags; rename: RENAME_*; mount: MS_*; umount: MNT_*; xattr set: XATTR_*
+	Mode          uint32  // valid when HasMode
 	HasMode       bool
 	Ino           uint64 // valid when HasIno
 	Dev           uint64 // user-space st_dev encoding (as stat(2)/unix.Mkdev), valid when HasIno
@@ -119,6 +124,26 @@ type Process struct {
 type FSPath struct {
 	Dev  uint64
 	Path string
+}
+
+// XattrOp is what an xattr event did to the attribute (enum fst_xattr_op).
+type XattrOp uint8
+
+// The xattr operations.
+const (
+	XattrSet    XattrOp = 1 // setxattr, lsetxattr, fsetxattr, setxattrat
+	XattrRemove XattrOp = 2 // removexattr, lremovexattr, fremovexattr, removexattrat
+)
+
+// String returns "set" or "remove", the JSON "op" values.
+func (o XattrOp) String() string {
+	switch o {
+	case XattrSet:
+		return "set"
+	case XattrRemove:
+		return "remove"
+	}
+	return "op(" + strconv.Itoa(int(o)) + ")"
 }
 
 // AttrMask says which attributes a setattr changed (enum fst_attr).
@@ -174,7 +199,7 @@ func appendErrno(dst []byte, ret int32) []byte {
 func (e *Event) Clone() *Event {
 	c := *e
 	c.buf = nil
-	for _, s := range []*string{&c.Comm, &c.Path, &c.NewPath, &c.Target, &c.Source, &c.FSType,
+	for _, s := range []*string{&c.Comm, &c.Path, &c.NewPath, &c.Target, &c.Source, &c.FSType, &c.XattrName,
 		&c.HostPath, &c.HostNewPath, &c.FSPath.Path, &c.FSNewPath.Path} {
 		*s = strings.Clone(*s)
 	}

@@ -111,6 +111,11 @@ var umountFlags = newFlagTable([]flagName{
 	{unix.UMOUNT_NOFOLLOW, "UMOUNT_NOFOLLOW"},
 })
 
+var xattrFlags = newFlagTable([]flagName{
+	{unix.XATTR_CREATE, "XATTR_CREATE"},
+	{unix.XATTR_REPLACE, "XATTR_REPLACE"},
+})
+
 // appendFlags appends the names in table of the flags set in v, joined by
 // '|' after sep (the separator before the first name), then any leftover
 // bits as one hex number. A flag whose within flag is fully set is left to
@@ -156,6 +161,8 @@ func kindFlags(k Kind) flagTable {
 		return mountFlags
 	case KindUmount:
 		return umountFlags
+	case KindXattr:
+		return xattrFlags
 	}
 	return nil
 }

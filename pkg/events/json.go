@@ -32,7 +32,7 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //	           is not the host's, and only where the file's filesystem is
 //	           mounted on the host: the file's path from the host's root
 //	error      errno name, only when ret < 0
-//	flags      open: "O_WRONLY|O_CREAT|..."; rename, mount, umount: names, omitted when 0
+//	flags      open: "O_WRONLY|O_CREAT|..."; rename, mount, umount, xattr: names, omitted when 0
 //	mode       open, create, mkdir, mknod when known: "0644" (mode & 07777)
 //	file_type  mknod: regular, fifo, socket, char or block
 //	new_path   rename, link; host_new_path after it, as host_path
@@ -40,12 +40,15 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //	attrs      setattr: {"mode","uid","gid","size","atime","mtime"}, changed keys only;
 //	           times as RFC 3339 strings or "now"
 //	source fstype             mount
+//	op name size flags        xattr: op "set" or "remove"; name the attribute's name;
+//	           size (set only) the value's size, the value is never recorded;
+//	           flags (set only, omitted when 0) "XATTR_CREATE" or "XATTR_REPLACE"
 //	offset bytes              read, write
 //	bytes_read bytes_written opened_for_write   close (opened_for_write: true or false)
 //	ino dev                   when known; dev as user-space st_dev
 //	path_truncated, new_path_truncated   true, only when set
 //
-//	comm_hex, path_hex, new_path_hex, target_hex, source_hex, host_path_hex, host_new_path_hex
+//	comm_hex, path_hex, new_path_hex, target_hex, source_hex, name_hex, host_path_hex, host_new_path_hex
 //	           the exact bytes in hex, only when the name is not valid UTF-8
 //
 // Strings are escaped as encoding/json does with SetEscapeHTML(false); invalid
@@ -273,6 +276,13 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 		dst = jsonString(dst, "fstype", e.FSType)
 	case KindUmount:
 		dst = jsonFlags(dst, e)
+	case KindXattr:
+		dst = append(append(append(dst, `,"op":"`...), e.XattrOp.String()...), '"')
+		dst = jsonName(dst, "name", e.XattrName)
+		if e.XattrOp == XattrSet {
+			dst = jsonUint(dst, "size", e.XattrSize)
+			dst = jsonFlags(dst, e)
+		}
 	case KindRead, KindWrite:
 		dst = jsonUint(dst, "offset", e.Offset)
 		dst = jsonUint(dst, "bytes", e.Bytes)

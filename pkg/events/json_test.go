@@ -84,6 +84,18 @@ func TestAppendJSONGolden(t *testing.T) {
 		{"rename in a container", func(r *rec) {
 			r.Kind, r.Str[0], r.Str[1] = KindRename, "/a", "/b"
 		}, `"event":"rename","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/a","host_path":"/c/a","ret":0,"new_path":"/b","host_new_path":"/c/b"}`},
+		{"xattr set", func(r *rec) {
+			r.Kind, r.Str[0], r.Str[2], r.Comm = KindXattr, "/tmp/f", "system.posix_acl_access", "cp"
+			r.AttrMask, r.Size = AttrMask(XattrSet), 28
+		}, `"event":"xattr","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cp","cgroup_id":4242,"path":"/tmp/f","ret":0,"op":"set","name":"system.posix_acl_access","size":28}`},
+		{"xattr set exclusive", func(r *rec) {
+			r.Kind, r.Str[0], r.Str[2], r.Ret = KindXattr, "/tmp/f", "user.foo", -17
+			r.AttrMask, r.Size, r.Flags = AttrMask(XattrSet), 5, unix.XATTR_CREATE
+		}, `"event":"xattr","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp/f","ret":-17,"error":"EEXIST","op":"set","name":"user.foo","size":5,"flags":"XATTR_CREATE"}`},
+		{"xattr remove", func(r *rec) {
+			r.Kind, r.Str[0], r.Str[2], r.Ret = KindXattr, "/tmp/f", "user.\xff", -61
+			r.AttrMask = AttrMask(XattrRemove)
+		}, `"event":"xattr","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/tmp/f","ret":-61,"error":"ENODATA","op":"remove","name":"user.\ufffd","name_hex":"757365722eff"}`},
 		{"close", func(r *rec) {
 			r.Kind, r.Str[0], r.Bytes, r.Bytes2, r.Rflags = KindClose, "/log", 1, 0, rfWritten
 		}, `"event":"close","pid":1234,"tid":1235,"ppid":1,"uid":1000,"gid":1000,"euid":1000,"egid":1000,"comm":"cat","cgroup_id":4242,"path":"/log","ret":0,"bytes_read":1,"bytes_written":0,"opened_for_write":true}`},
@@ -123,6 +135,7 @@ func TestAppendJSONValid(t *testing.T) {
 		KindRead:    {"offset", "bytes"},
 		KindWrite:   {"offset", "bytes"},
 		KindClose:   {"bytes_read", "bytes_written", "opened_for_write", "path_truncated"},
+		KindXattr:   {"op", "name", "size", "flags"},
 	}
 	for _, r := range sampleRecs() {
 		ev := mustDecode(t, r)

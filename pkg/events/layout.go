@@ -95,6 +95,7 @@ const (
 	KindRead
 	KindWrite
 	KindClose
+	KindXattr
 	kindMax // FST_KIND_MAX
 )
 
@@ -114,6 +115,7 @@ var kindNames = [kindMax]string{
 	KindRead:    "read",
 	KindWrite:   "write",
 	KindClose:   "close",
+	KindXattr:   "xattr",
 }
 
 // Valid reports whether k is one of the defined kinds.

@@ -138,5 +138,9 @@ func sampleRecs() []rec {
 	add(KindClose, func(r *rec) {
 		r.Str[0], r.Bytes, r.Bytes2, r.Rflags = "/tmp/log", 10, 17, rfWritten|rfPathTrunc
 	})
+	add(KindXattr, func(r *rec) {
+		r.Str[0], r.Str[2], r.Comm = "/tmp/f", "user.foo", "setfattr"
+		r.AttrMask, r.Size, r.Flags = AttrMask(XattrSet), 5, 1 // XATTR_CREATE
+	})
 	return rs
 }

@@ -86,17 +86,19 @@ func AppendTextIn(dst []byte, e *Event, loc *time.Location) []byte {
 // (the return value, or the errno name of a failure), then the path and the
 // details of the kind: "path -> new_path" for rename and link (the arrow
 // always points from the old name to the new one), "path target=T" for
-// symlink, "source on path type fstype" for mount, and key=value pairs such
+// symlink, "source on path type fstype" for mount, "path set NAME size=N"
+// and "path remove NAME" for xattr, and key=value pairs such
 // as flags=O_RDONLY or mode=0644; last, for a containerised process,
 // container=ID (the 12-digit short id docker ps shows), then pod=UID in
 // Kubernetes, and mntns=N where Event.MntNS is set.
 //
-// Names (paths, symlink targets, mount sources and types, comm) are
-// quoted as `ls --quoting-style=shell-escape` does when they hold anything
-// but plain characters — a space, '=', a quote, a backslash, a shell
-// special character ('>' of an arrow among them), a control character, a
-// byte that is not UTF-8 or a rune that is not printable — so a name never
-// looks like two, or like a key=value, and an event is always one line.
+// Names (paths, symlink targets, mount sources and types, attribute names,
+// comm) are quoted as `ls --quoting-style=shell-escape` does when they hold
+// anything but plain characters — a space, '=', a quote, a backslash, a
+// shell special character ('>' of an arrow among them), a control
+// character, a byte that is not UTF-8 or a rune that is not printable — so a
+// name never looks like two, or like a key=value, and an event is always
+// one line.
 func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 	loc := f.Location
 	if loc == nil {
@@ -162,6 +164,12 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 		dst = textFlags(dst, e)
 	case KindUmount:
 		dst = textFlags(dst, e)
+	case KindXattr:
+		dst = appendQuoted(append(append(append(dst, ' '), e.XattrOp.String()...), ' '), e.XattrName)
+		if e.XattrOp == XattrSet {
+			dst = strconv.AppendUint(append(dst, " size="...), e.XattrSize, 10)
+			dst = textFlags(dst, e)
+		}
 	case KindRead, KindWrite:
 		dst = strconv.AppendUint(append(dst, " offset="...), e.Offset, 10)
 		dst = strconv.AppendUint(append(dst, " bytes="...), e.Bytes, 10)
@@ -289,6 +297,7 @@ var kindColor = [...]string{
 	KindRead:    "\x1b[34m",
 	KindWrite:   "\x1b[34m",
 	KindClose:   "\x1b[34m",
+	KindXattr:   "\x1b[36m",
 }
 
 // colored appends a column of width written by fn, in color when f.Color

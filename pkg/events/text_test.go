@@ -27,6 +27,7 @@ func TestAppendTextGolden(t *testing.T) {
 		KindRead:    "08:05:00.123456 read       1234 cat              1024            /etc/passwd offset=4096 bytes=1024",
 		KindWrite:   "08:05:00.123456 write      1234 cat              17              /tmp/log offset=0 bytes=17",
 		KindClose:   "08:05:00.123456 close      1234 cat              0               /tmp/log (truncated) bytes_read=10 bytes_written=17 opened_for_write",
+		KindXattr:   "08:05:00.123456 xattr      1234 setfattr         0               /tmp/f set user.foo size=5 flags=XATTR_CREATE",
 	}
 	for _, r := range sampleRecs() {
 		got := string(AppendTextIn(nil, mustDecode(t, r), time.UTC))
@@ -251,5 +252,24 @@ func TestTextHostPath(t *testing.T) {
 	ev = &Event{Kind: KindCreate, Path: "/t/x"}
 	if got := string(AppendText(nil, ev)); strings.Contains(got, "host=") {
 		t.Errorf("create without a host path: %q", got)
+	}
+}
+
+// An xattr remove names the attribute and nothing else; a name that is not
+// plain is quoted like a path.
+func TestTextXattr(t *testing.T) {
+	r := baseRec(KindXattr)
+	r.Str[0], r.Str[2], r.Ret = "/tmp/f", "user.a b", -61
+	r.AttrMask, r.Flags = AttrMask(XattrRemove), 0
+	got := string(AppendTextIn(nil, mustDecode(t, r), time.UTC))
+	want := "08:05:00.123456 xattr      1234 cat              ENODATA         /tmp/f remove 'user.a b'\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	r.AttrMask, r.Ret, r.Size, r.Flags, r.Str[2] = AttrMask(XattrSet), 0, 0, unix.XATTR_REPLACE, "security.capability"
+	got = string(AppendTextIn(nil, mustDecode(t, r), time.UTC))
+	want = "08:05:00.123456 xattr      1234 cat              0               /tmp/f set security.capability size=0 flags=XATTR_REPLACE\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }

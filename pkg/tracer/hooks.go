@@ -66,6 +66,7 @@ var (
 	kOpen    = []events.Kind{events.KindOpen, events.KindCreate}
 	kMknod   = []events.Kind{events.KindCreate, events.KindMknod}
 	kSetattr = []events.Kind{events.KindSetattr}
+	kXattr   = []events.Kind{events.KindXattr}
 	// Reads and writes are counted for close too.
 	kRW = []events.Kind{events.KindRead, events.KindWrite, events.KindClose}
 )
@@ -77,7 +78,10 @@ func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string
 // failHooks: the programs on syscalls' own entry points that see the
 // failures in path lookup of setattr, mount and umount calls, which never
 // reach the VFS hooks (FST_SYS_FAIL in bpf/sys.c): an entry and a return
-// program for each. Optional: fchmodat2 is 6.6+.
+// program for each. Optional: fchmodat2 is 6.6+. The xattr calls are
+// reported from the same programs (xattr_*) whatever their result: no VFS
+// function of theirs holds both the name and a mount (bpf/sys.c);
+// setxattrat and removexattrat are 6.13+.
 func failHooks() []hook {
 	var out []hook
 	for _, sc := range []struct {
@@ -89,12 +93,25 @@ func failHooks() []hook {
 		{"truncate", kSetattr}, {"utime", kSetattr}, {"utimes", kSetattr},
 		{"futimesat", kSetattr}, {"utimensat", kSetattr},
 		{"mount", []events.Kind{events.KindMount}}, {"umount", []events.Kind{events.KindUmount}},
+		{"setxattr", kXattr}, {"lsetxattr", kXattr}, {"fsetxattr", kXattr}, {"setxattrat", kXattr},
+		{"removexattr", kXattr}, {"lremovexattr", kXattr}, {"fremovexattr", kXattr}, {"removexattrat", kXattr},
 	} {
+		prefix := "fail_"
+		if slices.Equal(sc.kinds, kXattr) {
+			prefix = "xattr_"
+		}
 		for _, p := range []string{"_enter", "_ret"} {
-			out = append(out, hook{prog: "fail_" + sc.name + p, targets: []string{"__x64_sys_" + sc.name}, kinds: sc.kinds, optional: true})
+			out = append(out, hook{prog: prefix + sc.name + p, targets: []string{"__x64_sys_" + sc.name}, kinds: sc.kinds, optional: true})
 		}
 	}
 	return out
+}
+
+// sysReturn reports whether prog is one of failHooks' return programs,
+// which kprobe mode (and fentry mode where kprobes exist) replaces by the
+// one kretprobe kp_fail_ret.
+func sysReturn(prog string) bool {
+	return (strings.HasPrefix(prog, "fail_") || strings.HasPrefix(prog, "xattr_")) && strings.HasSuffix(prog, "_ret")
 }
 
 func one(prog, target string, kinds ...events.Kind) hook {
@@ -161,6 +178,8 @@ var sysExitCalls = []sysCall{
 	{"truncate", kSetattr}, {"ftruncate", kSetattr},
 	{"utime", kSetattr}, {"utimes", kSetattr}, {"futimesat", kSetattr}, {"utimensat", kSetattr},
 	{"mount", kMount}, {"move_mount", kMount}, {"umount", kUmount},
+	{"setxattr", kXattr}, {"lsetxattr", kXattr}, {"fsetxattr", kXattr}, {"setxattrat", kXattr},
+	{"removexattr", kXattr}, {"lremovexattr", kXattr}, {"fremovexattr", kXattr}, {"removexattrat", kXattr},
 	{"read", kRW}, {"readv", kRW}, {"pread64", kRW}, {"preadv", kRW}, {"preadv2", kRW},
 	{"write", kRW}, {"writev", kRW}, {"pwrite64", kRW}, {"pwritev", kRW}, {"pwritev2", kRW},
 	{"sendfile64", kRW}, {"copy_file_range", kRW},

@@ -43,14 +43,24 @@ func TestPlanHostKernel(t *testing.T) {
 	if attach["fail_chmod_enter"] != "__x64_sys_chmod" || attach["fail_umount_ret"] != "__x64_sys_umount" {
 		t.Errorf("lookup-failure hooks not planned: %v", attach)
 	}
+	// xattr is a default kind: its six calls (setxattrat and removexattrat
+	// too on this 6.18 kernel) are hooked at their entry points.
+	for _, c := range []string{"setxattr", "lsetxattr", "fsetxattr", "setxattrat", "removexattr", "lremovexattr", "fremovexattr", "removexattrat"} {
+		if attach["xattr_"+c+"_enter"] != "__x64_sys_"+c || attach["xattr_"+c+"_ret"] != "__x64_sys_"+c {
+			t.Errorf("xattr hooks of %s not planned: %v", c, attach)
+		}
+	}
 	// kprobe mode loads one return program for all of them.
 	kp, _ := loadBpf()
 	kattach, _, err := plan(kp, kspec, kprobeHooks(fentryHooks), DefaultKinds, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Split(kattach["kp_fail_ret"], ","); !slices.Contains(got, "__x64_sys_chmod") || !slices.Contains(got, "__x64_sys_umount") || len(got) < 12 {
+	if got := strings.Split(kattach["kp_fail_ret"], ","); !slices.Contains(got, "__x64_sys_chmod") || !slices.Contains(got, "__x64_sys_umount") || !slices.Contains(got, "__x64_sys_fsetxattr") || len(got) < 20 {
 		t.Errorf("kp_fail_ret attached to %q", got)
+	}
+	if _, ok := kp.Programs["kp_xattr_setxattr_ret"]; ok || kattach["kp_xattr_setxattr_enter"] != "__x64_sys_setxattr" {
+		t.Errorf("kprobe xattr hooks: %v", kattach)
 	}
 	if _, ok := kp.Programs["kp_fail_chmod_ret"]; ok || kattach["kp_fail_chmod_enter"] != "__x64_sys_chmod" {
 		t.Errorf("kprobe lookup-failure hooks: %v", kattach)
@@ -64,6 +74,9 @@ func TestPlanHostKernel(t *testing.T) {
 	}
 	if got := strings.Split(fattach["kp_fail_ret"], ","); !slices.Contains(got, "__x64_sys_utimensat") || len(got) < 12 {
 		t.Errorf("fentry: kp_fail_ret attached to %q", got)
+	}
+	if _, ok := fp.Programs["xattr_removexattr_ret"]; ok || !strings.Contains(fattach["kp_fail_ret"], "__x64_sys_removexattr") {
+		t.Errorf("fentry xattr returns not shared: %v", fattach)
 	}
 	if _, ok := fp.Programs["fail_chmod_ret"]; ok || fattach["fail_chmod_enter"] != "__x64_sys_chmod" {
 		t.Errorf("fentry lookup-failure hooks: %v", fattach)
@@ -94,7 +107,7 @@ func TestPlanHostKernel(t *testing.T) {
 // syscalls that the kernel has, and no others.
 func TestTracepointTargets(t *testing.T) {
 	dir := t.TempDir()
-	for _, n := range []string{"sys_exit_openat", "sys_exit_open", "sys_exit_unlinkat", "sys_exit_mkdir", "sys_exit_read", "sys_enter_close"} {
+	for _, n := range []string{"sys_exit_openat", "sys_exit_open", "sys_exit_unlinkat", "sys_exit_mkdir", "sys_exit_read", "sys_enter_close", "sys_exit_setxattr", "sys_exit_fremovexattr"} {
 		if err := os.Mkdir(dir+"/"+n, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -112,6 +125,8 @@ func TestTracepointTargets(t *testing.T) {
 		// a new open file resets read/write counts: opens go with reads
 		{"exit", sysExitCalls, events.MaskOf(events.KindRead), "syscalls:sys_exit_open,syscalls:sys_exit_openat,syscalls:sys_exit_read"},
 		{"exit", sysExitCalls, events.MaskOf(events.KindMount), ""},
+		// setxattrat and the rest are missing (before 6.13)
+		{"exit", sysExitCalls, events.MaskOf(events.KindXattr), "syscalls:sys_exit_setxattr,syscalls:sys_exit_fremovexattr"},
 		{"enter", sysEnterCalls, events.MaskOf(events.KindClose), "syscalls:sys_enter_close"},
 		{"enter", sysEnterCalls, events.MaskOf(events.KindOpen), ""},
 	} {

@@ -49,7 +49,7 @@ var hookTables = map[string][]hook{
 func sharedFailReturn(table []hook) []hook {
 	out := slices.Clone(table)
 	for i, h := range out {
-		if strings.HasPrefix(h.prog, "fail_") && strings.HasSuffix(h.prog, "_ret") {
+		if sysReturn(h.prog) {
 			out[i].shared = "kp_fail_ret" // bpf/sys.c
 		}
 	}
@@ -79,7 +79,7 @@ func kprobeHooks(fentry []hook) []hook {
 	for _, h := range fentry {
 		k := h
 		k.prog = "kp_" + h.prog
-		if strings.HasPrefix(h.prog, "fail_") && strings.HasSuffix(h.prog, "_ret") {
+		if sysReturn(h.prog) {
 			k.shared = "kp_fail_ret" // bpf/sys.c
 		}
 		out = append(out, k)

@@ -23,11 +23,12 @@ import (
 )
 
 // DefaultKinds are the kinds traced when Options.Events is zero: every
-// namespace-changing and attribute event.
+// namespace-changing and attribute event, extended attributes (ACLs,
+// capabilities, security labels) included.
 const DefaultKinds = events.KindMask(1<<events.KindOpen | 1<<events.KindCreate | 1<<events.KindMkdir |
 	1<<events.KindMknod | 1<<events.KindSymlink | 1<<events.KindLink | 1<<events.KindUnlink |
 	1<<events.KindRmdir | 1<<events.KindRename | 1<<events.KindSetattr | 1<<events.KindMount |
-	1<<events.KindUmount)
+	1<<events.KindUmount | 1<<events.KindXattr)
 
 // SupportedKinds are the kinds this version can trace: the default ones,
 // and read, write and close, which are not traced unless asked for.
