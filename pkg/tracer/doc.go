@@ -23,6 +23,8 @@
 // event gets a Seq; a gap in Seq is a record the kernel could not write into
 // a full ring, also counted in Stats.
 //
-// Requires Linux 5.10 or later with BTF (CONFIG_DEBUG_INFO_BTF), BPF
-// trampolines (fentry/fexit), and root or CAP_BPF with CAP_PERFMON.
+// Requires Linux 5.10 or later with BTF (CONFIG_DEBUG_INFO_BTF), and root
+// or CAP_BPF with CAP_PERFMON. The hook mode is the first the kernel takes
+// of fentry (BPF trampolines), kprobe and syscall (tracepoints); see
+// Options.HookMode.
 package tracer

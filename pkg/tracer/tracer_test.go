@@ -197,3 +197,19 @@ func TestFilterTooLarge(t *testing.T) {
 		t.Errorf("creates under the refused set: %v, want none", got)
 	}
 }
+
+// The sentinels are the standard errors too, and still only themselves.
+func TestSentinelsWrapStandard(t *testing.T) {
+	for _, c := range []struct{ err, std error }{
+		{ErrClosed, os.ErrClosed}, {ErrPermission, os.ErrPermission},
+		{ErrUnsupported, errors.ErrUnsupported}, {ErrNoBTF, errors.ErrUnsupported},
+	} {
+		wrapped := fmt.Errorf("load: %w", c.err)
+		if !errors.Is(wrapped, c.err) || !errors.Is(wrapped, c.std) {
+			t.Errorf("%v: errors.Is %v / %v: %v, %v", c.err, c.err, c.std, errors.Is(wrapped, c.err), errors.Is(wrapped, c.std))
+		}
+	}
+	if errors.Is(ErrUnsupported, ErrNoBTF) || errors.Is(ErrClosed, ErrPermission) {
+		t.Error("one sentinel is another")
+	}
+}
