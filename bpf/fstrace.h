@@ -122,7 +122,9 @@ struct fst_record {
 	__u32 euid;      /* effective ids, next to the real uid and gid */
 	__u32 egid;
 	__u32 auid;      /* login uid (audit), FST_NO_AUID if unset or unknown */
-	__u32 _pad;      /* the header is 192 bytes, no implicit padding */
+	__s32 fd;        /* open, read, write, close: the fd, where the mode sees it; else -1 */
+	__u64 file_id;   /* open, read, write, close: the open file, as file_id() hides it; else 0.
+			  * The header is 200 bytes, no implicit padding. */
 };
 
 #define FST_NO_AUID 0xffffffffu

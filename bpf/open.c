@@ -57,6 +57,7 @@ FST_EXIT(do_filp_open, open_exit, 1, int dfd, struct filename *pathname, const s
 	if (ok) {
 		put_path(s, d, KREAD(struct file, file, f_path.mnt), 0, 0);
 		set_inode(r, KREAD(struct file, file, f_inode));
+		r->file_id = file_id(file);
 	} else {
 		r->ret = (long)file;
 		if (pathname && !is_err(pathname))

@@ -48,7 +48,7 @@ static __always_inline bool regular_file(struct file *f)
 /* rw_account counts a read or write of n bytes at offset off through f and
  * reports it when it is the first of its kind on f, or every call is asked
  * for. */
-static __always_inline void rw_account(struct file *f, __u32 kind, long n, __u64 off)
+static __always_inline void rw_account(struct file *f, __u32 kind, long n, __u64 off, int fd)
 {
 	__u64 key = (__u64)f;
 	struct file_stats *st, zero = {};
@@ -79,13 +79,15 @@ static __always_inline void rw_account(struct file *f, __u32 kind, long n, __u64
 	start_record(s, kind);
 	s->rec.bytes = n;
 	s->rec.offset = off;
+	s->rec.fd = fd;
+	s->rec.file_id = file_id(f);
 	put_file_path(s, f, 0, 0);
 	set_inode(&s->rec, KREAD(struct file, f, f_inode));
 	emit(s);
 }
 
 /* rw_close reports the release of f with its totals and forgets them. */
-static __always_inline void rw_close(struct file *f)
+static __always_inline void rw_close(struct file *f, int fd)
 {
 	__u64 key = (__u64)f;
 	struct file_stats *st = bpf_map_lookup_elem(&file_stats, &key);
@@ -93,6 +95,8 @@ static __always_inline void rw_close(struct file *f)
 
 	if (regular_file(f) && trace_allowed(FST_CLOSE) && (s = get_scratch())) {
 		start_record(s, FST_CLOSE);
+		s->rec.fd = fd;
+		s->rec.file_id = file_id(f);
 		if (st) {
 			s->rec.bytes = st->bytes_read;
 			s->rec.bytes2 = st->bytes_written;
@@ -121,7 +125,7 @@ static __always_inline __u64 start_offset(struct file *f, loff_t *pos, long n)
 
 static __always_inline int rw_exit(struct file *f, loff_t *pos, long ret, __u32 kind)
 {
-	rw_account(f, kind, ret, start_offset(f, pos, ret));
+	rw_account(f, kind, ret, start_offset(f, pos, ret), -1);
 	return 0;
 }
 
@@ -155,8 +159,8 @@ FST_RW_EXIT(vfs_writev, writev_exit, 23, 5, FST_WRITE)
 FST_EXIT(vfs_copy_file_range, copy_exit, 24, struct file *file_in, loff_t pos_in, struct file *file_out,
 	 loff_t pos_out, size_t len, unsigned int flags, ssize_t ret)
 {
-	rw_account(file_in, FST_READ, ret, pos_in);
-	rw_account(file_out, FST_WRITE, ret, pos_out);
+	rw_account(file_in, FST_READ, ret, pos_in, -1);
+	rw_account(file_out, FST_WRITE, ret, pos_out, -1);
 	return 0;
 }
 
@@ -165,8 +169,8 @@ static __always_inline int sendfile_done(int out_fd, int in_fd, loff_t *ppos, lo
 {
 	struct file *in = fd_file(in_fd), *out = fd_file(out_fd);
 
-	rw_account(in, FST_READ, ret, start_offset(in, ppos, ret));
-	rw_account(out, FST_WRITE, ret, start_offset(out, NULL, ret));
+	rw_account(in, FST_READ, ret, start_offset(in, ppos, ret), -1);
+	rw_account(out, FST_WRITE, ret, start_offset(out, NULL, ret), -1);
 	return 0;
 }
 
@@ -195,6 +199,6 @@ int kp_sendfile_exit(struct pt_regs *regs)
 
 FST_ENTRY(__fput, close_enter, struct file *file)
 {
-	rw_close(file);
+	rw_close(file, -1);
 	return 0;
 }

@@ -175,7 +175,7 @@ static __always_inline void sys_close(struct pt_regs *regs, long id)
 	struct file *f = fd_file(fd);
 
 	if (f && (id == NR_close || fd != (int)sys_arg(regs, 0)) && last_ref(f))
-		rw_close(f);
+		rw_close(f, fd);
 }
 
 /* sys_wanted says whether a syscall of this kind may make an event the
@@ -404,26 +404,26 @@ static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 		return false;
 	case NR_read: case NR_readv: case NR_pread64: case NR_preadv: case NR_preadv2:
 		f = fd_file(a0);
-		rw_account(f, FST_READ, ret, sys_rw_off(f, a3, id == NR_pread64 || id == NR_preadv || (id == NR_preadv2 && (long)a3 != -1), ret));
+		rw_account(f, FST_READ, ret, sys_rw_off(f, a3, id == NR_pread64 || id == NR_preadv || (id == NR_preadv2 && (long)a3 != -1), ret), a0);
 		return true;
 	case NR_write: case NR_writev: case NR_pwrite64: case NR_pwritev: case NR_pwritev2:
 		f = fd_file(a0);
-		rw_account(f, FST_WRITE, ret, sys_rw_off(f, a3, id == NR_pwrite64 || id == NR_pwritev || (id == NR_pwritev2 && (long)a3 != -1), ret));
+		rw_account(f, FST_WRITE, ret, sys_rw_off(f, a3, id == NR_pwrite64 || id == NR_pwritev || (id == NR_pwritev2 && (long)a3 != -1), ret), a0);
 		return true;
 	case NR_sendfile: {	/* out_fd, in_fd, offset *, count */
 		struct file *in = fd_file(regs->si);
 
 		f = fd_file(a0);
-		rw_account(in, FST_READ, ret, sys_rw_uoff(in, regs->dx, ret));
-		rw_account(f, FST_WRITE, ret, start_offset(f, NULL, ret));
+		rw_account(in, FST_READ, ret, sys_rw_uoff(in, regs->dx, ret), regs->si);
+		rw_account(f, FST_WRITE, ret, start_offset(f, NULL, ret), a0);
 		return true;
 	}
 	case NR_copy_file_range: {	/* fd_in, off_in *, fd_out, off_out *, len, flags */
 		struct file *in = fd_file(a0);
 
 		f = fd_file(regs->dx);
-		rw_account(in, FST_READ, ret, sys_rw_uoff(in, regs->si, ret));
-		rw_account(f, FST_WRITE, ret, sys_rw_uoff(f, a3, ret));
+		rw_account(in, FST_READ, ret, sys_rw_uoff(in, regs->si, ret), a0);
+		rw_account(f, FST_WRITE, ret, sys_rw_uoff(f, a3, ret), regs->dx);
 		return true;
 	}
 	}
@@ -473,6 +473,8 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 			if (f) {
 				put_file_path(s, f, 0, 0);
 				set_inode(r, KREAD(struct file, f, f_inode));
+				r->fd = ret;
+				r->file_id = file_id(f);
 				created = fmode_created && (KREAD(struct file, f, f_mode) & fmode_created);
 			}
 		} else if (in->unknown & 1) {

@@ -150,3 +150,81 @@ func TestReadWriteClose(t *testing.T) {
 		}
 	})
 }
+
+func init() {
+	helpers["fileid"] = func(h helperEnv) error {
+		d := h.dir + "/fid"
+		a, err := unix.Open(d+"/a", unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		b, err := unix.Open(d+"/b", unix.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := unix.Write(a, []byte("x")); err != nil {
+			return err
+		}
+		if _, err := unix.Read(b, make([]byte, 8)); err != nil {
+			return err
+		}
+		unix.Close(a)
+		unix.Close(b)
+		return os.WriteFile(h.dir+"/fds", []byte(fmt.Sprintf("%d %d", a, b)), 0o644)
+	}
+}
+
+// fd and file_id tie an open file's events together (issue 12.9): open,
+// read or write, and close of one file share one file_id, two files open
+// at once have two; fd is the descriptor where the mode sees it (syscall
+// mode), and absent elsewhere rather than made up.
+func TestFileIdentity(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		dir := testDir(t)
+		if err := os.Mkdir(dir+"/fid", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/fid/b", []byte("12345678"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := trace(t, mode, dir, "fileid", "-e", "open,read,write,close", "--path", dir+"/fid")
+		if r.status != 0 {
+			t.Fatalf("fstrace exited %d:\n%s", r.status, r.stderr)
+		}
+		var fdA, fdB int
+		if b, err := os.ReadFile(dir + "/fds"); err != nil {
+			t.Fatal(err)
+		} else {
+			fmt.Sscan(string(b), &fdA, &fdB)
+		}
+		ids := map[string]string{}
+		for _, c := range []struct {
+			path string
+			fd   int
+			rw   string
+		}{{dir + "/fid/a", fdA, "write"}, {dir + "/fid/b", fdB, "read"}} {
+			var id string
+			for _, kind := range []string{"open", c.rw, "close"} {
+				e := r.one(t, kind, c.path)
+				got := e.str("file_id")
+				if len(got) != 16 {
+					t.Errorf("%s %s: file_id %q, want 16 hex digits", kind, c.path, got)
+				}
+				if id == "" {
+					id = got
+				} else if got != id {
+					t.Errorf("%s %s: file_id %s, the open's was %s", kind, c.path, got, id)
+				}
+				want := any(nil)
+				if mode == "syscall" {
+					want = c.fd
+				}
+				expect(t, e, map[string]any{"fd": want})
+			}
+			ids[c.path] = id
+		}
+		if ids[dir+"/fid/a"] == ids[dir+"/fid/b"] {
+			t.Errorf("two files open at once share file_id %s:\n%s", ids[dir+"/fid/a"], r.dump())
+		}
+	})
+}

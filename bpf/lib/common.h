@@ -220,6 +220,7 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 	__u64 pt, ug;
 
 	__builtin_memset(r, 0, sizeof(*r));
+	r->fd = -1;
 	s->anchor[0].dentry = 0;
 	s->anchor[1].dentry = 0;
 	r->ts_ns = bpf_ktime_get_boot_ns();

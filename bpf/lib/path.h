@@ -46,6 +46,24 @@ static __always_inline struct mount *real_mount(struct vfsmount *m)
 	return (void *)m - bpf_core_field_offset(struct mount, mnt);
 }
 
+/* file_id names an open file (a struct file) without giving its kernel
+ * address away: a bijection of the address keyed by a number user space
+ * draws at each start, so two open files never share an id while both are
+ * open (an id is reused, as an fd is, once its file is released). */
+const volatile __u64 file_key = 0;
+
+static __always_inline __u64 file_id(const void *f)
+{
+	__u64 x = to_addr(f) ^ file_key;	/* no arithmetic on a typed pointer */
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 /* A dentry's d_parent and d_name, which every kernel fstrace supports keeps
  * side by side: read with one helper call per path component. */
 struct parent_name {

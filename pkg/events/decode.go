@@ -160,6 +160,13 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	}
 
 	switch kind {
+	case KindOpen, KindRead, KindWrite, KindClose:
+		ev.FileID = ne.Uint64(raw[offFileID:])
+		if fd := int32(ne.Uint32(raw[offFD:])); fd >= 0 {
+			ev.FD, ev.HasFD = fd, true
+		}
+	}
+	switch kind {
 	case KindSetattr:
 		a := &ev.Attrs
 		a.Mask = AttrMask(ne.Uint32(raw[offAttrMask:]))

@@ -152,9 +152,9 @@ func TestDecodeErrors(t *testing.T) {
 		is   error
 		msg  string
 	}{
-		{"empty", nil, ErrShortRecord, "short record: 0 bytes, header is 192"},
-		{"header cut", good[:HeaderSize-1], ErrShortRecord, "191 bytes"},
-		{"strings cut", good[:len(good)-1], ErrShortRecord, "202 bytes, header and strings need 203"},
+		{"empty", nil, ErrShortRecord, "short record: 0 bytes, header is 200"},
+		{"header cut", good[:HeaderSize-1], ErrShortRecord, "199 bytes"},
+		{"strings cut", good[:len(good)-1], ErrShortRecord, "210 bytes, header and strings need 211"},
 		{"kind 0", with(func(r *rec) { r.Kind = 0 }), ErrCorruptRecord, "corrupt record: kind 0"},
 		{"kind max", with(func(r *rec) { r.Kind = kindMax }), ErrCorruptRecord, "kind 17"},
 		{"xattr op", with(func(r *rec) { r.Kind, r.AttrMask = KindXattr, 3 }), ErrCorruptRecord, "xattr operation 3"},
@@ -162,8 +162,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"str too long", with(func(r *rec) { r.StrLen = &[NumStr]uint16{11, PathMax + 1, 0} }),
 			ErrCorruptRecord, "string 1 is 4097 bytes, max 4096"},
 		{"str past end", with(func(r *rec) { r.StrLen = &[NumStr]uint16{11, 0, 5} }),
-			ErrShortRecord, "header and strings need 208"},
-		{"trailing", append(good, 0), ErrCorruptRecord, "1 trailing bytes after 203"},
+			ErrShortRecord, "header and strings need 216"},
+		{"trailing", append(good, 0), ErrCorruptRecord, "1 trailing bytes after 211"},
 		{"padded to 8", append(good, 0, 0, 0, 0, 0), ErrCorruptRecord, "5 trailing bytes"},
 	}
 	for _, tt := range tests {

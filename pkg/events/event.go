@@ -100,6 +100,15 @@ type Event struct {
 	Offset, Bytes uint64 // read/write per call
 	BytesRead     uint64 // close: bytes read through the open file
 	BytesWritten  uint64 // close: bytes written through the open file
+	// FD and FileID tie the events of one open file together (open,
+	// read, write, close). FD is the file descriptor, where the hook
+	// mode sees it (syscall mode; HasFD says). FileID names the open
+	// file description itself, in every mode: no two files open at
+	// once share one, and a dup'd fd shares its file's. Both are
+	// reused, once the file is released. 0: unknown.
+	FD     int32
+	HasFD  bool
+	FileID uint64
 	// OpenedForWrite (close): the file was opened with write access, as
 	// fanotify's CLOSE_WRITE (against CLOSE_NOWRITE) says; whether any
 	// byte was written is BytesWritten's business.

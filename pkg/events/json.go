@@ -45,6 +45,8 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 //	           flags (set only, omitted when 0) "XATTR_CREATE" or "XATTR_REPLACE"
 //	offset bytes              read, write
 //	bytes_read bytes_written opened_for_write   close (opened_for_write: true or false)
+//	fd                        open, read, write, close: where the mode sees it
+//	file_id                   open, read, write, close: the open file, 16 hex digits
 //	ino dev                   when known; dev as user-space st_dev
 //	path_truncated, new_path_truncated   true, only when set
 //
@@ -291,6 +293,13 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 		dst = jsonUint(dst, "bytes_written", e.BytesWritten)
 		dst = strconv.AppendBool(append(dst, `,"opened_for_write":`...), e.OpenedForWrite)
 	}
+	if e.HasFD {
+		dst = strconv.AppendInt(append(dst, `,"fd":`...), int64(e.FD), 10)
+	}
+	if e.FileID != 0 {
+		dst = appendFileID(append(dst, `,"file_id":"`...), e.FileID)
+		dst = append(dst, '"')
+	}
 
 	if e.HasIno {
 		dst = jsonUint(dst, "ino", e.Ino)
@@ -341,6 +350,15 @@ func jsonName(dst []byte, key, s string) []byte {
 		dst = append(dst, hexDigits[s[i]>>4], hexDigits[s[i]&0xf])
 	}
 	return append(dst, '"')
+}
+
+// appendFileID writes a FileID as 16 hex digits: a string in JSON, as a
+// 64-bit number would lose digits in jq and JavaScript.
+func appendFileID(dst []byte, id uint64) []byte {
+	for i := 60; i >= 0; i -= 4 {
+		dst = append(dst, hexDigits[id>>uint(i)&0xf])
+	}
+	return dst
 }
 
 func jsonCmdline(dst []byte, p *Process) []byte {

@@ -8,7 +8,7 @@ import (
 
 // Sizes from bpf/fstrace.h.
 const (
-	HeaderSize = 192  // sizeof(struct fst_record)
+	HeaderSize = 200  // sizeof(struct fst_record)
 	PathMax    = 4096 // FST_PATH_MAX: longest string a record may carry
 	CommLen    = 16   // FST_COMM_LEN
 	NumStr     = 5    // FST_NSTR
@@ -50,7 +50,8 @@ const (
 	offEUID      = 176 // __u32 euid
 	offEGID      = 180 // __u32 egid
 	offAUID      = 184 // __u32 auid
-	offPad       = 188 // __u32 _pad, up to 192
+	offFD        = 188 // __s32 fd
+	offFileID    = 192 // __u64 file_id, up to 200
 )
 
 // noAUID is FST_NO_AUID: the login uid is unset (or the kernel has none).

@@ -117,7 +117,7 @@ struct fst_record rec; enum fst_kind kind; enum fst_rec_kind rkind; enum fst_rfl
 		"pid": offPID, "tid": offTID, "ppid": offPPID, "uid": offUID, "gid": offGID, "dev": offDev,
 		"mode": offMode, "attr_uid": offAttrUID, "attr_gid": offAttrGID, "attr_mask": offAttrMask,
 		"ret": offRet, "kind": offKind, "rflags": offRflags, "str_len": offStrLen, "cpu": offCPU,
-		"comm": offComm, "mntns": offMntNS, "euid": offEUID, "egid": offEGID, "auid": offAUID, "_pad": offPad,
+		"comm": offComm, "mntns": offMntNS, "euid": offEUID, "egid": offEGID, "auid": offAUID, "fd": offFD, "file_id": offFileID,
 	}
 	for _, m := range st.Members {
 		want, ok := offs[m.Name]

@@ -116,3 +116,31 @@ func TestWhoJSONAndText(t *testing.T) {
 		t.Errorf("without Extended: %q", plain)
 	}
 }
+
+// fd and file_id: on the kinds of an open file only, the id as 16 hex
+// digits (a JSON string), fd only where the record has one.
+func TestFileIdentity(t *testing.T) {
+	r := baseRec(KindRead)
+	r.Str[0], r.Ret, r.Bytes, r.FD, r.HasFD, r.FileID = "/etc/passwd", 10, 10, 3, true, 0x00ab00cd00ef0012
+	ev := mustDecode(t, r)
+	if !ev.HasFD || ev.FD != 3 || ev.FileID != 0x00ab00cd00ef0012 {
+		t.Fatalf("decoded fd %v/%d, file id %#x", ev.HasFD, ev.FD, ev.FileID)
+	}
+	if l := string(AppendJSON(nil, ev)); !strings.Contains(l, `"bytes":10,"fd":3,"file_id":"00ab00cd00ef0012"`) {
+		t.Errorf("JSON %s", l)
+	}
+	f := TextFormat{Time: TimeNone, Extended: true}
+	if l := string(f.Append(nil, ev)); !strings.Contains(l, " fd=3 file_id=00ab00cd00ef0012") {
+		t.Errorf("text %q", l)
+	}
+	// VFS modes: no fd.
+	r.HasFD = false
+	if l := string(AppendJSON(nil, mustDecode(t, r))); strings.Contains(l, `"fd"`) || !strings.Contains(l, `"file_id"`) {
+		t.Errorf("without an fd: %s", l)
+	}
+	// Other kinds never carry them, whatever the record's fields hold.
+	r.Kind, r.HasFD = KindUnlink, true
+	if ev := mustDecode(t, r); ev.HasFD || ev.FileID != 0 {
+		t.Errorf("unlink with fd %v, file id %#x", ev.HasFD, ev.FileID)
+	}
+}

@@ -13,7 +13,10 @@ type rec struct {
 	AtimeNsec, MtimeNsec                                          uint32
 	PID, TID, PPID, UID, GID, Dev, Mode, AttrUID, AttrGID         uint32
 	EUID, EGID, AUID                                              uint32
-	HasAUID                                                       bool // else the record says FST_NO_AUID
+	HasAUID                                                       bool  // else the record says FST_NO_AUID
+	FD                                                            int32 // written only with HasFD; else -1
+	HasFD                                                         bool
+	FileID                                                        uint64
 	AttrMask                                                      AttrMask
 	Ret                                                           int32
 	Kind                                                          Kind
@@ -52,6 +55,12 @@ func (r rec) encode() []byte {
 		auid = r.AUID
 	}
 	ne.PutUint32(b[offAUID:], auid)
+	fd := int32(-1)
+	if r.HasFD {
+		fd = r.FD
+	}
+	ne.PutUint32(b[offFD:], uint32(fd))
+	ne.PutUint64(b[offFileID:], r.FileID)
 	ne.PutUint32(b[offDev:], r.Dev)
 	ne.PutUint32(b[offMode:], r.Mode)
 	ne.PutUint32(b[offAttrUID:], r.AttrUID)

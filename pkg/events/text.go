@@ -42,8 +42,8 @@ type TextFormat struct {
 	// name of a failure in red.
 	Color bool
 	// Extended adds who did it in full, after the rest: uid, gid,
-	// euid, egid, auid where set, exe where known, and last the command
-	// line, on the events Cmdline says.
+	// euid, egid, auid where set, an open file's fd and file_id, exe
+	// where known, and last the command line, on the events Cmdline says.
 	Extended bool
 	Cmdline  CmdlineMode
 	shown    map[uint32]*Process
@@ -208,6 +208,12 @@ func (f *TextFormat) appendWho(dst []byte, e *Event) []byte {
 	dst = strconv.AppendUint(append(dst, " egid="...), uint64(e.EGID), 10)
 	if e.HasAUID {
 		dst = strconv.AppendUint(append(dst, " auid="...), uint64(e.AUID), 10)
+	}
+	if e.HasFD {
+		dst = strconv.AppendInt(append(dst, " fd="...), int64(e.FD), 10)
+	}
+	if e.FileID != 0 {
+		dst = appendFileID(append(dst, " file_id="...), e.FileID)
 	}
 	if e.Process == nil {
 		return dst

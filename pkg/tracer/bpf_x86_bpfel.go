@@ -130,7 +130,8 @@ type bpfFstRecord struct {
 	Euid      uint32
 	Egid      uint32
 	Auid      uint32
-	Pad       uint32
+	Fd        int32
+	FileId    uint64
 }
 
 type bpfIdKey struct {
@@ -424,6 +425,7 @@ const (
 	bpfProgXattrSetxattratRet        = "xattr_setxattrat_ret"
 	bpfVarBtfCast                    = "btf_cast"
 	bpfVarEachMask                   = "each_mask"
+	bpfVarFileKey                    = "file_key"
 	bpfVarFilterGen                  = "filter_gen"
 	bpfVarFmodeCreated               = "fmode_created"
 	bpfVarFollowMode                 = "follow_mode"
@@ -718,6 +720,7 @@ type bpfMapSpecs struct {
 type bpfVariableSpecs struct {
 	BtfCast            *ebpf.VariableSpec `ebpf:"btf_cast"`
 	EachMask           *ebpf.VariableSpec `ebpf:"each_mask"`
+	FileKey            *ebpf.VariableSpec `ebpf:"file_key"`
 	FilterGen          *ebpf.VariableSpec `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
 	FollowMode         *ebpf.VariableSpec `ebpf:"follow_mode"`
@@ -838,6 +841,7 @@ func (m *bpfMaps) Close() error {
 type bpfVariables struct {
 	BtfCast            *ebpf.Variable `ebpf:"btf_cast"`
 	EachMask           *ebpf.Variable `ebpf:"each_mask"`
+	FileKey            *ebpf.Variable `ebpf:"file_key"`
 	FilterGen          *ebpf.Variable `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
 	FollowMode         *ebpf.Variable `ebpf:"follow_mode"`

@@ -66,7 +66,8 @@ type bpfloopCgScratch struct {
 		Euid      uint32
 		Egid      uint32
 		Auid      uint32
-		Pad       uint32
+		Fd        int32
+		FileId    uint64
 	}
 	Data [8192]int8
 }
@@ -245,7 +246,8 @@ type bpfloopScratch struct {
 		Euid      uint32
 		Egid      uint32
 		Auid      uint32
-		Pad       uint32
+		Fd        int32
+		FileId    uint64
 	}
 	Data [16384]int8
 	Tmp  [8192]int8
@@ -458,6 +460,7 @@ const (
 	bpfloopProgXattrSetxattratRet        = "xattr_setxattrat_ret"
 	bpfloopVarBtfCast                    = "btf_cast"
 	bpfloopVarEachMask                   = "each_mask"
+	bpfloopVarFileKey                    = "file_key"
 	bpfloopVarFilterGen                  = "filter_gen"
 	bpfloopVarFmodeCreated               = "fmode_created"
 	bpfloopVarFollowMode                 = "follow_mode"
@@ -752,6 +755,7 @@ type bpfloopMapSpecs struct {
 type bpfloopVariableSpecs struct {
 	BtfCast            *ebpf.VariableSpec `ebpf:"btf_cast"`
 	EachMask           *ebpf.VariableSpec `ebpf:"each_mask"`
+	FileKey            *ebpf.VariableSpec `ebpf:"file_key"`
 	FilterGen          *ebpf.VariableSpec `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.VariableSpec `ebpf:"fmode_created"`
 	FollowMode         *ebpf.VariableSpec `ebpf:"follow_mode"`
@@ -872,6 +876,7 @@ func (m *bpfloopMaps) Close() error {
 type bpfloopVariables struct {
 	BtfCast            *ebpf.Variable `ebpf:"btf_cast"`
 	EachMask           *ebpf.Variable `ebpf:"each_mask"`
+	FileKey            *ebpf.Variable `ebpf:"file_key"`
 	FilterGen          *ebpf.Variable `ebpf:"filter_gen"`
 	FmodeCreated       *ebpf.Variable `ebpf:"fmode_created"`
 	FollowMode         *ebpf.Variable `ebpf:"follow_mode"`

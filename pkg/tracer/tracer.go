@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -250,7 +251,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 	}
 	wakeBytes := ringSize / 4 // see bpf/lib/emit.h
 	host := newHostPaths(kinds)
-	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec), "host_root_mnt": host.rootMount()} {
+	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec), "host_root_mnt": host.rootMount(), "file_key": rand.Uint64()} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			host.close()
 			return nil, fmt.Errorf("set %s: %w", name, err)
