@@ -57,8 +57,9 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // UTF-8 bytes become U+FFFD, and the name's KEY_hex then gives its bytes.
 func AppendJSON(dst []byte, e *Event) []byte { return appendJSON(dst, e, nil) }
 
-// JSONEncoder writes events exactly as AppendJSON does, faster for a
-// stream of them: what repeats from one event to the next (who did it,
+// JSONEncoder writes events as AppendJSON does, but for cmdline, which it
+// gives only where Cmdline says (by default at a process's first event),
+// and faster for a stream of them: what repeats from one event to the next (who did it,
 // the time to the second, an open's flags) is copied from the event
 // before rather than formatted again. In the QEMU guests, where every
 // instruction of the reader counts against the workload, formatting was
