@@ -2,10 +2,11 @@ package tracer
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -251,7 +252,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 	}
 	wakeBytes := ringSize / 4 // see bpf/lib/emit.h
 	host := newHostPaths(kinds)
-	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec), "host_root_mnt": host.rootMount(), "file_key": rand.Uint64()} {
+	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec), "host_root_mnt": host.rootMount(), "file_key": fileKey()} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			host.close()
 			return nil, fmt.Errorf("set %s: %w", name, err)
@@ -759,4 +760,13 @@ func (t *Tracer) closeRings() {
 	}
 	t.epfile, t.timerfd = nil, -1
 	t.readers, t.ringMaps, t.epfd, t.wakefd = nil, nil, -1, -1
+}
+
+// fileKey is the key that hides the kernel's struct file addresses in
+// file_id (bpf/lib/path.h): drawn from the system's CSPRNG at each start,
+// as it stands between a kernel address and the output.
+func fileKey() uint64 {
+	var b [8]byte
+	crand.Read(b[:]) // never fails on Linux (crypto/rand's doc)
+	return binary.NativeEndian.Uint64(b[:])
 }
