@@ -109,6 +109,8 @@ hosttest:
 
 # hosttest and vmtest run the integration tests: unit, not test, before them.
 check: deps deps-test check-generate unit deploy-test image-test race fuzz hosttest vmtest
+# image-test runs first and leaves the image for the guests.
+check: VMTEST_IMAGE_DIR = $(CURDIR)/$(IMAGE_DIR)
 
 # Timings stay out of check: this kind of machine is shared and noisy.
 bench:
@@ -135,6 +137,8 @@ VMTEST_TIMEOUT  ?= 2700
 # Guests booted side by side: each keeps one host CPU busy (single-threaded
 # emulation), so two halve the suite's time on a 2-CPU machine.
 VMTEST_JOBS     ?= 2
+# The image make image-test unpacked, for TestImage in the guests (check sets it).
+VMTEST_IMAGE_DIR ?=
 VMTEST_GOFLAGS  ?= -trimpath
 # Targets to make before building the guest binaries (e.g. generate).
 VMTEST_PREREQS  ?=
@@ -145,7 +149,7 @@ GO              ?= go
 
 vmtest: vmtest-kernels vmtest-bins
 	VMTEST_RUN='$(VMTEST_RUN)' VMTEST_TESTFLAGS='$(VMTEST_TESTFLAGS)' VMTEST_MODES='$(VMTEST_MODES)' \
-	VMTEST_TIMEOUT='$(VMTEST_TIMEOUT)' VMTEST_JOBS='$(VMTEST_JOBS)' vmtests/run-all.sh $(KERNELS)
+	VMTEST_TIMEOUT='$(VMTEST_TIMEOUT)' VMTEST_JOBS='$(VMTEST_JOBS)' VMTEST_IMAGE_DIR='$(VMTEST_IMAGE_DIR)' vmtests/run-all.sh $(KERNELS)
 
 vmtest-kernels:
 	@scripts/deps.sh vmtest

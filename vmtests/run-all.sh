@@ -13,6 +13,9 @@
 #                        (default vmtests/.cache/logs)
 #      VMTEST_BOOT_RETRIES  extra boots when a VM dies before /init (default 2)
 #      VMTEST_JOBS       kernels booted side by side (default 1)
+#      VMTEST_IMAGE_DIR  the container image as make image-test leaves it
+#                        (DIR/oci, DIR/bundle): copied in, and TestImage
+#                        must run it in every guest
 #      and whatever run-vm.sh reads (VMTEST_TIMEOUT, FSTRACE_KERNEL_CACHE, ...)
 set -euo pipefail
 
@@ -38,6 +41,15 @@ vm_args=(-b "$bindir" -f "$HERE/guest.sh:/bin/guest.sh" -o "$logdir"
 	-e FSTRACE_BIN=/bin/fstrace -e "FSTRACE_REQUIRE=${FSTRACE_REQUIRE:-1}")
 [[ -n ${VMTEST_RUN:-} ]] && vm_args+=(-e "VMTEST_RUN=$VMTEST_RUN")
 [[ -n ${VMTEST_TESTFLAGS:-} ]] && vm_args+=(-e "VMTEST_TESTFLAGS=$VMTEST_TESTFLAGS")
+# The image, unpacked on the host (umoci needs no guest): TestImage runs
+# its bundle with runc in the guest's kernel.
+if [[ -n ${VMTEST_IMAGE_DIR:-} ]]; then
+	for d in oci bundle; do
+		[[ -d $VMTEST_IMAGE_DIR/$d ]] || { echo "run-all: error: no $VMTEST_IMAGE_DIR/$d (make image-test makes it)" >&2; exit 2; }
+	done
+	vm_args+=(-d "$VMTEST_IMAGE_DIR/oci:/image/oci" -d "$VMTEST_IMAGE_DIR/bundle:/image/bundle"
+		-e FSTRACE_IMAGE_OCI=/image/oci -e FSTRACE_IMAGE_BUNDLE=/image/bundle -e FSTRACE_REQUIRE_IMAGE=1)
+fi
 # Each test runs in every hook mode the kernels offer.
 vm_args+=(-e "FSTRACE_MODES=${VMTEST_MODES:-fentry kprobe syscall}")
 # runc, where the host has it (Debian's runc package), with its shared

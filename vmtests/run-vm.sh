@@ -11,6 +11,7 @@
 #   -b DIR        static binaries copied to the guest's /bin
 #                 (default vmtests/.cache/bin, if present; -b '' for none)
 #   -f SRC[:DST]  also copy host file SRC to guest path DST (default /bin/NAME)
+#   -d SRC:DST    also copy host directory tree SRC to guest path DST
 #   -e NAME=VAL   export NAME=VAL to CMD in the guest (repeatable)
 #   -o DIR        write the console log to DIR/NAME.log (default vmtests/.cache/logs)
 #   -n NAME       log name (default: KERNEL's series, or the vmlinuz file name)
@@ -47,11 +48,14 @@ outdir=$HERE/.cache/logs
 name=
 timeout_s=${VMTEST_TIMEOUT:-900}
 extra_files=()
+extra_dirs=()
 guest_env=()
-while getopts ':b:f:e:o:n:t:h' opt; do
+while getopts ':b:f:d:e:o:n:t:h' opt; do
 	case $opt in
 	b) bindir=$OPTARG ;;
 	f) extra_files+=("$OPTARG") ;;
+	d) [[ $OPTARG == *:/* ]] || die "-d wants SRC:/GUEST/PATH, got '$OPTARG'"
+	   extra_dirs+=("$OPTARG") ;;
 	e) [[ $OPTARG =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "-e wants NAME=VALUE, got '$OPTARG'"
 	   guest_env+=("$OPTARG") ;;
 	o) outdir=$OPTARG ;;
@@ -140,6 +144,13 @@ for spec in ${extra_files[@]+"${extra_files[@]}"}; do
 	mkdir -p "$root$(dirname "$dst")"
 	rm -f "$root$dst"
 	cp -p "$src" "$root$dst"
+done
+for spec in ${extra_dirs[@]+"${extra_dirs[@]}"}; do
+	src=${spec%%:*} dst=${spec#*:}
+	[[ -d $src ]] || die "-d: no such directory $src"
+	mkdir -p "$root$(dirname "$dst")"
+	rm -rf "$root$dst"
+	cp -a "$src" "$root$dst"
 done
 
 cat >"$root/etc/passwd" <<'EOF'
