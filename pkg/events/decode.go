@@ -106,21 +106,7 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 		off += n
 	}
 	ev.FSPath = fsPath(strs[strHost])
-	if kind == KindRename || kind == KindLink {
-		ev.FSNewPath = fsPath(strs[strHost+1])
-	}
 	ev.Path = strs[0]
-	switch kind {
-	case KindRename, KindLink:
-		ev.NewPath = strs[1]
-	case KindSymlink:
-		ev.Target = strs[1]
-	case KindMount:
-		ev.Source = strs[1]
-		ev.FSType = strs[2]
-	case KindXattr:
-		ev.XattrName = strs[2]
-	}
 
 	ev.BootNS = ne.Uint64(raw[offTS:])
 	ev.Time = time.Unix(0, int64(ev.BootNS)+d.bootToWall).UTC()
@@ -159,54 +145,13 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 		ev.HasIno = true
 	}
 
-	switch kind {
-	case KindOpen, KindRead, KindWrite, KindClose:
-		ev.FileID = ne.Uint64(raw[offFileID:])
-		if fd := int32(ne.Uint32(raw[offFD:])); fd >= 0 {
-			ev.FD, ev.HasFD = fd, true
+	r := record{raw: raw, strs: strs, rflags: rflags, mode: mode}
+	for _, d := range kinds[kind].details {
+		if d.decode != nil {
+			if err := d.decode(ev, r); err != nil {
+				return err
+			}
 		}
-	}
-	switch kind {
-	case KindSetattr:
-		a := &ev.Attrs
-		a.Mask = AttrMask(ne.Uint32(raw[offAttrMask:]))
-		if a.Mask&AttrMode != 0 {
-			a.Mode = mode
-		}
-		if a.Mask&AttrUID != 0 {
-			a.UID = ne.Uint32(raw[offAttrUID:])
-		}
-		if a.Mask&AttrGID != 0 {
-			a.GID = ne.Uint32(raw[offAttrGID:])
-		}
-		if a.Mask&AttrSize != 0 {
-			a.Size = ne.Uint64(raw[offSize:])
-		}
-		a.AtimeNow = a.Mask&AttrAtimeNow != 0
-		a.MtimeNow = a.Mask&AttrMtimeNow != 0
-		if a.Mask&AttrAtime != 0 && !a.AtimeNow {
-			a.Atime = time.Unix(int64(ne.Uint64(raw[offAtimeSec:])), int64(ne.Uint32(raw[offAtimeNsec:]))).UTC()
-		}
-		if a.Mask&AttrMtime != 0 && !a.MtimeNow {
-			a.Mtime = time.Unix(int64(ne.Uint64(raw[offMtimeSec:])), int64(ne.Uint32(raw[offMtimeNsec:]))).UTC()
-		}
-	case KindXattr:
-		switch op := XattrOp(ne.Uint32(raw[offAttrMask:])); op {
-		case XattrSet:
-			ev.XattrSize = ne.Uint64(raw[offSize:])
-			ev.XattrOp = op
-		case XattrRemove:
-			ev.XattrOp = op
-		default:
-			return fmt.Errorf("%w: xattr operation %d", ErrCorruptRecord, ne.Uint32(raw[offAttrMask:]))
-		}
-	case KindRead, KindWrite:
-		ev.Offset = ne.Uint64(raw[offOffset:])
-		ev.Bytes = ne.Uint64(raw[offBytes:])
-	case KindClose:
-		ev.BytesRead = ne.Uint64(raw[offBytes:])
-		ev.BytesWritten = ne.Uint64(raw[offBytes2:])
-		ev.OpenedForWrite = rflags&rfWritten != 0
 	}
 	return nil
 }

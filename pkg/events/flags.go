@@ -151,22 +151,6 @@ func appendOpenFlags(dst []byte, v uint64) []byte {
 	return appendFlags(dst, v&^unix.O_ACCMODE, openFlags, "|")
 }
 
-// kindFlags returns the flag table for k's Flags, or nil if they are not
-// shown.
-func kindFlags(k Kind) flagTable {
-	switch k {
-	case KindRename:
-		return renameFlags
-	case KindMount:
-		return mountFlags
-	case KindUmount:
-		return umountFlags
-	case KindXattr:
-		return xattrFlags
-	}
-	return nil
-}
-
 // appendMode appends m&07777 in octal with a leading 0 and at least 4 digits.
 func appendMode(dst []byte, m uint32) []byte {
 	m &= 0o7777

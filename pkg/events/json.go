@@ -247,59 +247,8 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 		dst = append(appendErrno(append(dst, `,"error":"`...), e.Ret), '"')
 	}
 
-	switch e.Kind {
-	case KindOpen:
-		dst = append(dst, `,"flags":"`...)
-		if c != nil {
-			dst = c.appendOpenFlags(dst, e.Flags)
-		} else {
-			dst = appendOpenFlags(dst, e.Flags)
-		}
-		dst = append(dst, '"')
-		dst = jsonMode(dst, e)
-	case KindCreate, KindMkdir:
-		dst = jsonMode(dst, e)
-	case KindMknod:
-		dst = jsonMode(dst, e)
-		if t := fileType(e.Mode); e.HasMode && t != "" {
-			dst = append(append(append(dst, `,"file_type":"`...), t...), '"')
-		}
-	case KindSymlink:
-		dst = jsonName(dst, "target", e.Target)
-	case KindLink:
-		dst = jsonNewPath(dst, e)
-	case KindRename:
-		dst = jsonFlags(dst, e)
-		dst = jsonNewPath(dst, e)
-	case KindSetattr:
-		dst = appendJSONAttrs(append(dst, `,"attrs":`...), &e.Attrs)
-	case KindMount:
-		dst = jsonFlags(dst, e)
-		dst = jsonName(dst, "source", e.Source)
-		dst = jsonString(dst, "fstype", e.FSType)
-	case KindUmount:
-		dst = jsonFlags(dst, e)
-	case KindXattr:
-		dst = append(append(append(dst, `,"op":"`...), e.XattrOp.String()...), '"')
-		dst = jsonName(dst, "name", e.XattrName)
-		if e.XattrOp == XattrSet {
-			dst = jsonUint(dst, "size", e.XattrSize)
-			dst = jsonFlags(dst, e)
-		}
-	case KindRead, KindWrite:
-		dst = jsonUint(dst, "offset", e.Offset)
-		dst = jsonUint(dst, "bytes", e.Bytes)
-	case KindClose:
-		dst = jsonUint(dst, "bytes_read", e.BytesRead)
-		dst = jsonUint(dst, "bytes_written", e.BytesWritten)
-		dst = strconv.AppendBool(append(dst, `,"opened_for_write":`...), e.OpenedForWrite)
-	}
-	if e.HasFD {
-		dst = strconv.AppendInt(append(dst, `,"fd":`...), int64(e.FD), 10)
-	}
-	if e.FileID != 0 {
-		dst = appendFileID(append(dst, `,"file_id":"`...), e.FileID)
-		dst = append(dst, '"')
+	for _, d := range e.Kind.spec().details {
+		dst = d.json(dst, e, c)
 	}
 
 	if e.HasIno {
@@ -319,15 +268,6 @@ func appendJSON(dst []byte, e *Event, c *JSONEncoder) []byte {
 		dst = append(dst, `,"new_path_unknown":true`...)
 	}
 	return append(dst, "}\n"...)
-}
-
-// jsonNewPath writes new_path, and host_new_path when there is one.
-func jsonNewPath(dst []byte, e *Event) []byte {
-	dst = jsonName(dst, "new_path", e.NewPath)
-	if e.HostNewPath != "" {
-		dst = jsonName(dst, "host_new_path", e.HostNewPath)
-	}
-	return dst
 }
 
 func jsonUint(dst []byte, key string, v uint64) []byte {
@@ -380,20 +320,6 @@ func jsonCmdline(dst []byte, p *Process) []byte {
 func jsonString(dst []byte, key, s string) []byte {
 	dst = append(append(append(dst, `,"`...), key...), `":`...)
 	return appendJSONString(dst, s)
-}
-
-func jsonMode(dst []byte, e *Event) []byte {
-	if !e.HasMode {
-		return dst
-	}
-	return append(appendMode(append(dst, `,"mode":"`...), e.Mode), '"')
-}
-
-func jsonFlags(dst []byte, e *Event) []byte {
-	if e.Flags == 0 {
-		return dst
-	}
-	return append(appendFlags(append(dst, `,"flags":"`...), e.Flags, kindFlags(e.Kind), ""), '"')
 }
 
 func appendJSONAttrs(dst []byte, a *Attrs) []byte {

@@ -100,31 +100,12 @@ const (
 	kindMax // FST_KIND_MAX
 )
 
-var kindNames = [kindMax]string{
-	KindOpen:    "open",
-	KindCreate:  "create",
-	KindMkdir:   "mkdir",
-	KindMknod:   "mknod",
-	KindSymlink: "symlink",
-	KindLink:    "link",
-	KindUnlink:  "unlink",
-	KindRmdir:   "rmdir",
-	KindRename:  "rename",
-	KindSetattr: "setattr",
-	KindMount:   "mount",
-	KindUmount:  "umount",
-	KindRead:    "read",
-	KindWrite:   "write",
-	KindClose:   "close",
-	KindXattr:   "xattr",
-}
-
 // Valid reports whether k is one of the defined kinds.
 func (k Kind) Valid() bool { return k > 0 && k < kindMax }
 
 func (k Kind) String() string {
 	if k.Valid() {
-		return kindNames[k]
+		return kinds[k].name
 	}
 	return string(appendKind(nil, k))
 }
@@ -132,7 +113,7 @@ func (k Kind) String() string {
 // appendKind appends k.String() without allocating.
 func appendKind(dst []byte, k Kind) []byte {
 	if k.Valid() {
-		return append(dst, kindNames[k]...)
+		return append(dst, kinds[k].name...)
 	}
 	return append(strconv.AppendUint(append(dst, "kind("...), uint64(k), 10), ')')
 }
@@ -149,11 +130,11 @@ func Kinds() []Kind {
 // ParseKind returns the kind named s ("open", "rename", ...).
 func ParseKind(s string) (Kind, error) {
 	for k := KindOpen; k < kindMax; k++ {
-		if kindNames[k] == s {
+		if kinds[k].name == s {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown event kind %q (valid: %s)", s, strings.Join(kindNames[1:], ", "))
+	return 0, fmt.Errorf("unknown event kind %q (valid: %s)", s, kindList())
 }
 
 // KindMask is a set of kinds, one bit per kind (1<<kind), the same encoding
@@ -185,7 +166,7 @@ func (m KindMask) String() string {
 	var names []string
 	for k := KindOpen; k < kindMax; k++ {
 		if m.Has(k) {
-			names = append(names, kindNames[k])
+			names = append(names, kinds[k].name)
 		}
 	}
 	return strings.Join(names, ",")
@@ -204,9 +185,18 @@ func ParseKindList(s string) (KindMask, error) {
 		}
 		k, err := ParseKind(w)
 		if err != nil {
-			return 0, fmt.Errorf("unknown event kind %q (valid: %s, all)", w, strings.Join(kindNames[1:], ", "))
+			return 0, fmt.Errorf("unknown event kind %q (valid: %s, all)", w, kindList())
 		}
 		m |= 1 << k
 	}
 	return m, nil
+}
+
+// kindList is the kinds' names, comma-separated, for error messages.
+func kindList() string {
+	names := make([]string, 0, kindMax-1)
+	for k := KindOpen; k < kindMax; k++ {
+		names = append(names, kinds[k].name)
+	}
+	return strings.Join(names, ", ")
 }

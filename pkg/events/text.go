@@ -113,7 +113,8 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 		dst = pad(dst, start, timeWidth[f.Time])
 	}
 
-	dst = f.colored(dst, kindColor[e.Kind], wEvent, func(dst []byte) []byte { return appendKind(dst, e.Kind) })
+	spec := e.Kind.spec()
+	dst = f.colored(dst, spec.color, wEvent, func(dst []byte) []byte { return appendKind(dst, e.Kind) })
 	var num [20]byte
 	pid := strconv.AppendUint(num[:0], uint64(e.PID), 10)
 	for i := len(pid); i < wPID; i++ {
@@ -129,55 +130,16 @@ func (f *TextFormat) Append(dst []byte, e *Event) []byte {
 		dst = pad(strconv.AppendInt(dst, int64(e.Ret), 10), start, wRet)
 	}
 
-	if e.Kind == KindMount {
-		dst = append(appendQuoted(dst, e.Source), " on "...)
+	if spec.lead != nil {
+		dst = spec.lead.text(dst, e, loc)
 	}
 	dst = appendTextPath(dst, e.Path, e.PathTruncated, e.PathUnknown)
 	if e.HostPath != "" {
 		dst = appendQuoted(append(dst, " host="...), e.HostPath)
 	}
-	switch e.Kind {
-	case KindOpen:
-		dst = appendOpenFlags(append(dst, " flags="...), e.Flags)
-		dst = textMode(dst, e)
-	case KindCreate, KindMkdir:
-		dst = textMode(dst, e)
-	case KindMknod:
-		dst = textMode(dst, e)
-		if t := fileType(e.Mode); e.HasMode && t != "" {
-			dst = append(append(dst, " type="...), t...)
-		}
-	case KindSymlink:
-		// The target is what the link holds, not a name of the file:
-		// a key, not an arrow.
-		dst = appendTextPath(append(dst, " target="...), e.Target, e.NewPathTruncated, e.NewPathUnknown)
-	case KindLink, KindRename:
-		dst = appendTextPath(append(dst, " -> "...), e.NewPath, e.NewPathTruncated, e.NewPathUnknown)
-		if e.HostNewPath != "" {
-			dst = appendQuoted(append(dst, " host="...), e.HostNewPath)
-		}
-		dst = textFlags(dst, e)
-	case KindSetattr:
-		dst = appendTextAttrs(dst, &e.Attrs, loc)
-	case KindMount:
-		dst = appendQuoted(append(dst, " type "...), e.FSType)
-		dst = textFlags(dst, e)
-	case KindUmount:
-		dst = textFlags(dst, e)
-	case KindXattr:
-		dst = appendQuoted(append(append(append(dst, ' '), e.XattrOp.String()...), ' '), e.XattrName)
-		if e.XattrOp == XattrSet {
-			dst = strconv.AppendUint(append(dst, " size="...), e.XattrSize, 10)
-			dst = textFlags(dst, e)
-		}
-	case KindRead, KindWrite:
-		dst = strconv.AppendUint(append(dst, " offset="...), e.Offset, 10)
-		dst = strconv.AppendUint(append(dst, " bytes="...), e.Bytes, 10)
-	case KindClose:
-		dst = strconv.AppendUint(append(dst, " bytes_read="...), e.BytesRead, 10)
-		dst = strconv.AppendUint(append(dst, " bytes_written="...), e.BytesWritten, 10)
-		if e.OpenedForWrite {
-			dst = append(dst, " opened_for_write"...)
+	for _, d := range spec.textDetails() {
+		if d.text != nil {
+			dst = d.text(dst, e, loc)
 		}
 	}
 	if e.ContainerID != "" {
@@ -284,28 +246,6 @@ const (
 	colorFailed = "\x1b[1;31m" // bold red
 )
 
-// kindColor colours a kind by family: blue for reading and writing, green
-// for what creates a name, red for what removes one, yellow for rename,
-// cyan for attributes, magenta for mounts.
-var kindColor = [...]string{
-	KindOpen:    "",
-	KindCreate:  "\x1b[32m",
-	KindMkdir:   "\x1b[32m",
-	KindMknod:   "\x1b[32m",
-	KindSymlink: "\x1b[32m",
-	KindLink:    "\x1b[32m",
-	KindUnlink:  "\x1b[31m",
-	KindRmdir:   "\x1b[31m",
-	KindRename:  "\x1b[33m",
-	KindSetattr: "\x1b[36m",
-	KindMount:   "\x1b[35m",
-	KindUmount:  "\x1b[35m",
-	KindRead:    "\x1b[34m",
-	KindWrite:   "\x1b[34m",
-	KindClose:   "\x1b[34m",
-	KindXattr:   "\x1b[36m",
-}
-
 // colored appends a column of width written by fn, in color when f.Color
 // and color is set; the padding stays outside the colour.
 func (f *TextFormat) colored(dst []byte, color string, width int, fn func([]byte) []byte) []byte {
@@ -355,20 +295,6 @@ func appendTextPath(dst []byte, p string, truncated, unknown bool) []byte {
 		dst = append(dst, " (unresolved)"...)
 	}
 	return dst
-}
-
-func textMode(dst []byte, e *Event) []byte {
-	if !e.HasMode {
-		return dst
-	}
-	return appendMode(append(dst, " mode="...), e.Mode)
-}
-
-func textFlags(dst []byte, e *Event) []byte {
-	if e.Flags == 0 {
-		return dst
-	}
-	return appendFlags(append(dst, " flags="...), e.Flags, kindFlags(e.Kind), "")
 }
 
 func appendTextAttrs(dst []byte, a *Attrs, loc *time.Location) []byte {
