@@ -99,14 +99,8 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	*ev = Event{Seq: ev.Seq, buf: buf}
 
 	ev.Comm = view(buf, 0, len(comm))
-	var strs [NumStr]string
-	off := len(comm)
-	for i, n := range lens {
-		strs[i] = view(buf, off, n)
-		off += n
-	}
-	ev.FSPath = fsPath(strs[strHost])
-	ev.Path = strs[0]
+	ev.Path = view(buf, len(comm), lens[0])
+	ev.FSPath = fsPath(recordStr(ev, raw, strHost))
 
 	ev.BootNS = ne.Uint64(raw[offTS:])
 	ev.Time = time.Unix(0, int64(ev.BootNS)+d.bootToWall).UTC()
@@ -134,9 +128,8 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 	ev.PathUnknown = rflags&rfPathUnk != 0
 	ev.NewPathUnknown = rflags&rfPath2Unk != 0
 	ev.HostFilter = rflags&rfHostFilter != 0
-	mode := ne.Uint32(raw[offMode:])
 	if rflags&rfHasMode != 0 {
-		ev.Mode, ev.HasMode = mode, true
+		ev.Mode, ev.HasMode = ne.Uint32(raw[offMode:]), true
 	}
 	if rflags&rfHasIno != 0 {
 		dev := ne.Uint32(raw[offDev:])
@@ -145,15 +138,25 @@ func (d *Decoder) Decode(raw []byte, ev *Event) error {
 		ev.HasIno = true
 	}
 
-	r := record{raw: raw, strs: strs, rflags: rflags, mode: mode}
 	for _, d := range kinds[kind].details {
 		if d.decode != nil {
-			if err := d.decode(ev, r); err != nil {
+			if err := d.decode(ev, raw); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// recordStr returns string i of raw, which Decode has checked and copied
+// after ev.Comm into ev's buffer: a view of that copy.
+func recordStr(ev *Event, raw []byte, i int) string {
+	ne := binary.NativeEndian
+	off := len(ev.Comm)
+	for j := range i {
+		off += int(ne.Uint16(raw[offStrLen+2*j:]))
+	}
+	return view(ev.buf, off, int(ne.Uint16(raw[offStrLen+2*i:])))
 }
 
 // strHost is the first of the strings that place the path strings in

@@ -31,19 +31,10 @@ type kindSpec struct {
 // A detail is one part of an event that only some kinds carry: where
 // Decode finds it in a record, and how each format writes it.
 type detail struct {
-	key    string                          // the JSON key
-	decode func(ev *Event, r record) error // nil: the header's common fields hold it
+	key    string                            // the JSON key
+	decode func(ev *Event, raw []byte) error // nil: the header's common fields hold it
 	json   func(dst []byte, e *Event, c *JSONEncoder) []byte
 	text   func(dst []byte, e *Event, loc *time.Location) []byte // nil: not on the text line
-}
-
-// record is what a detail's decode reads: the raw record, its strings (as
-// views of the Event's buffer) and the header fields details share.
-type record struct {
-	raw    []byte
-	strs   [NumStr]string
-	rflags uint16
-	mode   uint32
 }
 
 // Colours by family: green for what creates a name, red for what removes
@@ -155,7 +146,7 @@ var (
 			return dst
 		}}
 	dTarget = detail{key: "target",
-		decode: func(ev *Event, r record) error { ev.Target = r.strs[1]; return nil },
+		decode: func(ev *Event, raw []byte) error { ev.Target = recordStr(ev, raw, 1); return nil },
 		json:   func(dst []byte, e *Event, _ *JSONEncoder) []byte { return jsonName(dst, "target", e.Target) },
 		// The target is what the link holds, not a name of the
 		// file: a key, not an arrow.
@@ -165,9 +156,9 @@ var (
 	// dNewPath: a rename's or link's second name, with where the host
 	// sees it.
 	dNewPath = detail{key: "new_path",
-		decode: func(ev *Event, r record) error {
-			ev.NewPath = r.strs[1]
-			ev.FSNewPath = fsPath(r.strs[strHost+1])
+		decode: func(ev *Event, raw []byte) error {
+			ev.NewPath = recordStr(ev, raw, 1)
+			ev.FSNewPath = fsPath(recordStr(ev, raw, strHost+1))
 			return nil
 		},
 		json: func(dst []byte, e *Event, _ *JSONEncoder) []byte {
@@ -191,23 +182,23 @@ var (
 		},
 		text: func(dst []byte, e *Event, loc *time.Location) []byte { return appendTextAttrs(dst, &e.Attrs, loc) }}
 	dSource = detail{key: "source",
-		decode: func(ev *Event, r record) error { ev.Source = r.strs[1]; return nil },
+		decode: func(ev *Event, raw []byte) error { ev.Source = recordStr(ev, raw, 1); return nil },
 		json:   func(dst []byte, e *Event, _ *JSONEncoder) []byte { return jsonName(dst, "source", e.Source) },
 		text: func(dst []byte, e *Event, _ *time.Location) []byte {
 			return append(appendQuoted(dst, e.Source), " on "...)
 		}}
 	dFSType = detail{key: "fstype",
-		decode: func(ev *Event, r record) error { ev.FSType = r.strs[2]; return nil },
+		decode: func(ev *Event, raw []byte) error { ev.FSType = recordStr(ev, raw, 2); return nil },
 		json:   func(dst []byte, e *Event, _ *JSONEncoder) []byte { return jsonString(dst, "fstype", e.FSType) },
 		text: func(dst []byte, e *Event, _ *time.Location) []byte {
 			return appendQuoted(append(dst, " type "...), e.FSType)
 		}}
 	dXattrOp = detail{key: "op",
-		decode: func(ev *Event, r record) error {
+		decode: func(ev *Event, raw []byte) error {
 			ne := binary.NativeEndian
-			switch op := XattrOp(ne.Uint32(r.raw[offAttrMask:])); op {
+			switch op := XattrOp(ne.Uint32(raw[offAttrMask:])); op {
 			case XattrSet:
-				ev.XattrSize = ne.Uint64(r.raw[offSize:])
+				ev.XattrSize = ne.Uint64(raw[offSize:])
 				ev.XattrOp = op
 			case XattrRemove:
 				ev.XattrOp = op
@@ -223,7 +214,7 @@ var (
 			return append(append(dst, ' '), e.XattrOp.String()...)
 		}}
 	dXattrName = detail{key: "name",
-		decode: func(ev *Event, r record) error { ev.XattrName = r.strs[2]; return nil },
+		decode: func(ev *Event, raw []byte) error { ev.XattrName = recordStr(ev, raw, 2); return nil },
 		json:   func(dst []byte, e *Event, _ *JSONEncoder) []byte { return jsonName(dst, "name", e.XattrName) },
 		text: func(dst []byte, e *Event, _ *time.Location) []byte {
 			return appendQuoted(append(dst, ' '), e.XattrName)
@@ -261,7 +252,10 @@ var (
 	dBytesRead      = uintDetail("bytes_read", func(e *Event) *uint64 { return &e.BytesRead }, offBytes)
 	dBytesWritten   = uintDetail("bytes_written", func(e *Event) *uint64 { return &e.BytesWritten }, offBytes2)
 	dOpenedForWrite = detail{key: "opened_for_write",
-		decode: func(ev *Event, r record) error { ev.OpenedForWrite = r.rflags&rfWritten != 0; return nil },
+		decode: func(ev *Event, raw []byte) error {
+			ev.OpenedForWrite = binary.NativeEndian.Uint16(raw[offRflags:])&rfWritten != 0
+			return nil
+		},
 		json: func(dst []byte, e *Event, _ *JSONEncoder) []byte {
 			return strconv.AppendBool(append(dst, `,"opened_for_write":`...), e.OpenedForWrite)
 		},
@@ -274,8 +268,8 @@ var (
 	// dFD and dFileID tie an open file's events together; the text line
 	// gives them with the rest of who did it (TextFormat.Extended).
 	dFD = detail{key: "fd",
-		decode: func(ev *Event, r record) error {
-			if fd := int32(binary.NativeEndian.Uint32(r.raw[offFD:])); fd >= 0 {
+		decode: func(ev *Event, raw []byte) error {
+			if fd := int32(binary.NativeEndian.Uint32(raw[offFD:])); fd >= 0 {
 				ev.FD, ev.HasFD = fd, true
 			}
 			return nil
@@ -287,8 +281,8 @@ var (
 			return strconv.AppendInt(append(dst, `,"fd":`...), int64(e.FD), 10)
 		}}
 	dFileID = detail{key: "file_id",
-		decode: func(ev *Event, r record) error {
-			ev.FileID = binary.NativeEndian.Uint64(r.raw[offFileID:])
+		decode: func(ev *Event, raw []byte) error {
+			ev.FileID = binary.NativeEndian.Uint64(raw[offFileID:])
 			return nil
 		},
 		json: func(dst []byte, e *Event, _ *JSONEncoder) []byte {
@@ -302,8 +296,8 @@ var (
 // uintDetail is a count the record holds at off, written key=N.
 func uintDetail(key string, field func(*Event) *uint64, off int) detail {
 	return detail{key: key,
-		decode: func(ev *Event, r record) error {
-			*field(ev) = binary.NativeEndian.Uint64(r.raw[off:])
+		decode: func(ev *Event, raw []byte) error {
+			*field(ev) = binary.NativeEndian.Uint64(raw[off:])
 			return nil
 		},
 		json: func(dst []byte, e *Event, _ *JSONEncoder) []byte { return jsonUint(dst, key, *field(e)) },
@@ -313,12 +307,12 @@ func uintDetail(key string, field func(*Event) *uint64, off int) detail {
 }
 
 // decodeAttrs reads a setattr's changed attributes.
-func decodeAttrs(ev *Event, r record) error {
+func decodeAttrs(ev *Event, raw []byte) error {
 	ne := binary.NativeEndian
-	raw, a := r.raw, &ev.Attrs
+	a := &ev.Attrs
 	a.Mask = AttrMask(ne.Uint32(raw[offAttrMask:]))
 	if a.Mask&AttrMode != 0 {
-		a.Mode = r.mode
+		a.Mode = ne.Uint32(raw[offMode:])
 	}
 	if a.Mask&AttrUID != 0 {
 		a.UID = ne.Uint32(raw[offAttrUID:])
