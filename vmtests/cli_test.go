@@ -450,10 +450,7 @@ wait`, "sh", dir)
 // not before 6.2, and on 6.18 and 7.2, whose tracepoint programs may call it.
 func TestProbeFeatures(t *testing.T) {
 	requireTracing(t, "auto")
-	out, err := exec.Command(fstraceBin(t), "probe", "-o", "json").Output()
-	if err != nil {
-		t.Fatalf("fstrace probe: %v", err)
-	}
+	out := probeReport(t)
 	var r struct {
 		Kernel       string `json:"kernel"`
 		PreemptGuard bool   `json:"preempt_guard"`

@@ -359,9 +359,22 @@ func runHelper(name string) int {
 }
 
 var (
-	autoOnce sync.Once
-	autoMode string
+	probeOnce sync.Once
+	probeOut  []byte
+	probeErr  error
 )
+
+// probeReport is `fstrace probe -o json`'s output, run once: it loads
+// every program in every mode, tens of seconds in an emulated guest.
+func probeReport(t *testing.T) []byte {
+	t.Helper()
+	bin := fstraceBin(t)
+	probeOnce.Do(func() { probeOut, probeErr = exec.Command(bin, "probe", "-o", "json").Output() })
+	if probeErr != nil {
+		t.Fatalf("fstrace probe: %v: %s", probeErr, probeOut)
+	}
+	return probeOut
+}
 
 // actualMode resolves "auto" to the mode fstrace picks here, by asking
 // `fstrace probe`.
@@ -370,17 +383,11 @@ func actualMode(t *testing.T, mode string) string {
 	if mode != "auto" {
 		return mode
 	}
-	autoOnce.Do(func() {
-		out, err := exec.Command(fstraceBin(t), "probe", "-o", "json").Output()
-		var r struct{ Mode string }
-		if err == nil && json.Unmarshal(out, &r) == nil {
-			autoMode = r.Mode
-		}
-	})
-	if autoMode == "" {
+	var r struct{ Mode string }
+	if json.Unmarshal(probeReport(t), &r) != nil || r.Mode == "" {
 		t.Fatal("fstrace probe did not name a mode")
 	}
-	return autoMode
+	return r.Mode
 }
 
 // exitStatus is the exit status a finished command's error stands for; any

@@ -108,11 +108,11 @@ func init() {
 // /proc/PID links here.
 func pidLookup(t *testing.T) bool {
 	t.Helper()
-	out, err := exec.Command(fstraceBin(t), "probe", "-o", "json").Output()
+	out := probeReport(t)
 	var r struct {
 		PidLookup bool `json:"pid_lookup"`
 	}
-	if err != nil || json.Unmarshal(out, &r) != nil {
+	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("fstrace probe: %v: %s", err, out)
 	}
 	return r.PidLookup

@@ -177,7 +177,7 @@ func TestXattr(t *testing.T) {
 		}
 		t.Logf("attributes %s*, ACLs %v, setxattrat %v", x.prefix, x.acl, x.ats)
 
-		r := trace(t, mode, dir, "xattrs")
+		r := trace(t, mode, dir, "xattrs", "-e", "xattr")
 		if r.status != 0 {
 			t.Fatalf("fstrace exited %d", r.status)
 		}
