@@ -47,8 +47,11 @@ static __always_inline void emit_proc(struct scratch *s, __u32 len)
 		bpf_ringbuf_output(ring, &s->rec, len, wake_flags(ring, len));
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+/* Both use the per-CPU scratch, so they keep preemption off while they
+ * fill it (FST_GUARDED): on a kernel that preempts tracepoint programs
+ * another program could otherwise write over their record, or they over
+ * its. */
+static __always_inline int exec_note(struct task_struct *p, struct linux_binprm *bprm)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, *st, elen, alen;
 	struct scratch *s;
@@ -83,8 +86,13 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(proc_exit, struct task_struct *p)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return FST_GUARDED(exec_note(p, bprm));
+}
+
+static __always_inline int exit_note(struct task_struct *p)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct scratch *s;
@@ -100,4 +108,10 @@ int BPF_PROG(proc_exit, struct task_struct *p)
 	start_record(s, FST_REC_EXIT);
 	emit_proc(s, sizeof(s->rec));
 	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *p)
+{
+	return FST_GUARDED(exit_note(p));
 }

@@ -652,12 +652,16 @@ int BPF_PROG(sys_exit_backup, struct pt_regs *regs, long ret)
  * 5.15+), which user space prefers where it finds them: attached only to
  * the syscalls of the traced kinds, they leave every other syscall of the
  * machine without a program to run, so that nothing is paid for what is
- * not traced. Their probe keeps preemption off (kernel/trace/
- * trace_syscalls.c, also since the tracepoints became faultable in 6.14),
- * so they need neither the guard nor backups. The context hides the
- * regs pointer in its first 8 bytes, which a program may not read: the
- * user registers come from bpf_task_pt_regs, a typed pointer that is read
- * with plain loads.
+ * not traced. On 7.2 these programs run preemptible too: unguarded, a
+ * task preempted between taking a cpu_seq number and writing its record
+ * let a process's exec note (process.c) overwrite the scratch, and the
+ * event was gone without a loss counted. So they run FST_GUARDED. They
+ * get no backups: the kernel runs all the programs of a perf tracepoint
+ * under one recursion check, which would skip a backup with its primary;
+ * user space reports those skips. The context hides the regs pointer in
+ * its first 8 bytes, which a program may not read: the user registers
+ * come from bpf_task_pt_regs, a typed pointer that is read with plain
+ * loads.
  */
 struct sys_exit_tp_ctx {
 	__u64 common;
@@ -679,13 +683,13 @@ static __always_inline struct pt_regs *user_regs(void)
 SEC("tracepoint/syscalls/sys_enter")
 int sys_enter_tp(struct sys_enter_tp_ctx *ctx)
 {
-	return sys_enter_run(user_regs(), ctx->nr);
+	return FST_GUARDED(sys_enter_run(user_regs(), ctx->nr));
 }
 
 SEC("tracepoint/syscalls/sys_exit")
 int sys_exit_tp(struct sys_exit_tp_ctx *ctx)
 {
-	return sys_exit_run(user_regs(), ctx->ret, false);
+	return FST_GUARDED(sys_exit_run(user_regs(), ctx->ret, false));
 }
 
 /*
