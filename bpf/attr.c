@@ -10,9 +10,6 @@
  * a path with.
  */
 
-#define UTIME_NOW ((1l << 30) - 1l)
-#define UTIME_OMIT ((1l << 30) - 2l)
-
 static __always_inline struct scratch *attr_begin(const struct path *path, int ret)
 {
 	struct scratch *s;
@@ -29,19 +26,19 @@ static __always_inline struct scratch *attr_begin(const struct path *path, int r
 	return s;
 }
 
-FST_EXIT(chmod_common, chmod_exit, 9, const struct path *path, umode_t mode, int ret)
+FST_EXIT(chmod_common, chmod_exit, HOOK_CHMOD, const struct path *path, umode_t mode, int ret)
 {
 	struct scratch *s = attr_begin(path, ret);
 
 	if (!s)
 		return 0;
 	s->rec.attr_mask = FST_ATTR_MODE;
-	s->rec.mode = mode & 07777;
+	s->rec.mode = mode & S_IALLUGO;
 	emit(s);
 	return 0;
 }
 
-FST_EXIT(chown_common, chown_exit, 10, const struct path *path, uid_t user, gid_t group, int ret)
+FST_EXIT(chown_common, chown_exit, HOOK_CHOWN, const struct path *path, uid_t user, gid_t group, int ret)
 {
 	struct scratch *s = attr_begin(path, ret);
 
@@ -59,7 +56,7 @@ FST_EXIT(chown_common, chown_exit, 10, const struct path *path, uid_t user, gid_
 	return 0;
 }
 
-FST_EXIT(vfs_utimes, utimes_exit, 11, const struct path *path, struct timespec64 *times, int ret)
+FST_EXIT(vfs_utimes, utimes_exit, HOOK_UTIMES, const struct path *path, struct timespec64 *times, int ret)
 {
 	struct scratch *s = attr_begin(path, ret);
 	struct timespec64 t[2] = {};
@@ -101,20 +98,20 @@ static __always_inline void truncate_emit(const struct path *path, loff_t length
 	emit(s);
 }
 
-FST_EXIT(vfs_truncate, truncate_exit, 12, const struct path *path, loff_t length, int ret)
+FST_EXIT(vfs_truncate, truncate_exit, HOOK_TRUNCATE, const struct path *path, loff_t length, int ret)
 {
 	truncate_emit(path, length, ret);
 	return 0;
 }
 
-FST_EXIT(do_ftruncate, ftruncate_exit, 13, struct file *file, loff_t length, int small, int ret)
+FST_EXIT(do_ftruncate, ftruncate_exit, HOOK_FTRUNCATE, struct file *file, loff_t length, int small, int ret)
 {
 	truncate_emit(&file->f_path, length, ret);
 	return 0;
 }
 
 /* Before 6.11 ftruncate(2) reached do_sys_truncate with only the fd. */
-FST_EXIT(do_sys_ftruncate, ftruncate_fd_exit, 14, unsigned int fd, loff_t length, int small, int ret)
+FST_EXIT(do_sys_ftruncate, ftruncate_fd_exit, HOOK_FTRUNCATE_FD, unsigned int fd, loff_t length, int small, int ret)
 {
 	struct file *f = fd_file(fd);
 

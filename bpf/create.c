@@ -9,9 +9,6 @@
  * vfs_* ones gained a user_namespace, then a mnt_idmap, then lost `dir`.
  */
 
-#define S_IFMT 0170000
-#define S_IFREG 0100000
-
 /* mkdir */
 FST_ENTRY(do_mkdirat, mkdir_enter, int dfd, const void *name, umode_t mode)
 {
@@ -33,7 +30,7 @@ FST_ENTRY(security_path_mkdir, mkdir_path, const struct path *dir, struct dentry
 	return 0;
 }
 
-FST_EXIT(do_mkdirat, mkdir_exit, 2, int dfd, const void *name, umode_t mode, int ret)
+FST_EXIT(do_mkdirat, mkdir_exit, HOOK_MKDIR, int dfd, const void *name, umode_t mode, int ret)
 {
 	namei_exit(FST_MKDIR, ret);
 	return 0;
@@ -79,7 +76,7 @@ FST_ENTRY(security_path_mknod, mknod_path, const struct path *dir, struct dentry
 	return 0;
 }
 
-FST_EXIT(do_mknodat, mknod_exit, 3, int dfd, const void *name, umode_t mode, unsigned int dev, int ret)
+FST_EXIT(do_mknodat, mknod_exit, HOOK_MKNOD, int dfd, const void *name, umode_t mode, unsigned int dev, int ret)
 {
 	namei_exit(mknod_kind(mode), ret);
 	return 0;
@@ -107,7 +104,7 @@ FST_ENTRY(security_path_symlink, symlink_path, const struct path *dir, struct de
 	return 0;
 }
 
-FST_EXIT(do_symlinkat, symlink_exit, 4, const void *from, int newdfd, const void *to, int ret)
+FST_EXIT(do_symlinkat, symlink_exit, HOOK_SYMLINK, const void *from, int newdfd, const void *to, int ret)
 {
 	namei_exit(FST_SYMLINK, ret);
 	return 0;
@@ -144,7 +141,7 @@ FST_ENTRY(security_path_link, link_path, struct dentry *old_dentry, const struct
 	return 0;
 }
 
-FST_EXIT(do_linkat, link_exit, 5, int olddfd, const void *old, int newdfd, const void *new, int flags, int ret)
+FST_EXIT(do_linkat, link_exit, HOOK_LINK, int olddfd, const void *old, int newdfd, const void *new, int flags, int ret)
 {
 	namei_exit(FST_LINK, ret);
 	return 0;

@@ -27,7 +27,7 @@ FST_ENTRY(security_path_unlink, unlink_path, const struct path *dir, struct dent
 	return 0;
 }
 
-FST_EXIT(do_unlinkat, unlink_exit, 6, int dfd, const void *name, int ret)
+FST_EXIT(do_unlinkat, unlink_exit, HOOK_UNLINK, int dfd, const void *name, int ret)
 {
 	namei_exit(FST_UNLINK, ret);
 	return 0;
@@ -45,7 +45,7 @@ FST_ENTRY(security_path_rmdir, rmdir_path, const struct path *dir, struct dentry
 	return 0;
 }
 
-FST_EXIT(do_rmdir, rmdir_exit, 7, int dfd, const void *name, int ret)
+FST_EXIT(do_rmdir, rmdir_exit, HOOK_RMDIR, int dfd, const void *name, int ret)
 {
 	namei_exit(FST_RMDIR, ret);
 	return 0;

@@ -22,6 +22,8 @@
 #include <bpf/bpf_core_read.h>
 
 #include "fstrace.h"
+#include "lib/uapi.h"
+#include "lib/compat.h"
 #include "lib/common.h"
 #include "lib/filter.h"
 #include "lib/container.h"

@@ -6,7 +6,7 @@
  * the mount point is resolved on entry and reported on exit.
  */
 
-FST_EXIT(path_mount, mount_exit, 15, const char *dev_name, const struct path *path, const char *type_page, unsigned long flags, void *data_page, int ret)
+FST_EXIT(path_mount, mount_exit, HOOK_MOUNT, const char *dev_name, const struct path *path, const char *type_page, unsigned long flags, void *data_page, int ret)
 {
 	struct scratch *s;
 	__u32 off;
@@ -42,7 +42,7 @@ FST_ENTRY(path_umount, umount_enter, struct path *path, int flags)
 	return 0;
 }
 
-FST_EXIT(path_umount, umount_exit, 16, struct path *path, int flags, int ret)
+FST_EXIT(path_umount, umount_exit, HOOK_UMOUNT, struct path *path, int flags, int ret)
 {
 	struct inflight *in = inflight_get(FST_UMOUNT);
 

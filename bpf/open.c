@@ -10,11 +10,6 @@
  * (create.c) marks the dentry, and the exit here checks it is the file's.
  */
 
-/* The open(2) flags a caller can pass. Left out: O_LARGEFILE, which a 64-bit
- * kernel forces on every open, and the kernel's own __FMODE_EXEC and
- * __FMODE_NONOTIFY-style bits in the low octal digits. */
-#define OPEN_USER_FLAGS (037777777 & ~0100074)
-
 struct creat_mark {
 	__u64 dentry;
 	__u32 mode;
@@ -28,7 +23,7 @@ struct {
 	__type(value, struct creat_mark);
 } creat_marks SEC(".maps");
 
-FST_EXIT(do_filp_open, open_exit, 1, int dfd, struct filename *pathname, const struct open_flags *op, struct file *file)
+FST_EXIT(do_filp_open, open_exit, HOOK_OPEN, int dfd, struct filename *pathname, const struct open_flags *op, struct file *file)
 {
 	__u32 tid = cur_tid();
 	struct creat_mark *cm = bpf_map_lookup_elem(&creat_marks, &tid);
@@ -51,7 +46,7 @@ FST_EXIT(do_filp_open, open_exit, 1, int dfd, struct filename *pathname, const s
 	if (!s)
 		return 0;
 
-	flags = KREAD(struct open_flags, op, open_flag) & (OPEN_USER_FLAGS);
+	flags = KREAD(struct open_flags, op, open_flag) & OPEN_USER_FLAGS;
 	mode = KREAD(struct open_flags, op, mode);
 	r = start_record(s, want_create ? FST_CREATE : FST_OPEN);
 	if (ok) {
@@ -72,7 +67,7 @@ FST_EXIT(do_filp_open, open_exit, 1, int dfd, struct filename *pathname, const s
 		r->kind = FST_OPEN;
 	}
 	r->flags = flags;
-	if (flags & (0100 | 020000000)) {	/* O_CREAT, __O_TMPFILE */
+	if (flags & (O_CREAT | __O_TMPFILE)) {
 		r->mode = mode;
 		r->rflags |= FST_RF_HAS_MODE;
 	} else {

@@ -66,7 +66,7 @@ static __always_inline int exec_note(struct task_struct *p, struct linux_binprm 
 	if (tgid == self_tgid || !(s = get_scratch()))
 		return 0;
 	r = start_record(s, FST_REC_EXEC);
-	elen = put_file_path(s, BPF_CORE_READ(bprm, file), 0, 0) & (FST_PATH_MAX | PATH_MASK);
+	elen = put_file_path(s, BPF_CORE_READ(bprm, file), 0, 0) & PATH_MAX_MASK;
 	start = BPF_CORE_READ(p, mm, arg_start);
 	end = BPF_CORE_READ(p, mm, arg_end);
 	alen = 0;
@@ -77,8 +77,8 @@ static __always_inline int exec_note(struct task_struct *p, struct linux_binprm 
 		/* Keep the mask: clang drops it as redundant after the min,
 		 * which 5.10's verifier does not follow through. */
 		barrier_var(alen);
-		alen &= FST_PATH_MAX | PATH_MASK;
-		if (bpf_probe_read_user(&s->data[elen & 8191], alen, (void *)start))
+		alen &= PATH_MAX_MASK;
+		if (bpf_probe_read_user(&s->data[elen & STR_OFF_MASK], alen, (void *)start))
 			alen = 0;
 	}
 	r->str_len[1] = alen;

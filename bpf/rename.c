@@ -33,7 +33,7 @@ FST_ENTRY(security_path_rename, rename_path, const struct path *old_dir, struct 
 	return 0;
 }
 
-FST_EXIT(do_renameat2, rename_exit, 8, int olddfd, const void *from, int newdfd, const void *to, unsigned int flags, int ret)
+FST_EXIT(do_renameat2, rename_exit, HOOK_RENAME, int olddfd, const void *from, int newdfd, const void *to, unsigned int flags, int ret)
 {
 	namei_exit(FST_RENAME, ret);
 	return 0;

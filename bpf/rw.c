@@ -14,8 +14,6 @@
  * same from read/write/close syscalls (sys.c).
  */
 
-#define FMODE_WRITE 0x2
-
 struct file_stats {
 	__u64 bytes_read;
 	__u64 bytes_written;
@@ -151,12 +149,12 @@ static __always_inline int rw_exit(struct file *f, loff_t *pos, long ret, __u32 
 		return rw_exit((struct file *)a[0], (loff_t *)a[3], PT_REGS_RC(regs), kind); \
 	}
 
-FST_RW_EXIT(vfs_read, read_exit, 20, 4, FST_READ)
-FST_RW_EXIT(vfs_write, write_exit, 21, 4, FST_WRITE)
-FST_RW_EXIT(vfs_readv, readv_exit, 22, 5, FST_READ)
-FST_RW_EXIT(vfs_writev, writev_exit, 23, 5, FST_WRITE)
+FST_RW_EXIT(vfs_read, read_exit, HOOK_READ, 4, FST_READ)
+FST_RW_EXIT(vfs_write, write_exit, HOOK_WRITE, 4, FST_WRITE)
+FST_RW_EXIT(vfs_readv, readv_exit, HOOK_READV, 5, FST_READ)
+FST_RW_EXIT(vfs_writev, writev_exit, HOOK_WRITEV, 5, FST_WRITE)
 
-FST_EXIT(vfs_copy_file_range, copy_exit, 24, struct file *file_in, loff_t pos_in, struct file *file_out,
+FST_EXIT(vfs_copy_file_range, copy_exit, HOOK_COPY, struct file *file_in, loff_t pos_in, struct file *file_out,
 	 loff_t pos_out, size_t len, unsigned int flags, ssize_t ret)
 {
 	rw_account(file_in, FST_READ, ret, pos_in, -1);
@@ -185,14 +183,14 @@ int sendfile_exit(unsigned long long *ctx)
 	return FST_GUARDED(sendfile_done((int)ctx[0], (int)ctx[1], ppos, (long)ctx[5]));
 }
 
-FST_KARGS_SAVE(do_sendfile, sendfile_exit, 25)
+FST_KARGS_SAVE(do_sendfile, sendfile_exit, HOOK_SENDFILE)
 
 SEC("kretprobe/do_sendfile")
 int kp_sendfile_exit(struct pt_regs *regs)
 {
 	__u64 a[KARGS_N];
 
-	if (!kargs_take(25, a))
+	if (!kargs_take(HOOK_SENDFILE, a))
 		return 0;
 	return sendfile_done((int)a[0], (int)a[1], (loff_t *)a[2], PT_REGS_RC(regs));
 }

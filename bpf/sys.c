@@ -31,14 +31,6 @@ enum {
 	NR_lremovexattr = 198, NR_fremovexattr = 199, NR_setxattrat = 463, NR_removexattrat = 466,
 };
 
-#define AT_REMOVEDIR 0x200
-#define O_CREAT 0100
-#define O_TMPFILE 020000000
-
-/* Set by user space from a probe: FMODE_CREATED moved between kernels
- * (1 << 20 up to 6.9, 1 << 21 after) and is no BTF type to read. */
-volatile __u32 fmode_created = 0;
-
 static __always_inline __u64 sys_arg(struct pt_regs *regs, int i)
 {
 	if (btf_cast) {
@@ -154,19 +146,6 @@ static __always_inline struct sys_shape sys_shape(long id, struct pt_regs *regs)
 	return s;
 }
 
-/* Before 6.13 a file counted its references in f_count (1: the last);
- * since, in f_ref, where 0 means one. */
-struct file___f_count {
-	atomic_long_t f_count;
-} __attribute__((preserve_access_index));
-
-static __always_inline bool last_ref(struct file *f)
-{
-	if (bpf_core_field_exists(struct file___f_count, f_count))
-		return BPF_CORE_READ((struct file___f_count *)f, f_count.counter) == 1;
-	return KREAD(struct file, f, f_ref.refcnt.counter) == 0;
-}
-
 /* sys_close: close(2) that drops the last reference releases the file; so
  * does dup2/dup3 onto an open fd. Seen on entry, while the fd still is. */
 static __always_inline void sys_close(struct pt_regs *regs, long id)
@@ -174,7 +153,7 @@ static __always_inline void sys_close(struct pt_regs *regs, long id)
 	int fd = sys_arg(regs, id == NR_close ? 0 : 1);
 	struct file *f = fd_file(fd);
 
-	if (f && (id == NR_close || fd != (int)sys_arg(regs, 0)) && last_ref(f))
+	if (f && (id == NR_close || fd != (int)sys_arg(regs, 0)) && file_last_ref(f))
 		rw_close(f, fd);
 }
 
@@ -233,7 +212,7 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 		in->mode = a2;
 		break;
 	case NR_creat:
-		in->flags = O_CREAT | 01 | 01000;	/* O_WRONLY | O_TRUNC */
+		in->flags = O_CREAT | O_WRONLY | O_TRUNC;
 		in->mode = sys_arg(regs, 1);
 		break;
 	case NR_openat:
@@ -332,7 +311,7 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 	switch (id) {
 	case NR_chmod: case NR_fchmod: case NR_fchmodat: case NR_fchmodat2:
 		in->attr_mask = FST_ATTR_MODE;
-		in->mode &= 07777;
+		in->mode &= S_IALLUGO;
 		break;
 	case NR_chown: case NR_fchown: case NR_lchown: case NR_fchownat:
 		if (in->attr_uid != (__u32)-1)
@@ -464,9 +443,9 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 
 	if (kind == FST_OPEN) {
 		r->flags &= OPEN_USER_FLAGS;
-		if (r->flags & (O_CREAT | O_TMPFILE))
+		if (r->flags & (O_CREAT | __O_TMPFILE))
 			r->rflags |= FST_RF_HAS_MODE;
-		r->mode &= 07777;
+		r->mode &= S_IALLUGO;
 		if (ret >= 0) {
 			struct file *f = fd_file(ret);
 
@@ -475,7 +454,7 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 				set_inode(r, KREAD(struct file, f, f_inode));
 				r->fd = ret;
 				r->file_id = file_id(f);
-				created = fmode_created && (KREAD(struct file, f, f_mode) & fmode_created);
+				created = file_created(f);
 			}
 		} else if (in->unknown & 1) {
 			r->rflags |= FST_RF_PATH_UNKNOWN;
@@ -487,7 +466,7 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 			r->rflags |= FST_RF_HAS_MODE;
 			emit(s);
 			r->kind = FST_OPEN;
-			if (!(r->flags & (O_CREAT | O_TMPFILE)))
+			if (!(r->flags & (O_CREAT | __O_TMPFILE)))
 				r->rflags &= ~FST_RF_HAS_MODE;
 		}
 		if (trace_allowed(FST_OPEN))

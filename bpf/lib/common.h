@@ -17,15 +17,21 @@
 #ifndef __FSTRACE_COMMON_H
 #define __FSTRACE_COMMON_H
 
-#define DATA_SZ 16384	/* str0 (<=4096) + str1 (<=4096) + str2, offsets masked with 8191;
-			 * then the host strings (str 3, 4), offsets masked with DATA_SZ - 1 */
+#define DATA_SZ 16384	/* strings 0-2 below STR_OFF_MASK, then the host strings (3, 4) */
 #define TMP_SZ 8192	/* path assembly: prefix ends at FST_PATH_MAX, a relative name follows */
 #define PATH_MASK (FST_PATH_MAX - 1)
+
+/*
+ * Masks that give the verifier a bound it cannot infer. A length or walk
+ * position masked with PATH_MAX_MASK is at most 8191, which lets
+ * FST_PATH_MAX itself through; an offset of strings 0-2 masked with
+ * STR_OFF_MASK is below 8192, so a string of PATH_MAX_MASK bytes written
+ * there still ends inside data[DATA_SZ].
+ */
+#define PATH_MAX_MASK (FST_PATH_MAX | PATH_MASK)
+#define STR_OFF_MASK (DATA_SZ / 2 - 1)
 #define STR2_MAX 256
 #define MAX_RECORD (sizeof(struct fst_record) + DATA_SZ)
-
-#define AT_FDCWD -100
-#define EINVAL 22
 
 /* The path walk's loop state (see walk_path). */
 struct walk {
@@ -130,60 +136,6 @@ const volatile bool follow_mode = false;
  * the filters (lib/filter.h). */
 const volatile __u32 kind_mask = 0xffffffff;
 
-/*
- * fentry/fexit programs, and since syscall tracepoints became faultable
- * those on sys_enter/sys_exit, run with migration disabled but can be
- * preempted where the kernel preempts (full or lazy preemption, as on
- * Debian's 7.x). A run preempted halfway could have its scratch record
- * overwritten by another program on that CPU. Where the kernel has
- * bpf_preempt_disable and lets global functions run with preemption off
- * (probed at load time: preempt_guard), such a program keeps preemption
- * off from its first instruction to its last.
- *
- * The task can still be preempted at that last instruction, inside the
- * kernel's window around the program, and the kernel then skips the
- * program for every other task on that CPU until it resumes (recursion
- * protection; counted in the program's recursion misses, which user space
- * reports). Measured on 7.2 in syscall mode under QEMU: ~600 skipped runs
- * and up to 130 of 20 000 creates gone. The syscall programs have backup
- * copies for that (sys.c).
- */
-extern void bpf_preempt_disable(void) __weak __ksym;
-extern void bpf_preempt_enable(void) __weak __ksym;
-const volatile bool preempt_guard = false;
-
-/* FST_GUARDED(expr): evaluates the int expression with preemption off. */
-#define FST_GUARDED(expr) ({			\
-	int __ret;				\
-	if (preempt_guard)			\
-		bpf_preempt_disable();		\
-	__ret = (expr);				\
-	if (preempt_guard)			\
-		bpf_preempt_enable();		\
-	__ret;					\
-})
-
-/*
- * Reading kernel memory. A bpf_probe_read_kernel call costs about 30 ns
- * (host 6.18, measured); a load through a BTF-typed pointer, which the JIT
- * makes one instruction with a fault handler, next to nothing. Since 6.2
- * bpf_rdonly_cast gives any address such a type, and costs nothing itself
- * (the verifier turns the call into a move). Where user space found it
- * (btf_cast), the hot paths load directly; elsewhere they read through
- * helpers, as BPF_CORE_READ does. The branch not taken is dead code to the
- * verifier, so older kernels never see the kfunc.
- */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __weak __ksym;
-const volatile bool btf_cast = false;
-
-#define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(__u64)(p), bpf_core_type_id_kernel(type)))
-
-/* KREAD(type, p, field): p->field, for one level of fields. */
-#define KREAD(type, p, field) ({					\
-	type *__kp = (type *)(p);					\
-	btf_cast ? KCAST(type, __kp)->field : BPF_CORE_READ(__kp, field); \
-})
-
 static __always_inline struct task_struct *cur_task(void)
 {
 	return (struct task_struct *)bpf_get_current_task();
@@ -237,7 +189,7 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 		r->gid = cred->gid.val;
 		r->euid = cred->euid.val;
 		r->egid = cred->egid.val;
-		r->auid = bpf_core_field_exists(t->loginuid) ? t->loginuid.val : FST_NO_AUID;
+		r->auid = have_loginuid() ? t->loginuid.val : FST_NO_AUID;
 		r->ppid = t->real_parent->tgid;
 		r->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 		r->mntns = t->nsproxy->mnt_ns->ns.inum;
@@ -253,8 +205,7 @@ static __always_inline struct fst_record *start_record(struct scratch *s, __u32 
 	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	r->euid = BPF_CORE_READ(task, cred, euid.val);
 	r->egid = BPF_CORE_READ(task, cred, egid.val);
-	/* CONFIG_AUDIT's */
-	r->auid = bpf_core_field_exists(task->loginuid) ? BPF_CORE_READ(task, loginuid.val) : FST_NO_AUID;
+	r->auid = have_loginuid() ? BPF_CORE_READ(task, loginuid.val) : FST_NO_AUID;
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	r->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));

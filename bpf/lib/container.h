@@ -75,22 +75,6 @@ struct {
 	__type(value, __u64);
 } cg_lost SEC(".maps");
 
-/* kernfs_node.parent became __parent in 6.15 (633488947ef6). */
-struct kernfs_node___old {
-	struct kernfs_node *parent;
-} __attribute__((preserve_access_index));
-
-struct kernfs_node___new {
-	struct kernfs_node *__parent;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(struct kernfs_node___new, __parent))
-		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
-}
-
 /* hexv[c]: 0x10 | the digit's value for a hex digit, 0 for anything else:
  * the id is decoded without a branch, which the verifier would otherwise
  * follow both ways for each of its 64 digits. */

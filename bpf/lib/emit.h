@@ -35,9 +35,9 @@ static __always_inline bool path_ok(struct scratch *s, const struct filter_cfg *
 	__u32 plen = 1 + n;
 
 	k->data[0] = gen;
-	bpf_probe_read_kernel(&k->data[1], n & 255, &s->data[off & 8191]);
-	if (len <= PATH_KEY_MAX - 2 && (n == 0 || k->data[n & 255] != '/')) {
-		k->data[(n + 1) & 255] = '/';
+	bpf_probe_read_kernel(&k->data[1], n & PATH_KEY_MASK, &s->data[off & STR_OFF_MASK]);
+	if (len <= PATH_KEY_MAX - 2 && (n == 0 || k->data[n & PATH_KEY_MASK] != '/')) {
+		k->data[(n + 1) & PATH_KEY_MASK] = '/';
 		plen++;
 	}
 	k->prefixlen = plen * 8;
@@ -177,7 +177,7 @@ int filter_test(void *ctx)
 {
 	struct scratch *s = get_scratch();
 	struct fst_record *r;
-	__u32 len = ft_len & 255, len2 = ft_len2 & 255, zero = 0;
+	__u32 len = ft_len & PATH_KEY_MASK, len2 = ft_len2 & PATH_KEY_MASK, zero = 0;
 	struct cg_last *l = bpf_map_lookup_elem(&cg_last_map, &zero);
 
 	if (!s || !l)

@@ -25,6 +25,7 @@
 #define __FSTRACE_FILTER_H
 
 #define PATH_KEY_MAX 256
+#define PATH_KEY_MASK (PATH_KEY_MAX - 1)	/* an index into path_key.data, bounded */
 
 enum {
 	DIM_PID = 1 << 0,

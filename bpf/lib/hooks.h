@@ -5,13 +5,41 @@
  * (kp_name), for kernels with kprobes but no BPF trampolines. A kretprobe
  * sees only the return value, so kp_name_args saves the arguments on entry,
  * keyed by thread and hook, and the kretprobe takes them back. The
- * trampoline variants run FST_GUARDED (lib/common.h); kprobes run with
+ * trampoline variants run FST_GUARDED (lib/compat.h); kprobes run with
  * preemption off already.
  */
 #ifndef __FSTRACE_HOOKS_H
 #define __FSTRACE_HOOKS_H
 
 #define KARGS_N 7	/* up to six arguments (five saved by a kprobe), then the return value */
+
+/* The exit hooks' ids: a kprobe saves its arguments under (id, thread), so
+ * two hooks on one call stack must not share one. The values are arbitrary
+ * but distinct. */
+enum hook_id {
+	HOOK_OPEN = 1,
+	HOOK_MKDIR = 2,
+	HOOK_MKNOD = 3,
+	HOOK_SYMLINK = 4,
+	HOOK_LINK = 5,
+	HOOK_UNLINK = 6,
+	HOOK_RMDIR = 7,
+	HOOK_RENAME = 8,
+	HOOK_CHMOD = 9,
+	HOOK_CHOWN = 10,
+	HOOK_UTIMES = 11,
+	HOOK_TRUNCATE = 12,
+	HOOK_FTRUNCATE = 13,
+	HOOK_FTRUNCATE_FD = 14,
+	HOOK_MOUNT = 15,
+	HOOK_UMOUNT = 16,
+	HOOK_READ = 20,
+	HOOK_WRITE = 21,
+	HOOK_READV = 22,
+	HOOK_WRITEV = 23,
+	HOOK_COPY = 24,
+	HOOK_SENDFILE = 25,
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -74,8 +102,7 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 	}
 
 /* FST_EXIT(fn, name, id, args..., ret) { body }: runs body when fn returns,
- * with its arguments and its return value. id tells kprobe-mode hooks'
- * saved arguments apart. */
+ * with its arguments and its return value; id is the hook's enum hook_id. */
 #define FST_EXIT(fn, name, id, args...)						\
 	static __always_inline int name##_body(void *ctx, ##args);		\
 	SEC("fexit/" #fn) int name(unsigned long long *ctx)			\

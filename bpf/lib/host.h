@@ -129,10 +129,10 @@ static __always_inline __u32 put_host(struct scratch *s, __u32 idx, __u32 off)
 	s->data[(off + 3) & (DATA_SZ - 1)] = dev >> 24;
 	barrier_var(plen);
 	barrier_var(tail);
-	bpf_probe_read_kernel(&s->data[(off + 4) & (DATA_SZ - 1)], plen & (FST_PATH_MAX | PATH_MASK),
+	bpf_probe_read_kernel(&s->data[(off + 4) & (DATA_SZ - 1)], plen & PATH_MAX_MASK,
 			      &s->tmp[pos & PATH_MASK]);
-	bpf_probe_read_kernel(&s->data[(off + 4 + plen) & (DATA_SZ - 1)], tail & (FST_PATH_MAX | PATH_MASK),
-			      &s->data[src & 8191]);
+	bpf_probe_read_kernel(&s->data[(off + 4 + plen) & (DATA_SZ - 1)], tail & PATH_MAX_MASK,
+			      &s->data[src & STR_OFF_MASK]);
 	s->rec.str_len[3 + (idx & 1)] = total;
 	return total;
 }

@@ -62,20 +62,6 @@ struct {
 	__type(value, struct inflight);
 } inflight_stage SEC(".maps");
 
-/* Namei entry points whose names are still user pointers (5.10 took
- * `const char __user *` in mkdirat, mknodat, symlinkat and linkat). Set
- * from the kernel's BTF before load, one bit per hook. */
-enum {
-	NAMEI_UNLINK = 1 << 0,
-	NAMEI_RMDIR = 1 << 1,
-	NAMEI_MKDIR = 1 << 2,
-	NAMEI_MKNOD = 1 << 3,
-	NAMEI_SYMLINK = 1 << 4,
-	NAMEI_LINK = 1 << 5,
-	NAMEI_RENAME = 1 << 6,
-};
-const volatile __u32 user_names = 0;
-
 static __always_inline __u32 cur_tid(void)
 {
 	return (__u32)bpf_get_current_pid_tgid();
@@ -131,7 +117,7 @@ static __always_inline void resolve(struct scratch *s, struct inflight *in, stru
 				    struct vfsmount *m, int second)
 {
 	__u32 w = walk_path(to_addr(d), to_addr(m));
-	__u32 pos = w & (FST_PATH_MAX | PATH_MASK);
+	__u32 pos = w & PATH_MAX_MASK;
 	__u32 len = FST_PATH_MAX - pos;
 
 	if (len > FST_PATH_MAX)
@@ -147,12 +133,12 @@ static __always_inline void resolve(struct scratch *s, struct inflight *in, stru
 		in->anc_tail[second & 1] = (KREAD(struct dentry, d, d_name.len) & NAME_MASK) + 1;
 	}
 	if (second) {
-		bpf_probe_read_kernel(in->name2, len & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
+		bpf_probe_read_kernel(in->name2, len & PATH_MAX_MASK, &s->tmp[pos & PATH_MASK]);
 		in->len2 = len;
 		in->resolved2 = 1;
 		in->trunc2 = !!(w & WALK_TRUNC);
 	} else {
-		bpf_probe_read_kernel(in->name, len & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
+		bpf_probe_read_kernel(in->name, len & PATH_MAX_MASK, &s->tmp[pos & PATH_MASK]);
 		in->len = len;
 		in->resolved = 1;
 		in->trunc = !!(w & WALK_TRUNC);
@@ -179,7 +165,7 @@ static __always_inline __u32 put_name(struct scratch *s, struct inflight *in, __
 		}
 		if (!in->resolved)
 			return name_path(in->dfd, to_addr(in->name), off, 0);
-		bpf_probe_read_kernel(&s->data[off & 8191], in->len & (FST_PATH_MAX | PATH_MASK), in->name);
+		bpf_probe_read_kernel(&s->data[off & STR_OFF_MASK], in->len & PATH_MAX_MASK, in->name);
 		s->rec.str_len[0] = in->len;
 		set_anchor(s, 0, in->anc[0], in->anc_tail[0]);
 		if (in->trunc)
@@ -192,7 +178,7 @@ static __always_inline __u32 put_name(struct scratch *s, struct inflight *in, __
 	}
 	if (!in->resolved2)
 		return name_path(in->dfd2, to_addr(in->name2), off, 1);
-	bpf_probe_read_kernel(&s->data[off & 8191], in->len2 & (FST_PATH_MAX | PATH_MASK), in->name2);
+	bpf_probe_read_kernel(&s->data[off & STR_OFF_MASK], in->len2 & PATH_MAX_MASK, in->name2);
 	s->rec.str_len[1] = in->len2;
 	set_anchor(s, 1, in->anc[1], in->anc_tail[1]);
 	if (in->trunc2)

@@ -64,18 +64,12 @@ static __always_inline __u64 file_id(const void *f)
 	return x;
 }
 
-/* A dentry's d_parent and d_name, which every kernel fstrace supports keeps
- * side by side: read with one helper call per path component. */
+/* A dentry's d_parent and d_name, read with one helper call per path
+ * component where they are side by side (lib/compat.h). */
 struct parent_name {
 	struct dentry *parent;
 	struct qstr name;
 };
-
-static __always_inline bool parent_name_adjacent(void)
-{
-	return bpf_core_field_offset(struct dentry, d_name) ==
-	       bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *);
-}
 
 /* walk_step takes the walk (s->walk) one step up: a component written
  * before the others, or a mount crossed. It returns 1 when the walk is
@@ -122,7 +116,7 @@ static __always_inline long walk_step(struct scratch *s)
 		pn.parent = d->d_parent;
 		pn.name.len = d->d_name.len;
 		pn.name.name = d->d_name.name;
-	} else if (parent_name_adjacent()) {
+	} else if (dentry_parent_name_adjacent()) {
 		bpf_probe_read_kernel(&pn, sizeof(pn), (void *)dentry + bpf_core_field_offset(struct dentry, d_parent));
 	} else {
 		pn.parent = BPF_CORE_READ(dentry, d_parent);
@@ -249,10 +243,7 @@ static __always_inline struct file *task_fd_file(struct task_struct *task, int f
 		return f;
 	}
 	fdt = BPF_CORE_READ(task, files, fdt);
-	/* max_fds and fd open struct fdtable in every kernel supported:
-	 * one read for both */
-	if (bpf_core_field_offset(struct fdtable, max_fds) == 0 &&
-	    bpf_core_field_offset(struct fdtable, fd) == 8) {
+	if (fdtable_head_first()) {
 		bpf_probe_read_kernel(&head, sizeof(head), fdt);
 	} else {
 		head.max_fds = BPF_CORE_READ(fdt, max_fds);
@@ -323,12 +314,12 @@ static __always_inline void set_anchor(struct scratch *s, __u32 idx, __u64 dentr
  * returns its length. */
 static __always_inline __u32 put_walk(struct scratch *s, __u32 w, __u32 off, int idx)
 {
-	__u32 pos = w & (FST_PATH_MAX | PATH_MASK);
+	__u32 pos = w & PATH_MAX_MASK;
 	__u32 len = FST_PATH_MAX - pos;
 
 	if (len > FST_PATH_MAX)
 		len = 0;
-	bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
+	bpf_probe_read_kernel(&s->data[off & STR_OFF_MASK], len & PATH_MAX_MASK, &s->tmp[pos & PATH_MASK]);
 	if (w & WALK_TRUNC)
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
 	s->rec.str_len[idx & 1] = len;
@@ -444,14 +435,6 @@ __noinline __u32 tidy_name(__u32 len, __u32 abs)
 #define MAGIC_NONE 0xffffffffU	/* not a magic link, or not resolved: the name as passed */
 
 enum { MAGIC_FD = 1, MAGIC_CWD = 2, MAGIC_ROOT = 3 };
-
-/* Where the kernel has them (6.2+) and lets the syscall mode's two program
- * types call them (probed: task_lookup), another process's task is looked up
- * by pid. Elsewhere only the caller's own /proc/self, /proc/thread-self and
- * /proc/<its pid or tid> resolve. */
-extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;
-extern void bpf_task_release(struct task_struct *p) __weak __ksym;
-const volatile bool task_lookup = false;
 
 static __always_inline bool is_proc_name(struct scratch *s)
 {
@@ -654,7 +637,7 @@ __noinline __u32 magic_link_lookup(__u32 len, __u32 idx)
 static __always_inline __u32 put_magic(struct scratch *s, __u32 i, __u32 len, __u32 off, __u32 idx)
 {
 	__u32 w = walk_path(s->walk.dentry, s->walk.vfsmnt);
-	__u32 pos = w & (FST_PATH_MAX | PATH_MASK);
+	__u32 pos = w & PATH_MAX_MASK;
 	__u32 plen = FST_PATH_MAX - pos, rest, total;
 
 	if (plen > FST_PATH_MAX)
@@ -672,8 +655,8 @@ static __always_inline __u32 put_magic(struct scratch *s, __u32 i, __u32 len, __
 	 * verifier does not and needs them */
 	barrier_var(plen);
 	barrier_var(rest);
-	bpf_probe_read_kernel(&s->data[off & 8191], plen & (FST_PATH_MAX | PATH_MASK), &s->tmp[pos & PATH_MASK]);
-	bpf_probe_read_kernel(&s->data[(off + plen) & 8191], rest & (FST_PATH_MAX | PATH_MASK),
+	bpf_probe_read_kernel(&s->data[off & STR_OFF_MASK], plen & PATH_MAX_MASK, &s->tmp[pos & PATH_MASK]);
+	bpf_probe_read_kernel(&s->data[(off + plen) & STR_OFF_MASK], rest & PATH_MAX_MASK,
 			      &s->tmp[(NAME_AT + i) & (TMP_SZ - 1)]);
 	if (w & WALK_TRUNC)
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
@@ -708,7 +691,7 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 			if (w != MAGIC_NONE)
 				return put_magic(s, w, len, off, idx);
 		}
-		bpf_probe_read_kernel(&s->data[off & 8191], len & (FST_PATH_MAX | PATH_MASK), &s->tmp[NAME_AT]);
+		bpf_probe_read_kernel(&s->data[off & STR_OFF_MASK], len & PATH_MAX_MASK, &s->tmp[NAME_AT]);
 		s->rec.str_len[idx & 1] = len;
 		/* below the task's root, as far as a name not looked up
 		 * tells: a mount on the way is not seen (lib/host.h) */
@@ -716,7 +699,7 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 		return len;
 	}
 	w = fd_walk(s, dfd);
-	pos = w & (FST_PATH_MAX | PATH_MASK);
+	pos = w & PATH_MAX_MASK;
 	if (!len)	/* an empty name (AT_EMPTY_PATH), or ".": the directory itself */
 		return put_walk(s, w, off, idx);
 	s->tmp[FST_PATH_MAX] = '/';
@@ -726,7 +709,7 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 		total = FST_PATH_MAX;
 		w |= WALK_TRUNC;
 	}
-	bpf_probe_read_kernel(&s->data[off & 8191], total & (FST_PATH_MAX | PATH_MASK), &s->tmp[start & (TMP_SZ - 1)]);
+	bpf_probe_read_kernel(&s->data[off & STR_OFF_MASK], total & PATH_MAX_MASK, &s->tmp[start & (TMP_SZ - 1)]);
 	if (w & WALK_TRUNC)
 		s->rec.rflags |= idx == 0 ? FST_RF_PATH_TRUNC : FST_RF_PATH2_TRUNC;
 	else
@@ -759,7 +742,7 @@ static __always_inline __u32 put_str(struct scratch *s, const char *str, __u32 o
 
 	if (!str)
 		return 0;
-	n = bpf_probe_read_kernel_str(&s->data[off & 8191], max & (FST_PATH_MAX | PATH_MASK), str);
+	n = bpf_probe_read_kernel_str(&s->data[off & STR_OFF_MASK], max & PATH_MAX_MASK, str);
 	if (n <= 1)
 		return 0;
 	s->rec.str_len[idx == 2 ? 2 : 1] = n - 1;
