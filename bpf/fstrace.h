@@ -17,7 +17,7 @@
  * A record of kind FST_REC_CGROUP (not an event) carries instead the names
  * of a cgroup, leaf first, each followed by '/', as str 0: see
  * lib/container.h. FST_REC_EXEC and FST_REC_EXIT tell user space which
- * program a process runs (process.c).
+ * program a process runs (process.bpf.h).
  * The Go mirror lives in pkg/events (layout.go) and a unit test checks it
  * against the BTF of the compiled object, so the two cannot drift apart.
  */

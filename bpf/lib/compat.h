@@ -20,8 +20,8 @@
  *
  * Differences handled where they arise: 5.10's verifier loses bounds
  * clang thinks redundant (barrier_var before a mask: lib/path.h,
- * lib/host.h, process.c) and refuses direct reads of a non-struct
- * pointer argument (FST_RW_EXIT, rw.c); bpf_loop (5.17) selects the
+ * lib/host.h, process.bpf.h) and refuses direct reads of a non-struct
+ * pointer argument (FST_RW_EXIT, rw.bpf.h); bpf_loop (5.17) selects the
  * FST_LOOP object (lib/path.h).
  */
 #ifndef __FSTRACE_COMPAT_H
@@ -58,7 +58,7 @@ const volatile bool btf_cast = false;
  * program; the kernel then skips the program for every other task on that
  * CPU until it resumes (recursion protection, counted in the program's
  * misses). The syscall programs have backup copies for that
- * (sys.c).
+ * (syscall.bpf.h).
  */
 extern void bpf_preempt_disable(void) __weak __ksym;
 extern void bpf_preempt_enable(void) __weak __ksym;

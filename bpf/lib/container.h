@@ -120,7 +120,7 @@ static __always_inline int id_start(const char *data, __u32 pos, __u32 len)
  * '/' to cs->data and notes where the deepest id-shaped name's id starts.
  * Returns 1 at the root or when the path is full. A global function, so
  * the verifier checks one level once rather than every path through all
- * of them: unrolled inline, the walk took it past a million instructions.
+ * of them: unrolled inline, the walk exceeds the verifier's limit.
  */
 __noinline int cg_step(void)
 {

@@ -190,8 +190,7 @@ static __always_inline bool container_ok_now(const struct filter_cfg *c, __u32 g
 
 /* who_ok_now checks the current task, early, before any work on the event.
  * The final decision is taken again in emit. It asks the kernel only for
- * what a filter in force needs: with none, it costs no helper call (each
- * costs 10-70 ns, measured on the host). */
+ * what a filter in force needs: with none, it costs no helper call. */
 static __always_inline bool who_ok_now(__u32 kind)
 {
 	__u32 gen = filter_gen & 1;

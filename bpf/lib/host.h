@@ -33,7 +33,7 @@ const volatile __s32 host_root_mnt = 0;
 
 /* The host's root as the first host task seen had it (task_is_host):
  * later tasks compare two pointers, for two helper calls fewer where
- * there is no btf_cast (some 50 ns an event). */
+ * there is no btf_cast. */
 volatile __u64 host_root_d = 0, host_root_m = 0;
 
 /* task_is_host: the task's root is the host's root. */

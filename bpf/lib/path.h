@@ -141,10 +141,8 @@ static __always_inline long walk_step(struct scratch *s)
 #ifdef FST_LOOP
 /* The object built for kernels with bpf_loop (5.17+, pkg/tracer/object.go)
  * runs its loops through it: the verifier checks a loop's body once rather
- * than once per iteration, which made each program that walks a path cost
- * some 35 000 verified instructions, and fstrace's start most of its time.
- * A program that holds a callback does not load on 5.10 at all, hence the
- * two objects. */
+ * than once per iteration. A program that holds a callback does not load
+ * on 5.10 at all, hence the two objects. */
 struct loop_ctx {
 	struct scratch *s;
 };
@@ -190,9 +188,9 @@ static __always_inline __u32 walk_run(struct scratch *s)
  * path through an iteration reaches the next one in the same verifier
  * state.
  *
- * Its cost is its helper calls, about 25 ns each: two per component (the
- * dentry's parent and name, then the name's bytes), a mount's root read
- * once per mount rather than once per component. */
+ * Its cost is its helper calls: two per component (the dentry's parent and
+ * name, then the name's bytes), a mount's root read once per mount rather
+ * than once per component. */
 __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();

@@ -77,10 +77,10 @@ func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string
 
 // failHooks: the programs on syscalls' own entry points that see the
 // failures in path lookup of setattr, mount and umount calls, which never
-// reach the VFS hooks (FST_SYS_FAIL in bpf/sys.c): an entry and a return
+// reach the VFS hooks (FST_SYS_FAIL in bpf/lookup_fail.bpf.h): an entry and a return
 // program for each. Optional: fchmodat2 is 6.6+. The xattr calls are
 // reported from the same programs (xattr_*) whatever their result: no VFS
-// function of theirs holds both the name and a mount (bpf/sys.c);
+// function of theirs holds both the name and a mount (bpf/lookup_fail.bpf.h);
 // setxattrat and removexattrat are 6.13+.
 func failHooks() []hook {
 	var out []hook
@@ -119,7 +119,7 @@ func one(prog, target string, kinds ...events.Kind) hook {
 }
 
 // followHooks track a followed command's process tree, and tell user
-// space which program each process runs (bpf/process.c), in every mode.
+// space which program each process runs (bpf/process.bpf.h), in every mode.
 var followHooks = []hook{
 	{prog: "follow_fork", targets: []string{"sched_process_fork"}, follow: true},
 	{prog: "proc_exec", targets: []string{"sched_process_exec"}, kinds: events.Kinds(), tracepoint: true},
@@ -129,7 +129,7 @@ var followHooks = []hook{
 // syscallHooks: the raw syscall tracepoints see every kind, at the
 // syscall's exit; the entry is needed only for close. Where those
 // tracepoints are faultable, sys_exit has a backup copy attached after it,
-// which takes the hits the kernel skipped the first for (bpf/sys.c).
+// which takes the hits the kernel skipped the first for (bpf/syscall.bpf.h).
 var syscallHooks = []hook{
 	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: []events.Kind{events.KindClose, events.KindRead, events.KindWrite}, tracepoint: true},
 	{prog: "sys_exit", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true},
@@ -138,7 +138,7 @@ var syscallHooks = []hook{
 
 // syscallTPHooks: the syscall mode on the per-syscall tracepoints, where
 // the kernel has them (syscallTracepoints): the same two programs, each
-// attached to just the syscalls of the traced kinds (bpf/sys.c).
+// attached to just the syscalls of the traced kinds (bpf/syscall.bpf.h).
 var syscallTPHooks = []hook{
 	{prog: "sys_enter_tp", kinds: kRW, calls: sysEnterCalls},
 	{prog: "sys_exit_tp", kinds: events.Kinds(), calls: sysExitCalls},
@@ -165,8 +165,9 @@ var (
 	kOpenRW = append(kOpen[:len(kOpen):len(kOpen)], kRW...)
 )
 
-// sysExitCalls: the syscalls sys_exit_tp sees, as sys_shape and sys_rw in
-// bpf/sys.c handle them (sendfile is sendfile64 to tracefs).
+// sysExitCalls: the syscalls sys_exit_tp sees, as sys_shape
+// (bpf/sys.bpf.h) and sys_rw (bpf/syscall.bpf.h) handle them (sendfile is
+// sendfile64 to tracefs).
 var sysExitCalls = []sysCall{
 	{"open", kOpenRW}, {"creat", kOpenRW}, {"openat", kOpenRW}, {"openat2", kOpenRW},
 	{"mkdir", kMkdir}, {"mkdirat", kMkdir}, {"mknod", kMknod}, {"mknodat", kMknod},

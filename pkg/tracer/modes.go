@@ -50,7 +50,7 @@ func sharedFailReturn(table []hook) []hook {
 	out := slices.Clone(table)
 	for i, h := range out {
 		if sysReturn(h.prog) {
-			out[i].shared = "kp_fail_ret" // bpf/sys.c
+			out[i].shared = "kp_fail_ret" // bpf/lookup_fail.bpf.h
 		}
 	}
 	return out
@@ -80,7 +80,7 @@ func kprobeHooks(fentry []hook) []hook {
 		k := h
 		k.prog = "kp_" + h.prog
 		if sysReturn(h.prog) {
-			k.shared = "kp_fail_ret" // bpf/sys.c
+			k.shared = "kp_fail_ret" // bpf/lookup_fail.bpf.h
 		}
 		out = append(out, k)
 		if strings.HasSuffix(h.prog, "_exit") {
@@ -154,7 +154,7 @@ var haveTaskStorage = sync.OnceValue(func() bool {
 })
 
 // syscallBackups reports whether the syscall mode attaches backup copies of
-// its programs (bpf/sys.c): where syscall tracepoints are faultable (their
+// its programs (bpf/syscall.bpf.h): where syscall tracepoints are faultable (their
 // probes run preemptible, 6.14+: struct tracepoint_ext has "faultable"),
 // and task storage exists. Elsewhere those programs run with preemption
 // off and the kernel never skips them for a preempted task.

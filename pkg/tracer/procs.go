@@ -13,7 +13,7 @@ import (
 const maxProcs = 1 << 17
 
 // procs is what each process runs, for Event.Process: from the kernel's
-// exec and exit records (bpf/process.c), applied in the stream's order,
+// exec and exit records (bpf/process.bpf.h), applied in the stream's order,
 // and for a process that exec'd before tracing began, from /proc. The
 // pump's alone: no lock.
 type procs struct {

@@ -301,7 +301,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 		t.teardown()
 		return nil, err
 	}
-	// In name order: a primary before its backup (bpf/sys.c).
+	// In name order: a primary before its backup (bpf/syscall.bpf.h).
 	for _, prog := range slices.Sorted(maps.Keys(attach)) {
 		ls, err := attachProgram(progSpecs[prog], coll.Programs[prog], attach[prog])
 		if err != nil {

@@ -7,7 +7,7 @@
  * failure the name the process passed is joined to its dirfd.
  *
  * A file the open created is also reported as `create`: security_path_mknod
- * (create.c) marks the dentry, and the exit here checks it is the file's.
+ * (create.bpf.h) marks the dentry, and the exit here checks it is the file's.
  */
 
 struct creat_mark {

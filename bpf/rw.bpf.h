@@ -11,7 +11,7 @@
  * Hooks: vfs_read, vfs_write, vfs_readv, vfs_writev, vfs_copy_file_range
  * (copy_file_range(2), both sides), do_sendfile (sendfile(2)), and __fput,
  * the release of the last reference, for close. The syscall mode does the
- * same from read/write/close syscalls (sys.c).
+ * same from read/write/close syscalls (syscall.bpf.h).
  */
 
 struct file_stats {

@@ -15,7 +15,7 @@ static __always_inline struct scratch *attr_begin(const struct path *path, int r
 	struct scratch *s;
 	struct dentry *d;
 
-	inflight_drop(FST_SETATTR);	/* seen here: not a lookup failure (sys.c) */
+	inflight_drop(FST_SETATTR);	/* seen here: not a lookup failure (lookup_fail.bpf.h) */
 	if (!trace_allowed(FST_SETATTR) || !(s = get_scratch()))
 		return NULL;
 	start_record(s, FST_SETATTR);
