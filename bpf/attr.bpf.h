@@ -10,6 +10,31 @@
  * a path with.
  */
 
+/* The change a setattr asked for, as the VFS hooks below and the syscall
+ * mode's arguments (sys_stage) give it. */
+#define ATTR_TIMES_NOW (FST_ATTR_ATIME | FST_ATTR_ATIME_NOW | FST_ATTR_MTIME | FST_ATTR_MTIME_NOW)
+
+/* attr_time returns the attr_mask bits of one time asked for (bit, now_bit:
+ * its FST_ATTR_*TIME and *TIME_NOW) and stores its value unless it is "now"
+ * or omitted. special: nsec may be UTIME_NOW or UTIME_OMIT (a timespec). */
+static __always_inline __u32 attr_time(__s64 sec, long nsec, bool special, __u32 bit, __u32 now_bit,
+				       __s64 *out_sec, __u32 *out_nsec)
+{
+	if (special && nsec == UTIME_NOW)
+		return bit | now_bit;
+	if (special && nsec == UTIME_OMIT)
+		return 0;
+	*out_sec = sec;
+	*out_nsec = nsec;
+	return bit;
+}
+
+/* chown_mask: the ids a chown asked to change; (uid_t)-1 keeps one. */
+static __always_inline __u32 chown_mask(__u32 uid, __u32 gid)
+{
+	return (uid != (__u32)-1 ? FST_ATTR_UID : 0) | (gid != (__u32)-1 ? FST_ATTR_GID : 0);
+}
+
 static __always_inline struct scratch *attr_begin(const struct path *path, int ret)
 {
 	struct scratch *s;
@@ -44,14 +69,11 @@ FST_EXIT(chown_common, chown_exit, HOOK_CHOWN, const struct path *path, uid_t us
 
 	if (!s)
 		return 0;
-	if (user != (uid_t)-1) {
-		s->rec.attr_mask |= FST_ATTR_UID;
+	s->rec.attr_mask = chown_mask(user, group);
+	if (user != (uid_t)-1)
 		s->rec.attr_uid = user;
-	}
-	if (group != (gid_t)-1) {
-		s->rec.attr_mask |= FST_ATTR_GID;
+	if (group != (gid_t)-1)
 		s->rec.attr_gid = group;
-	}
 	emit(s);
 	return 0;
 }
@@ -64,25 +86,15 @@ FST_EXIT(vfs_utimes, utimes_exit, HOOK_UTIMES, const struct path *path, struct t
 	if (!s)
 		return 0;
 	if (!times) {
-		s->rec.attr_mask = FST_ATTR_ATIME | FST_ATTR_ATIME_NOW | FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
+		s->rec.attr_mask = ATTR_TIMES_NOW;
 		emit(s);
 		return 0;
 	}
 	bpf_probe_read_kernel(t, sizeof(t), times);
-	if (t[0].tv_nsec == UTIME_NOW) {
-		s->rec.attr_mask |= FST_ATTR_ATIME | FST_ATTR_ATIME_NOW;
-	} else if (t[0].tv_nsec != UTIME_OMIT) {
-		s->rec.attr_mask |= FST_ATTR_ATIME;
-		s->rec.atime_sec = t[0].tv_sec;
-		s->rec.atime_nsec = t[0].tv_nsec;
-	}
-	if (t[1].tv_nsec == UTIME_NOW) {
-		s->rec.attr_mask |= FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
-	} else if (t[1].tv_nsec != UTIME_OMIT) {
-		s->rec.attr_mask |= FST_ATTR_MTIME;
-		s->rec.mtime_sec = t[1].tv_sec;
-		s->rec.mtime_nsec = t[1].tv_nsec;
-	}
+	s->rec.attr_mask = attr_time(t[0].tv_sec, t[0].tv_nsec, true, FST_ATTR_ATIME, FST_ATTR_ATIME_NOW,
+				     &s->rec.atime_sec, &s->rec.atime_nsec) |
+			   attr_time(t[1].tv_sec, t[1].tv_nsec, true, FST_ATTR_MTIME, FST_ATTR_MTIME_NOW,
+				     &s->rec.mtime_sec, &s->rec.mtime_nsec);
 	emit(s);
 	return 0;
 }

@@ -23,6 +23,31 @@ struct {
 	__type(value, struct creat_mark);
 } creat_marks SEC(".maps");
 
+/* open_emit sends an open that may have created its file: as a create
+ * first (create), then as the open itself (open) with its flags and mode,
+ * which counts only where the flags could create. The syscall mode's opens
+ * end here too (sys_emit). */
+static __always_inline void open_emit(struct scratch *s, __u32 flags, __u32 mode, bool create, bool open)
+{
+	struct fst_record *r = &s->rec;
+
+	if (create) {
+		r->kind = FST_CREATE;
+		r->rflags |= FST_RF_HAS_MODE;
+		emit(s);
+	}
+	if (!open)
+		return;
+	r->kind = FST_OPEN;
+	r->flags = flags;
+	r->mode = mode;
+	if (flags & (O_CREAT | __O_TMPFILE))
+		r->rflags |= FST_RF_HAS_MODE;
+	else
+		r->rflags &= ~FST_RF_HAS_MODE;
+	emit(s);
+}
+
 FST_EXIT(do_filp_open, open_exit, HOOK_OPEN, int dfd, struct filename *pathname, const struct open_flags *op, struct file *file)
 {
 	__u32 tid = cur_tid();
@@ -58,22 +83,7 @@ FST_EXIT(do_filp_open, open_exit, HOOK_OPEN, int dfd, struct filename *pathname,
 		if (pathname && !is_err(pathname))
 			name_path(dfd, to_addr(KREAD(struct filename, pathname, name)), 0, 0);
 	}
-	if (want_create) {
-		r->mode = mode;
-		r->rflags |= FST_RF_HAS_MODE;
-		emit(s);
-		if (!want_open)
-			return 0;
-		r->kind = FST_OPEN;
-	}
-	r->flags = flags;
-	if (flags & (O_CREAT | __O_TMPFILE)) {
-		r->mode = mode;
-		r->rflags |= FST_RF_HAS_MODE;
-	} else {
-		r->mode = 0;
-		r->rflags &= ~FST_RF_HAS_MODE;
-	}
-	emit(s);
+	r->mode = mode;
+	open_emit(s, flags, flags & (O_CREAT | __O_TMPFILE) ? mode : 0, want_create, want_open);
 	return 0;
 }

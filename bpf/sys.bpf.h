@@ -63,31 +63,19 @@ static __always_inline void sys_times(struct inflight *in, __u64 p, int unit)
 	__s64 v[4] = {};
 
 	if (!p) {
-		in->attr_mask = FST_ATTR_ATIME | FST_ATTR_ATIME_NOW | FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
+		in->attr_mask = ATTR_TIMES_NOW;
 		return;
 	}
-	if (unit == 0) {
+	if (unit == 0) {	/* two seconds: v[1] * unit is 0 */
 		bpf_probe_read_user(v, 2 * sizeof(__s64), (void *)p);
-		in->attr_mask = FST_ATTR_ATIME | FST_ATTR_MTIME;
-		in->atime_sec = v[0];
-		in->mtime_sec = v[1];
-		return;
+		v[2] = v[1];
+	} else {
+		bpf_probe_read_user(v, sizeof(v), (void *)p);
 	}
-	bpf_probe_read_user(v, sizeof(v), (void *)p);
-	if (unit == 1 && v[1] == UTIME_NOW) {
-		in->attr_mask |= FST_ATTR_ATIME | FST_ATTR_ATIME_NOW;
-	} else if (unit != 1 || v[1] != UTIME_OMIT) {
-		in->attr_mask |= FST_ATTR_ATIME;
-		in->atime_sec = v[0];
-		in->atime_nsec = v[1] * unit;
-	}
-	if (unit == 1 && v[3] == UTIME_NOW) {
-		in->attr_mask |= FST_ATTR_MTIME | FST_ATTR_MTIME_NOW;
-	} else if (unit != 1 || v[3] != UTIME_OMIT) {
-		in->attr_mask |= FST_ATTR_MTIME;
-		in->mtime_sec = v[2];
-		in->mtime_nsec = v[3] * unit;
-	}
+	in->attr_mask = attr_time(v[0], v[1] * unit, unit == 1, FST_ATTR_ATIME, FST_ATTR_ATIME_NOW,
+				  &in->atime_sec, &in->atime_nsec) |
+			attr_time(v[2], v[3] * unit, unit == 1, FST_ATTR_MTIME, FST_ATTR_MTIME_NOW,
+				  &in->mtime_sec, &in->mtime_nsec);
 }
 
 /* sys_kind maps a syscall to the event it makes, and where its arguments
@@ -295,10 +283,7 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 		in->mode &= S_IALLUGO;
 		break;
 	case NR_chown: case NR_fchown: case NR_lchown: case NR_fchownat:
-		if (in->attr_uid != (__u32)-1)
-			in->attr_mask |= FST_ATTR_UID;
-		if (in->attr_gid != (__u32)-1)
-			in->attr_mask |= FST_ATTR_GID;
+		in->attr_mask = chown_mask(in->attr_uid, in->attr_gid);
 		break;
 	case NR_truncate: case NR_ftruncate:
 		in->attr_mask = FST_ATTR_SIZE;
@@ -341,8 +326,6 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 
 	if (kind == FST_OPEN) {
 		r->flags &= OPEN_USER_FLAGS;
-		if (r->flags & (O_CREAT | __O_TMPFILE))
-			r->rflags |= FST_RF_HAS_MODE;
 		r->mode &= S_IALLUGO;
 		if (ret >= 0) {
 			struct file *f = fd_file(ret);
@@ -359,16 +342,8 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 		} else {
 			sys_name_path(in->dfd, to_addr(in->name), 0, 0, tidy);
 		}
-		if (created && trace_allowed(FST_CREATE)) {
-			r->kind = FST_CREATE;
-			r->rflags |= FST_RF_HAS_MODE;
-			emit(s);
-			r->kind = FST_OPEN;
-			if (!(r->flags & (O_CREAT | __O_TMPFILE)))
-				r->rflags &= ~FST_RF_HAS_MODE;
-		}
-		if (trace_allowed(FST_OPEN))
-			emit(s);
+		created = created && trace_allowed(FST_CREATE);
+		open_emit(s, r->flags, r->mode, created, trace_allowed(FST_OPEN));
 		return;
 	}
 	if (!trace_allowed(kind))
