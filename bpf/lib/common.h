@@ -119,7 +119,8 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
-/* Processes followed in `fstrace -- CMD` mode: tgid -> FOLLOW_*. */
+/* Processes followed in `fstrace -- CMD` mode: tgid -> FOLLOW_* (follow*
+ * in pkg/tracer/tracer.go). */
 enum { FOLLOW_ARMED = 1, FOLLOW_TRACED = 2 };
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

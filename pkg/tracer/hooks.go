@@ -41,17 +41,7 @@ type hook struct {
 	check func(*btf.FuncProto) bool
 }
 
-// posArg3: vfs_readv/vfs_writev as the programs expect them, with the
-// loff_t * position fourth (not so in every kernel's build).
-func posArg3(p *btf.FuncProto) bool {
-	if len(p.Params) < 5 {
-		return false
-	}
-	_, ok := btf.UnderlyingType(p.Params[3].Type).(*btf.Pointer)
-	return ok
-}
-
-// NAMEI_* in bpf/lib/inflight.h.
+// NAMEI_* in bpf/lib/compat.h.
 const (
 	nameiUnlink = 1 << iota
 	nameiRmdir
@@ -72,7 +62,7 @@ var (
 )
 
 func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string) hook {
-	return hook{prog: prog, targets: []string{"do_" + name, "filename_" + name}, kinds: kinds, namei: bit, nameArgs: args}
+	return hook{prog: prog, targets: nameiTargets(name), kinds: kinds, namei: bit, nameArgs: args}
 }
 
 // failHooks: the programs on syscalls' own entry points that see the
@@ -217,7 +207,7 @@ var backupPairs = []struct {
 var fentryHooks = append(vfsHooks, failHooks()...)
 
 var vfsHooks = []hook{
-	{prog: "open_exit", targets: []string{"do_filp_open", "do_file_open"}, kinds: kOpen},
+	{prog: "open_exit", targets: openTargets, kinds: kOpen},
 
 	namei("mkdir_enter", nameiMkdir, []int{1}, []events.Kind{events.KindMkdir}, "mkdirat"),
 	one("mkdir_path", "security_path_mkdir", events.KindMkdir),
@@ -251,8 +241,7 @@ var vfsHooks = []hook{
 	one("chown_exit", "chown_common", kSetattr...),
 	one("utimes_exit", "vfs_utimes", kSetattr...),
 	one("truncate_exit", "vfs_truncate", kSetattr...),
-	{prog: "ftruncate_exit", targets: []string{"do_ftruncate"}, kinds: kSetattr, optional: true},
-	{prog: "ftruncate_fd_exit", targets: []string{"do_sys_ftruncate"}, kinds: kSetattr, optional: true, unlessHas: "do_ftruncate"},
+	ftruncateHooks[0], ftruncateHooks[1],
 
 	{prog: "read_exit", targets: []string{"vfs_read"}, kinds: kRW},
 	{prog: "write_exit", targets: []string{"vfs_write"}, kinds: kRW},
@@ -277,30 +266,6 @@ func kernelFunc(kspec *btf.Spec, name string) (*btf.Func, bool) {
 		return nil, true
 	}
 	return fn, err == nil
-}
-
-// userNameParam reports whether parameter i of fn is a plain (user) string
-// rather than a struct filename *.
-func userNameParam(fn *btf.Func, i int) bool {
-	proto, ok := fn.Type.(*btf.FuncProto)
-	if !ok || i >= len(proto.Params) {
-		return false
-	}
-	t := btf.UnderlyingType(proto.Params[i].Type)
-	ptr, ok := t.(*btf.Pointer)
-	if !ok {
-		return false
-	}
-	target := btf.UnderlyingType(ptr.Target)
-	for {
-		q, ok := target.(*btf.Const)
-		if !ok {
-			break
-		}
-		target = btf.UnderlyingType(q.Type)
-	}
-	s, ok := target.(*btf.Struct)
-	return !ok || s.Name != "filename"
 }
 
 // plan decides which programs of a hook table to load and where they

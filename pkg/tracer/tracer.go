@@ -484,14 +484,21 @@ func (t *Tracer) newEvent() *events.Event {
 	return new(events.Event)
 }
 
+// The states of a process in the followed map: FOLLOW_* in
+// bpf/lib/common.h. An armed process becomes traced at its next exec.
+const (
+	followArmed  uint32 = 1
+	followTraced uint32 = 2
+)
+
 // Follow adds a running process (a thread group id) and its future
 // descendants to the followed set. Requires Options.Follow.
-func (t *Tracer) Follow(pid int) error { return t.follow(pid, 2) }
+func (t *Tracer) Follow(pid int) error { return t.follow(pid, followTraced) }
 
 // FollowExec adds a process that is traced from its next execve on, with
 // its descendants: a launcher can register its child before the child runs
 // the command, without its own pre-exec activity being reported.
-func (t *Tracer) FollowExec(pid int) error { return t.follow(pid, 1) }
+func (t *Tracer) FollowExec(pid int) error { return t.follow(pid, followArmed) }
 
 func (t *Tracer) follow(pid int, state uint32) error {
 	t.cmu.RLock()
