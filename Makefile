@@ -9,8 +9,9 @@
 #   make hosttest   integration tests on this kernel, as root, in syscall mode
 #   make vmtest     integration tests in QEMU guests on kernels 5.10 6.1 6.12 7.2,
 #                   each in every hook mode (VMTEST_MODES="fentry kprobe syscall")
+#   make lint-c     the BPF sources' layout, checked with clang-format-14
 #   make check      what follows, after installing the packages it needs (deps):
-#                   generated code up to date + unit + deploy-test + race + fuzz + hosttest +
+#                   lint-c + generated code up to date + unit + deploy-test + race + fuzz + hosttest +
 #                   vmtest (CI; as root)
 #   make image      the container image (Containerfile) with podman or buildah
 #   make image-test the image's contract, and a run of it with runc tracing the host
@@ -30,7 +31,7 @@ ifeq ($(shell command -v $(GO)),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-.PHONY: all build image image-test deps deps-test deploy-test generate check-generate test unit race fuzz hosttest check bench
+.PHONY: all build image image-test deps deps-test deploy-test generate check-generate lint-c test unit race fuzz hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -74,6 +75,13 @@ check-generate: generate
 		echo "generated BPF objects are stale: run 'make generate' and commit them" >&2; \
 		git --no-pager diff --stat -- pkg/tracer/ >&2; exit 1; }
 
+# The BPF sources laid out as .clang-format says (clang-format -i to fix).
+CLANG_FORMAT ?= clang-format-14
+BPF_SOURCES = $(wildcard bpf/*.c bpf/*.h bpf/lib/*.h)
+lint-c:
+	@scripts/deps.sh lint-c
+	$(CLANG_FORMAT) --dry-run --Werror $(BPF_SOURCES)
+
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
@@ -108,7 +116,7 @@ hosttest:
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
 # hosttest and vmtest run the integration tests: unit, not test, before them.
-check: deps deps-test check-generate unit deploy-test image-test race fuzz hosttest vmtest
+check: deps deps-test lint-c check-generate unit deploy-test image-test race fuzz hosttest vmtest
 # image-test runs first and leaves the image for the guests.
 check: VMTEST_IMAGE_DIR = $(CURDIR)/$(IMAGE_DIR)
 

@@ -30,6 +30,7 @@ static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
 }
 
 /* fail_call: the syscalls of FST_SYS_FAIL below. */
+/* clang-format off: syscall tables, several cases a line */
 static __always_inline bool fail_call(long nr)
 {
 	switch (nr) {
@@ -43,6 +44,7 @@ static __always_inline bool fail_call(long nr)
 	}
 	return false;
 }
+/* clang-format on */
 
 /* nr < 0: any of the calls above (kp_fail_ret, on all of their returns). */
 static __always_inline int sys_fail_exit(long ret, long nr)

@@ -8,6 +8,7 @@
  */
 
 /* x86-64 syscall numbers. */
+/* clang-format off: syscall tables, several cases a line */
 enum {
 	NR_truncate = 76, NR_ftruncate = 77, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84,
 	NR_creat = 85, NR_link = 86, NR_unlink = 87, NR_symlink = 88, NR_chmod = 90,
@@ -24,6 +25,7 @@ enum {
 	NR_setxattr = 188, NR_lsetxattr = 189, NR_fsetxattr = 190, NR_removexattr = 197,
 	NR_lremovexattr = 198, NR_fremovexattr = 199, NR_setxattrat = 463, NR_removexattrat = 466,
 };
+/* clang-format on */
 
 static __always_inline __u64 sys_arg(struct pt_regs *regs, int i)
 {
@@ -86,6 +88,7 @@ struct sys_shape {
 	__s8 name;	/* argument index of the name */
 };
 
+/* clang-format off: syscall tables, several cases a line */
 static __always_inline struct sys_shape sys_shape(long id, struct pt_regs *regs)
 {
 	struct sys_shape s = {};
@@ -127,6 +130,7 @@ static __always_inline struct sys_shape sys_shape(long id, struct pt_regs *regs)
 		s.kind = FST_RMDIR;
 	return s;
 }
+/* clang-format on */
 
 /* sys_wanted says whether a syscall of this kind may make an event the
  * current task is traced for: an open may be a create, a mknod too. Both
@@ -156,6 +160,7 @@ static __always_inline bool sys_wanted(struct pt_regs *regs, long id, __u32 kind
  * the file it returned, so its name is not copied. The caller has checked
  * sys_wanted for the syscall's shape sh.
  */
+/* clang-format off: syscall tables, several cases a line */
 static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id, long ret,
 						  struct sys_shape sh)
 {
@@ -291,6 +296,7 @@ static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id,
 	}
 	return in;
 }
+/* clang-format on */
 
 /* sys_name_path: names tidied in the syscall mode's own programs only
  * (see name_path_tidy); tidy is a constant at every call site, so a program

@@ -48,6 +48,7 @@ static __always_inline __u64 sys_rw_uoff(struct file *f, __u64 uptr, long n)
  * still hold its arguments. It returns whether the syscall was one. Only
  * the tp_btf programs call it: their regs is a typed pointer, read with
  * plain loads rather than a helper call each. */
+/* clang-format off: syscall tables, several cases a line */
 static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 {
 	long id = regs->orig_ax;
@@ -91,6 +92,7 @@ static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 	}
 	return false;
 }
+/* clang-format on */
 
 /*
  * Backup copies. The syscall tracepoints are faultable since 6.14, and on
@@ -156,6 +158,7 @@ static __always_inline bool sys_claim(bool backup, __u32 bit)
  * them: they are the hot path, and a claim on each would cost more than
  * the rare skipped byte count it would save. Skipped runs are counted
  * either way. */
+/* clang-format off: syscall tables, several cases a line */
 static __always_inline bool sys_rw_call(long id)
 {
 	switch (id) {
@@ -167,6 +170,7 @@ static __always_inline bool sys_rw_call(long id)
 	}
 	return false;
 }
+/* clang-format on */
 
 /* sys_enter: only close(2) and dup2/dup3 need their entry, and only when
  * closes, reads or writes are traced (user space attaches it only then). */

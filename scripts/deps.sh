@@ -3,7 +3,7 @@
 # when they are missing and this can be done (root, and apt-get).
 #
 # usage: scripts/deps.sh [TARGET...]
-#   With targets (generate, race, vmtest, hosttest, check), only the packages those
+#   With targets (generate, lint-c, race, vmtest, hosttest, check), only the packages those
 #   need; without, all of them (what 'make check' needs).
 #   Nothing missing: silent, status 0. Missing, and root with apt-get: it
 #   installs them and says so. Missing otherwise: one line on stderr naming
@@ -28,6 +28,7 @@ clang                   generate,race  the BPF objects; cgo under -race
 llvm                    generate       llvm-strip, which bpf2go runs
 libbpf-dev              generate       bpf/bpf_helpers.h and the other libbpf headers
 git                     generate       check-generate compares with git diff
+clang-format-14         lint-c         make lint-c checks the BPF sources' layout
 ca-certificates         check          Go module downloads (https)
 qemu-system-x86         vmtest         the guests
 busybox-static          vmtest         the guests' initramfs
