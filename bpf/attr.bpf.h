@@ -40,7 +40,7 @@ static __always_inline struct scratch *attr_begin(const struct path *path, int r
 	struct scratch *s;
 	struct dentry *d;
 
-	inflight_drop(FST_SETATTR);	/* seen here: not a lookup failure (lookup_fail.bpf.h) */
+	inflight_drop(FST_SETATTR); /* seen here: not a lookup failure (lookup_fail.bpf.h) */
 	if (!trace_allowed(FST_SETATTR) || !(s = get_scratch()))
 		return NULL;
 	start_record(s, FST_SETATTR);
@@ -131,4 +131,3 @@ FST_EXIT(do_sys_ftruncate, ftruncate_fd_exit, HOOK_FTRUNCATE_FD, unsigned int fd
 		truncate_emit(&f->f_path, length, ret);
 	return 0;
 }
-

@@ -58,11 +58,11 @@ enum fst_rec_kind {
 
 /* rflags: facts about the record itself. */
 enum fst_rflag {
-	FST_RF_PATH_TRUNC = 1 << 0,  /* str 0 was cut at FST_PATH_MAX or depth limit */
-	FST_RF_PATH2_TRUNC = 1 << 1, /* str 1 likewise */
-	FST_RF_HAS_INO = 1 << 2,     /* ino and dev are valid */
-	FST_RF_HAS_MODE = 1 << 3,    /* mode is valid */
-	FST_RF_WRITTEN = 1 << 4,     /* close: the file was written through */
+	FST_RF_PATH_TRUNC = 1 << 0,    /* str 0 was cut at FST_PATH_MAX or depth limit */
+	FST_RF_PATH2_TRUNC = 1 << 1,   /* str 1 likewise */
+	FST_RF_HAS_INO = 1 << 2,       /* ino and dev are valid */
+	FST_RF_HAS_MODE = 1 << 3,      /* mode is valid */
+	FST_RF_WRITTEN = 1 << 4,       /* close: the file was written through */
 	FST_RF_PATH_UNKNOWN = 1 << 5,  /* str 0: the name passed could not be read */
 	FST_RF_PATH2_UNKNOWN = 1 << 6, /* str 1 likewise */
 	FST_RF_HOST_FILTER = 1 << 7,   /* --path did not match str 0/1: user space
@@ -89,25 +89,25 @@ enum fst_xattr_op {
 };
 
 struct fst_record {
-	__u64 ts_ns;     /* bpf_ktime_get_boot_ns() */
-	__u64 cpu_seq;   /* per-CPU sequence, counted before the ring write: a gap is a loss */
+	__u64 ts_ns;	 /* bpf_ktime_get_boot_ns() */
+	__u64 cpu_seq;	 /* per-CPU sequence, counted before the ring write: a gap is a loss */
 	__u64 cgroup_id; /* cgroup v2 id of the task */
 	__u64 ino;
-	__u64 flags;     /* open flags, rename flags, mount flags */
-	__u64 size;      /* setattr: new size */
-	__u64 offset;    /* read/write: file offset */
-	__u64 bytes;     /* read/write: bytes moved; close: bytes read */
-	__u64 bytes2;    /* close: bytes written */
+	__u64 flags;  /* open flags, rename flags, mount flags */
+	__u64 size;   /* setattr: new size */
+	__u64 offset; /* read/write: file offset */
+	__u64 bytes;  /* read/write: bytes moved; close: bytes read */
+	__u64 bytes2; /* close: bytes written */
 	__s64 atime_sec;
 	__s64 mtime_sec;
 	__u32 atime_nsec;
 	__u32 mtime_nsec;
-	__u32 pid;       /* thread group id */
+	__u32 pid; /* thread group id */
 	__u32 tid;
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
-	__u32 dev;       /* kernel dev_t (MAJOR << 20 | MINOR) */
+	__u32 dev; /* kernel dev_t (MAJOR << 20 | MINOR) */
 	__u32 mode;
 	__u32 attr_uid;
 	__u32 attr_gid;
@@ -118,12 +118,12 @@ struct fst_record {
 	__u16 str_len[FST_NSTR];
 	__u16 cpu;
 	char comm[FST_COMM_LEN];
-	__u32 mntns;     /* mount namespace inode number */
-	__u32 euid;      /* effective ids, next to the real uid and gid */
+	__u32 mntns; /* mount namespace inode number */
+	__u32 euid;  /* effective ids, next to the real uid and gid */
 	__u32 egid;
-	__u32 auid;      /* login uid (audit), FST_NO_AUID if unset or unknown */
-	__s32 fd;        /* open, read, write, close: the fd, where the mode sees it; else -1 */
-	__u64 file_id;   /* open, read, write, close: the open file, as file_id() hides it; else 0.
+	__u32 auid;    /* login uid (audit), FST_NO_AUID if unset or unknown */
+	__s32 fd;      /* open, read, write, close: the fd, where the mode sees it; else -1 */
+	__u64 file_id; /* open, read, write, close: the open file, as file_id() hides it; else 0.
 			  * The header is 200 bytes, no implicit padding. */
 };
 

@@ -30,7 +30,7 @@ static __always_inline int sys_enter_body(struct pt_regs *regs, long id)
 }
 
 /* fail_call: the syscalls of FST_SYS_FAIL below. */
-/* clang-format off: syscall tables, several cases a line */
+/* clang-format off */
 static __always_inline bool fail_call(long nr)
 {
 	switch (nr) {
@@ -60,14 +60,15 @@ static __always_inline int sys_fail_exit(long ret, long nr)
 	return 0;
 }
 
-#define FST_SYS_FAIL(fn, nr, name)						\
-	FST_ENTRY(fn, name##_enter, const struct pt_regs *regs)			\
-	{									\
-		return sys_enter_body((struct pt_regs *)regs, nr);		\
-	}									\
-	SEC("fexit/" #fn) int name##_ret(unsigned long long *ctx)		\
-	{									\
-		return FST_GUARDED(sys_fail_exit((long)ctx[1], nr));		\
+#define FST_SYS_FAIL(fn, nr, name)                                   \
+	FST_ENTRY(fn, name##_enter, const struct pt_regs *regs)      \
+	{                                                            \
+		return sys_enter_body((struct pt_regs *)regs, nr);   \
+	}                                                            \
+	SEC("fexit/" #fn)                                            \
+	int name##_ret(unsigned long long *ctx)                      \
+	{                                                            \
+		return FST_GUARDED(sys_fail_exit((long)ctx[1], nr)); \
 	}
 
 FST_SYS_FAIL(__x64_sys_chmod, NR_chmod, fail_chmod)

@@ -11,7 +11,7 @@ FST_EXIT(path_mount, mount_exit, HOOK_MOUNT, const char *dev_name, const struct 
 	struct scratch *s;
 	__u32 off;
 
-	inflight_drop(FST_MOUNT);	/* seen here: not a lookup failure (lookup_fail.bpf.h) */
+	inflight_drop(FST_MOUNT); /* seen here: not a lookup failure (lookup_fail.bpf.h) */
 	if (!trace_allowed(FST_MOUNT) || !(s = get_scratch()))
 		return 0;
 	start_record(s, FST_MOUNT);

@@ -10,7 +10,7 @@
  * probes touch no map: user space loads each on its own. */
 __noinline int preempt_probe_sub(int x)
 {
-	return x + bpf_get_smp_processor_id();	/* used: the call must stay */
+	return x + bpf_get_smp_processor_id(); /* used: the call must stay */
 }
 
 SEC("tp_btf/sys_enter")

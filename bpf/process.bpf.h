@@ -16,7 +16,7 @@ int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	ptgid = BPF_CORE_READ(parent, tgid);
 	ctgid = BPF_CORE_READ(child, tgid);
-	if (ptgid == ctgid)	/* a new thread */
+	if (ptgid == ctgid) /* a new thread */
 		return 0;
 	st = bpf_map_lookup_elem(&followed, &ptgid);
 	if (!st)

@@ -17,7 +17,7 @@
 struct file_stats {
 	__u64 bytes_read;
 	__u64 bytes_written;
-	__u32 seen;	/* 1 << FST_READ, 1 << FST_WRITE: first call already reported */
+	__u32 seen; /* 1 << FST_READ, 1 << FST_WRITE: first call already reported */
 	__u32 _pad;
 };
 
@@ -131,22 +131,24 @@ static __always_inline int rw_exit(struct file *f, loff_t *pos, long ret, __u32 
  * returning ssize_t. 5.10's verifier refuses a direct read of an argument
  * that points to something other than a struct (loff_t *), so the fexit
  * program copies pos out of its context instead of using FST_EXIT. */
-#define FST_RW_EXIT(fn, name, id, nargs, kind)						\
-	SEC("fexit/" #fn) int name(unsigned long long *ctx)				\
-	{										\
-		loff_t *pos = NULL;							\
-											\
-		bpf_probe_read_kernel(&pos, sizeof(pos), &ctx[3]);			\
+#define FST_RW_EXIT(fn, name, id, nargs, kind)                                                   \
+	SEC("fexit/" #fn)                                                                        \
+	int name(unsigned long long *ctx)                                                        \
+	{                                                                                        \
+		loff_t *pos = NULL;                                                              \
+                                                                                                 \
+		bpf_probe_read_kernel(&pos, sizeof(pos), &ctx[3]);                               \
 		return FST_GUARDED(rw_exit((struct file *)ctx[0], pos, (long)ctx[nargs], kind)); \
-	}										\
-	FST_KARGS_SAVE(fn, name, id)							\
-	SEC("kretprobe/" #fn) int kp_##name(struct pt_regs *regs)			\
-	{										\
-		__u64 a[KARGS_N];							\
-											\
-		if (!kargs_take(id, a))							\
-			return 0;							\
-		return rw_exit((struct file *)a[0], (loff_t *)a[3], PT_REGS_RC(regs), kind); \
+	}                                                                                        \
+	FST_KARGS_SAVE(fn, name, id)                                                             \
+	SEC("kretprobe/" #fn)                                                                    \
+	int kp_##name(struct pt_regs *regs)                                                      \
+	{                                                                                        \
+		__u64 a[KARGS_N];                                                                \
+                                                                                                 \
+		if (!kargs_take(id, a))                                                          \
+			return 0;                                                                \
+		return rw_exit((struct file *)a[0], (loff_t *)a[3], PT_REGS_RC(regs), kind);     \
 	}
 
 FST_RW_EXIT(vfs_read, read_exit, HOOK_READ, 4, FST_READ)

@@ -8,7 +8,7 @@
  */
 
 /* x86-64 syscall numbers. */
-/* clang-format off: syscall tables, several cases a line */
+/* clang-format off */
 enum {
 	NR_truncate = 76, NR_ftruncate = 77, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84,
 	NR_creat = 85, NR_link = 86, NR_unlink = 87, NR_symlink = 88, NR_chmod = 90,
@@ -68,7 +68,7 @@ static __always_inline void sys_times(struct inflight *in, __u64 p, int unit)
 		in->attr_mask = ATTR_TIMES_NOW;
 		return;
 	}
-	if (unit == 0) {	/* two seconds: v[1] * unit is 0 */
+	if (unit == 0) { /* two seconds: v[1] * unit is 0 */
 		bpf_probe_read_user(v, 2 * sizeof(__s64), (void *)p);
 		v[2] = v[1];
 	} else {
@@ -84,11 +84,11 @@ static __always_inline void sys_times(struct inflight *in, __u64 p, int unit)
  * are: the dirfd (-1: AT_FDCWD, -2: the path argument is an fd), the name. */
 struct sys_shape {
 	__u16 kind;
-	__s8 dfd;	/* argument index of the dirfd, -1 for AT_FDCWD, -2 for an fd target */
-	__s8 name;	/* argument index of the name */
+	__s8 dfd;  /* argument index of the dirfd, -1 for AT_FDCWD, -2 for an fd target */
+	__s8 name; /* argument index of the name */
 };
 
-/* clang-format off: syscall tables, several cases a line */
+/* clang-format off */
 static __always_inline struct sys_shape sys_shape(long id, struct pt_regs *regs)
 {
 	struct sys_shape s = {};
@@ -143,7 +143,8 @@ static __always_inline bool sys_wanted(struct pt_regs *regs, long id, __u32 kind
 	if (trace_allowed(kind))
 		return true;
 	if (kind == FST_OPEN) {
-		fl = id == NR_open ? sys_arg(regs, 1) : id == NR_creat ? O_CREAT : sys_arg(regs, 2);
+		fl = id == NR_open ? sys_arg(regs, 1) : id == NR_creat ? O_CREAT
+								       : sys_arg(regs, 2);
 		/* openat2 passes struct open_how; O_CREAT is checked at exit */
 		return (id == NR_openat2 || (fl & O_CREAT)) && trace_allowed(FST_CREATE);
 	}
@@ -160,7 +161,7 @@ static __always_inline bool sys_wanted(struct pt_regs *regs, long id, __u32 kind
  * the file it returned, so its name is not copied. The caller has checked
  * sys_wanted for the syscall's shape sh.
  */
-/* clang-format off: syscall tables, several cases a line */
+/* clang-format off */
 static __always_inline struct inflight *sys_stage(struct pt_regs *regs, long id, long ret,
 						  struct sys_shape sh)
 {
@@ -364,7 +365,8 @@ static __always_inline void sys_emit(struct inflight *in, long ret, bool tidy)
 		return;
 	}
 	switch (kind) {
-	case FST_RENAME: case FST_LINK:
+	case FST_RENAME:
+	case FST_LINK:
 		sys_name_path(in->dfd2, to_addr(in->name2), off, 1, tidy);
 		break;
 	case FST_SYMLINK:

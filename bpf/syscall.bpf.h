@@ -48,7 +48,7 @@ static __always_inline __u64 sys_rw_uoff(struct file *f, __u64 uptr, long n)
  * still hold its arguments. It returns whether the syscall was one. Only
  * the tp_btf programs call it: their regs is a typed pointer, read with
  * plain loads rather than a helper call each. */
-/* clang-format off: syscall tables, several cases a line */
+/* clang-format off */
 static __always_inline bool sys_rw(struct pt_regs *regs, long ret)
 {
 	long id = regs->orig_ax;
@@ -158,7 +158,7 @@ static __always_inline bool sys_claim(bool backup, __u32 bit)
  * them: they are the hot path, and a claim on each would cost more than
  * the rare skipped byte count it would save. Skipped runs are counted
  * either way. */
-/* clang-format off: syscall tables, several cases a line */
+/* clang-format off */
 static __always_inline bool sys_rw_call(long id)
 {
 	switch (id) {
@@ -183,7 +183,7 @@ static __always_inline int sys_enter_run(struct pt_regs *regs, long id)
 
 static __always_inline int sys_exit_run(struct pt_regs *regs, long ret, bool backup)
 {
-	long id = regs->orig_ax;	/* a direct load: tp_btf's regs is typed */
+	long id = regs->orig_ax; /* a direct load: tp_btf's regs is typed */
 	struct sys_shape sh;
 	struct inflight *in;
 

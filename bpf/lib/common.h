@@ -17,8 +17,8 @@
 #ifndef __FSTRACE_COMMON_H
 #define __FSTRACE_COMMON_H
 
-#define DATA_SZ 16384	/* strings 0-2 below STR_OFF_MASK, then the host strings (3, 4) */
-#define TMP_SZ 8192	/* path assembly: prefix ends at FST_PATH_MAX, a relative name follows */
+#define DATA_SZ 16384 /* strings 0-2 below STR_OFF_MASK, then the host strings (3, 4) */
+#define TMP_SZ 8192   /* path assembly: prefix ends at FST_PATH_MAX, a relative name follows */
 #define PATH_MASK (FST_PATH_MAX - 1)
 
 /*
@@ -37,7 +37,7 @@
 struct walk {
 	__u64 dentry;
 	__u64 vfsmnt;
-	__u64 mnt_root;	/* vfsmnt's root dentry, read once per mount */
+	__u64 mnt_root; /* vfsmnt's root dentry, read once per mount */
 	__u64 root_d;
 	__u64 root_m;
 	__u32 pos;
@@ -55,8 +55,8 @@ struct tidy {
 
 /* The key of a path filter lookup (lib/filter.h). */
 struct path_key {
-	__u32 prefixlen;	/* in bits, over data */
-	__u8 data[256];		/* generation byte, then the path and '/' */
+	__u32 prefixlen; /* in bits, over data */
+	__u8 data[256];	 /* generation byte, then the path and '/' */
 };
 
 /* Where the file of record string 0 or 1 lies, for its host path
@@ -71,12 +71,12 @@ struct anchor {
 #define ANCHOR_ROOT 1
 
 struct scratch {
-	__u64 addr;	/* to_addr's slot (lib/path.h) */
+	__u64 addr; /* to_addr's slot (lib/path.h) */
 	struct walk walk;
-	__u64 walk_from;	/* the dentry walk_path last started from */
+	__u64 walk_from; /* the dentry walk_path last started from */
 	struct anchor anchor[2];
-	__u32 path_miss;	/* filter_verdict: only --path failed, and by no exclude */
-	__u32 path_excl;	/* path_ok: an exclude entry matched */
+	__u32 path_miss; /* filter_verdict: only --path failed, and by no exclude */
+	__u32 path_excl; /* path_ok: an exclude entry matched */
 	struct tidy tidy;
 	struct path_key pkey;
 	struct fst_record rec;
@@ -121,7 +121,10 @@ struct {
 
 /* Processes followed in `fstrace -- CMD` mode: tgid -> FOLLOW_* (follow*
  * in pkg/tracer/tracer.go). */
-enum { FOLLOW_ARMED = 1, FOLLOW_TRACED = 2 };
+enum {
+	FOLLOW_ARMED = 1,
+	FOLLOW_TRACED = 2,
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);

@@ -40,8 +40,8 @@ const volatile bool btf_cast = false;
 #define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(__u64)(p), bpf_core_type_id_kernel(type)))
 
 /* KREAD(type, p, field): p->field, for one level of fields. */
-#define KREAD(type, p, field) ({					\
-	type *__kp = (type *)(p);					\
+#define KREAD(type, p, field) ({                                          \
+	type *__kp = (type *)(p);                                         \
 	btf_cast ? KCAST(type, __kp)->field : BPF_CORE_READ(__kp, field); \
 })
 
@@ -65,14 +65,14 @@ extern void bpf_preempt_enable(void) __weak __ksym;
 const volatile bool preempt_guard = false;
 
 /* FST_GUARDED(expr): evaluates the int expression with preemption off. */
-#define FST_GUARDED(expr) ({			\
-	int __ret;				\
-	if (preempt_guard)			\
-		bpf_preempt_disable();		\
-	__ret = (expr);				\
-	if (preempt_guard)			\
-		bpf_preempt_enable();		\
-	__ret;					\
+#define FST_GUARDED(expr) ({           \
+	int __ret;                     \
+	if (preempt_guard)             \
+		bpf_preempt_disable(); \
+	__ret = (expr);                \
+	if (preempt_guard)             \
+		bpf_preempt_enable();  \
+	__ret;                         \
 })
 
 /* Where the kernel has them (6.2+) and lets the syscall mode's two program

@@ -19,15 +19,15 @@
 #ifndef __FSTRACE_CONTAINER_H
 #define __FSTRACE_CONTAINER_H
 
-#define CG_DEPTH 16	/* cgroup levels walked; deeper paths are cut (and flagged) */
-#define CG_NAME 256	/* kernfs names are at most 255 bytes */
+#define CG_DEPTH 16 /* cgroup levels walked; deeper paths are cut (and flagged) */
+#define CG_NAME 256 /* kernfs names are at most 255 bytes */
 #define CG_DATA 8192
-#define CG_MASK 4095	/* a name starts below 4096, so the path stays under 4096 + 256 */
+#define CG_MASK 4095 /* a name starts below 4096, so the path stays under 4096 + 256 */
 #define CG_ID_LEN 64
 
 /* What the kernel keeps about a cgroup. */
 struct cg_info {
-	__u8 id[CG_ID_LEN / 2];	/* the container id, binary, first hex digit in the high nibble of id[0] */
+	__u8 id[CG_ID_LEN / 2]; /* the container id, binary, first hex digit in the high nibble of id[0] */
 	__u32 container;	/* 1: id holds a container id */
 	__u32 _pad;
 };
@@ -38,11 +38,11 @@ struct cg_last {
 };
 
 struct cg_scratch {
-	__u64 kn;	/* cg_step's walk: the node to add next */
-	__u32 pos;	/* the length so far */
-	__s32 cand;	/* where the deepest id starts, or -1 */
+	__u64 kn;   /* cg_step's walk: the node to add next */
+	__u32 pos;  /* the length so far */
+	__s32 cand; /* where the deepest id starts, or -1 */
 	struct fst_record rec;
-	char data[CG_DATA];	/* right after rec: one record */
+	char data[CG_DATA]; /* right after rec: one record */
 };
 
 struct {
@@ -78,6 +78,7 @@ struct {
 /* hexv[c]: 0x10 | the digit's value for a hex digit, 0 for anything else:
  * the id is decoded without a branch, which the verifier would otherwise
  * follow both ways for each of its 64 digits. */
+/* clang-format off */
 const volatile __u8 hexv[256] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -96,6 +97,7 @@ const volatile __u8 hexv[256] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
 /* id_start returns where a name of len bytes at data[pos] holds an id by
  * its shape, or -1. */
@@ -136,7 +138,7 @@ __noinline int cg_step(void)
 	if (!kn)
 		return 1;
 	parent = kn_parent(kn);
-	if (!parent)	/* the root's name is not part of the path */
+	if (!parent) /* the root's name is not part of the path */
 		return 1;
 	name = BPF_CORE_READ(kn, name);
 	pos = cs->pos & CG_MASK;
@@ -145,7 +147,7 @@ __noinline int cg_step(void)
 		return 1;
 	if (cs->cand < 0)
 		cs->cand = id_start(cs->data, pos, (__u32)n - 1);
-	pos += n;	/* the NUL's place takes the '/' */
+	pos += n; /* the NUL's place takes the '/' */
 	cs->data[(pos - 1) & (CG_DATA - 1)] = '/';
 	cs->pos = pos;
 	cs->kn = (__u64)parent;
@@ -248,13 +250,13 @@ __noinline int cg_note(__u64 cgid)
 struct ctr_key {
 	__u32 gen;
 	__u32 _pad;
-	__u64 prefix;	/* id[0..5], the rest zero */
+	__u64 prefix; /* id[0..5], the rest zero */
 };
 
 struct ctr_val {
 	struct filter_val v;
-	__u64 want[4];	/* the id's bytes as four native words */
-	__u64 mask[4];	/* the bits of the prefix given */
+	__u64 want[4]; /* the id's bytes as four native words */
+	__u64 mask[4]; /* the bits of the prefix given */
 };
 
 struct {
@@ -265,7 +267,11 @@ struct {
 } filter_container SEC(".maps");
 
 /* NS_*: filter_cfg.ns_mode. */
-enum { NS_ANY = 0, NS_HOST = 1, NS_CONTAINERS = 2 };
+enum {
+	NS_ANY = 0,
+	NS_HOST = 1,
+	NS_CONTAINERS = 2,
+};
 
 static __always_inline __u32 cur_cgns(void)
 {
@@ -310,7 +316,7 @@ static __always_inline bool container_ok(const struct filter_cfg *c, __u32 gen, 
 		struct ctr_val *v = NULL;
 
 		if (in) {
-			struct ctr_key k = {.gen = gen};
+			struct ctr_key k = { .gen = gen };
 			__u64 w[4];
 
 			__builtin_memcpy(w, l->info.id, sizeof(w));

@@ -25,7 +25,7 @@
 #define __FSTRACE_FILTER_H
 
 #define PATH_KEY_MAX 256
-#define PATH_KEY_MASK (PATH_KEY_MAX - 1)	/* an index into path_key.data, bounded */
+#define PATH_KEY_MASK (PATH_KEY_MAX - 1) /* an index into path_key.data, bounded */
 
 enum {
 	DIM_PID = 1 << 0,
@@ -38,18 +38,18 @@ enum {
 };
 
 struct filter_cfg {
-	__u32 kinds;		/* the global event mask */
-	__u32 include_dims;	/* dimensions with include entries */
-	__u32 any_dims;		/* dimensions with any entries */
+	__u32 kinds;	    /* the global event mask */
+	__u32 include_dims; /* dimensions with include entries */
+	__u32 any_dims;	    /* dimensions with any entries */
 	__u32 failed_only;
-	__u32 ns_mode;		/* NS_* (lib/container.h) */
-	__u32 host_mntns;	/* the initial mount and cgroup namespaces' inodes */
+	__u32 ns_mode;	  /* NS_* (lib/container.h) */
+	__u32 host_mntns; /* the initial mount and cgroup namespaces' inodes */
 	__u32 host_cgns;
 	__u32 _pad;
 };
 
 struct filter_val {
-	__u32 include;	/* event kinds (1 << kind) */
+	__u32 include; /* event kinds (1 << kind) */
 	__u32 exclude;
 };
 
@@ -76,12 +76,12 @@ struct {
 	__type(value, struct filter_cfg);
 } filter_cfgs SEC(".maps");
 
-#define ID_FILTER(name)						\
-	struct {						\
-		__uint(type, BPF_MAP_TYPE_HASH);		\
-		__uint(max_entries, 8192);			\
-		__type(key, struct id_key);			\
-		__type(value, struct filter_val);		\
+#define ID_FILTER(name)                           \
+	struct {                                  \
+		__uint(type, BPF_MAP_TYPE_HASH);  \
+		__uint(max_entries, 8192);        \
+		__type(key, struct id_key);       \
+		__type(value, struct filter_val); \
 	} name SEC(".maps")
 
 ID_FILTER(filter_pid);
@@ -141,7 +141,7 @@ static __always_inline bool dim_ok(const struct filter_cfg *c, __u32 dim, const 
 
 static __always_inline bool id_ok(const struct filter_cfg *c, __u32 dim, void *map, __u32 gen, __u32 id, __u32 bit)
 {
-	struct id_key k = {.gen = gen, .id = id};
+	struct id_key k = { .gen = gen, .id = id };
 
 	if (!(c->any_dims & dim))
 		return true;
@@ -165,7 +165,7 @@ static __always_inline bool who_ok(__u32 gen, __u32 kind, __u32 tgid, __u32 uid,
 	    !id_ok(c, DIM_GID, &filter_gid, gen, gid, bit))
 		return false;
 	if (c->any_dims & DIM_COMM) {
-		struct comm_key k = {.gen = gen};
+		struct comm_key k = { .gen = gen };
 
 		if (comm)
 			__builtin_memcpy(k.comm, comm, sizeof(k.comm));
@@ -175,7 +175,7 @@ static __always_inline bool who_ok(__u32 gen, __u32 kind, __u32 tgid, __u32 uid,
 			return false;
 	}
 	if (c->any_dims & DIM_CGROUP) {
-		struct cgroup_key k = {.gen = gen, .id = cgid};
+		struct cgroup_key k = { .gen = gen, .id = cgid };
 
 		if (!dim_ok(c, DIM_CGROUP, bpf_map_lookup_elem(&filter_cgroup, &k), bit))
 			return false;

@@ -11,7 +11,7 @@
 #ifndef __FSTRACE_HOOKS_H
 #define __FSTRACE_HOOKS_H
 
-#define KARGS_N 7	/* up to six arguments (five saved by a kprobe), then the return value */
+#define KARGS_N 7 /* up to six arguments (five saved by a kprobe), then the return value */
 
 /* The exit hooks' ids: a kprobe saves its arguments under (id, thread), so
  * two hooks on one call stack must not share one. The values are arbitrary
@@ -52,8 +52,11 @@ static __always_inline void kargs_save(__u32 id, struct pt_regs *regs)
 {
 	__u64 key = ((__u64)id << 32) | (__u32)bpf_get_current_pid_tgid();
 	__u64 v[KARGS_N] = {
-		PT_REGS_PARM1(regs), PT_REGS_PARM2(regs), PT_REGS_PARM3(regs),
-		PT_REGS_PARM4(regs), PT_REGS_PARM5(regs),
+		PT_REGS_PARM1(regs),
+		PT_REGS_PARM2(regs),
+		PT_REGS_PARM3(regs),
+		PT_REGS_PARM4(regs),
+		PT_REGS_PARM5(regs),
 	};
 
 	bpf_map_update_elem(&kargs, &key, v, BPF_ANY);
@@ -76,53 +79,58 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 #define FST_NOWARN_POP _Pragma("GCC diagnostic pop")
 
 /* FST_ENTRY(fn, name, args...) { body }: runs body on entry to fn. */
-#define FST_ENTRY(fn, name, args...)						\
-	static __always_inline int name##_body(void *ctx, ##args);		\
-	SEC("fentry/" #fn) int name(unsigned long long *ctx)			\
-	{									\
-		FST_NOWARN_PUSH							\
-		return FST_GUARDED(name##_body(___bpf_ctx_cast(args)));	\
-		FST_NOWARN_POP							\
-	}									\
-	SEC("kprobe/" #fn) int kp_##name(struct pt_regs *ctx)			\
-	{									\
-		FST_NOWARN_PUSH							\
-		return name##_body(___bpf_kprobe_args(args));			\
-		FST_NOWARN_POP							\
-	}									\
+#define FST_ENTRY(fn, name, args...)                                    \
+	static __always_inline int name##_body(void *ctx, ##args);      \
+	SEC("fentry/" #fn)                                              \
+	int name(unsigned long long *ctx)                               \
+	{                                                               \
+		FST_NOWARN_PUSH                                         \
+		return FST_GUARDED(name##_body(___bpf_ctx_cast(args))); \
+		FST_NOWARN_POP                                          \
+	}                                                               \
+	SEC("kprobe/" #fn)                                              \
+	int kp_##name(struct pt_regs *ctx)                              \
+	{                                                               \
+		FST_NOWARN_PUSH                                         \
+		return name##_body(___bpf_kprobe_args(args));           \
+		FST_NOWARN_POP                                          \
+	}                                                               \
 	static __always_inline int name##_body(void *ctx, ##args)
 
 /* FST_KARGS_SAVE: the kprobe on entry to fn that keeps its arguments for
  * the kretprobe kp_name. */
-#define FST_KARGS_SAVE(fn, name, id)						\
-	SEC("kprobe/" #fn) int kp_##name##_args(struct pt_regs *ctx)		\
-	{									\
-		kargs_save(id, ctx);						\
-		return 0;							\
+#define FST_KARGS_SAVE(fn, name, id)              \
+	SEC("kprobe/" #fn)                        \
+	int kp_##name##_args(struct pt_regs *ctx) \
+	{                                         \
+		kargs_save(id, ctx);              \
+		return 0;                         \
 	}
 
 /* FST_EXIT(fn, name, id, args..., ret) { body }: runs body when fn returns,
  * with its arguments and its return value; id is the hook's enum hook_id. */
-#define FST_EXIT(fn, name, id, args...)						\
-	static __always_inline int name##_body(void *ctx, ##args);		\
-	SEC("fexit/" #fn) int name(unsigned long long *ctx)			\
-	{									\
-		FST_NOWARN_PUSH							\
-		return FST_GUARDED(name##_body(___bpf_ctx_cast(args)));	\
-		FST_NOWARN_POP							\
-	}									\
-	FST_KARGS_SAVE(fn, name, id)						\
-	SEC("kretprobe/" #fn) int kp_##name(struct pt_regs *regs)		\
-	{									\
-		unsigned long long ctx[KARGS_N];				\
-										\
-		if (!kargs_take(id, ctx))					\
-			return 0;						\
-		ctx[___bpf_narg(args) - 1] = PT_REGS_RC(regs);			\
-		FST_NOWARN_PUSH							\
-		return name##_body(___bpf_ctx_cast(args));			\
-		FST_NOWARN_POP							\
-	}									\
+#define FST_EXIT(fn, name, id, args...)                                 \
+	static __always_inline int name##_body(void *ctx, ##args);      \
+	SEC("fexit/" #fn)                                               \
+	int name(unsigned long long *ctx)                               \
+	{                                                               \
+		FST_NOWARN_PUSH                                         \
+		return FST_GUARDED(name##_body(___bpf_ctx_cast(args))); \
+		FST_NOWARN_POP                                          \
+	}                                                               \
+	FST_KARGS_SAVE(fn, name, id)                                    \
+	SEC("kretprobe/" #fn)                                           \
+	int kp_##name(struct pt_regs *regs)                             \
+	{                                                               \
+		unsigned long long ctx[KARGS_N];                        \
+                                                                        \
+		if (!kargs_take(id, ctx))                               \
+			return 0;                                       \
+		ctx[___bpf_narg(args) - 1] = PT_REGS_RC(regs);          \
+		FST_NOWARN_PUSH                                         \
+		return name##_body(___bpf_ctx_cast(args));              \
+		FST_NOWARN_POP                                          \
+	}                                                               \
 	static __always_inline int name##_body(void *ctx, ##args)
 
 #endif /* __FSTRACE_HOOKS_H */

@@ -105,8 +105,7 @@ static __always_inline __u32 put_host(struct scratch *s, __u32 idx, __u32 off)
 	if (d == ANCHOR_ROOT) {
 		struct task_struct *t = cur_task();
 
-		d = to_addr(btf_cast ? KCAST(struct task_struct, t)->fs->root.dentry :
-				       BPF_CORE_READ(t, fs, root.dentry));
+		d = to_addr(btf_cast ? KCAST(struct task_struct, t)->fs->root.dentry : BPF_CORE_READ(t, fs, root.dentry));
 	}
 	tail = a->tail;
 	if (tail > slen || slen > FST_PATH_MAX)
@@ -117,7 +116,7 @@ static __always_inline __u32 put_host(struct scratch *s, __u32 idx, __u32 off)
 		return 0;
 	pos = w & PATH_MASK;
 	plen = FST_PATH_MAX - pos;
-	if (tail && plen == 1)	/* the root: "/" and "/x" make "/x" */
+	if (tail && plen == 1) /* the root: "/" and "/x" make "/x" */
 		plen = 0;
 	total = 4 + plen + tail;
 	if (plen + tail > FST_PATH_MAX || off + total > DATA_SZ)

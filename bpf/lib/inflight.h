@@ -15,9 +15,9 @@
 #define __FSTRACE_INFLIGHT_H
 
 struct inflight {
-	__u64 dentry;	/* the dentry created, for its inode on success */
-	__u64 anc[2];	/* name, name2 once resolved: the parent's dentry (lib/host.h) */
-	__u16 anc_tail[2];	/* and the bytes of the name below it */
+	__u64 dentry;	   /* the dentry created, for its inode on success */
+	__u64 anc[2];	   /* name, name2 once resolved: the parent's dentry (lib/host.h) */
+	__u16 anc_tail[2]; /* and the bytes of the name below it */
 	__u64 flags;
 	__u64 ino;
 	__u32 dev;
@@ -25,14 +25,14 @@ struct inflight {
 	__s32 dfd;
 	__s32 dfd2;
 	__u16 kind;
-	__u16 len;	/* name length once resolved */
+	__u16 len; /* name length once resolved */
 	__u16 len2;
-	__u8 resolved;	/* name holds the canonical absolute path */
+	__u8 resolved; /* name holds the canonical absolute path */
 	__u8 resolved2;
 	__u8 trunc;
 	__u8 trunc2;
 	__u8 has_ino;
-	__u8 unknown;	/* bit 0: name, bit 1: name2 could not be read */
+	__u8 unknown; /* bit 0: name, bit 1: name2 could not be read */
 	/* syscall mode: the syscall, and a setattr's requested change */
 	__u32 sysno;
 	__u32 attr_mask;
@@ -43,9 +43,9 @@ struct inflight {
 	__s64 mtime_sec;
 	__u32 atime_nsec;
 	__u32 mtime_nsec;
-	char name[FST_PATH_MAX];	/* str 0 */
-	char name2[FST_PATH_MAX];	/* str 1: second path, symlink target, mount source */
-	char name3[STR2_MAX];		/* str 2: mount fstype (syscall mode) */
+	char name[FST_PATH_MAX];  /* str 0 */
+	char name2[FST_PATH_MAX]; /* str 1: second path, symlink target, mount source */
+	char name3[STR2_MAX];	  /* str 2: mount fstype (syscall mode) */
 };
 
 struct {

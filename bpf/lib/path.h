@@ -28,7 +28,7 @@ static __always_inline __u64 to_addr(const void *p)
 {
 	__u64 a = 0;
 
-	if (btf_cast) {	/* first: no lookup where it is of no use */
+	if (btf_cast) { /* first: no lookup where it is of no use */
 		__u32 zero = 0;
 		struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 
@@ -54,7 +54,7 @@ const volatile __u64 file_key = 0;
 
 static __always_inline __u64 file_id(const void *f)
 {
-	__u64 x = to_addr(f) ^ file_key;	/* no arithmetic on a typed pointer */
+	__u64 x = to_addr(f) ^ file_key; /* no arithmetic on a typed pointer */
 
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
@@ -100,7 +100,7 @@ static __always_inline long walk_step(struct scratch *s)
 			mp = BPF_CORE_READ(mnt, mnt_parent);
 			w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
 		}
-		if ((__u64)mp == (__u64)mnt) {	/* root of the mount namespace */
+		if ((__u64)mp == (__u64)mnt) { /* root of the mount namespace */
 			w->trunc = 0;
 			return 1;
 		}
@@ -122,7 +122,7 @@ static __always_inline long walk_step(struct scratch *s)
 		pn.parent = BPF_CORE_READ(dentry, d_parent);
 		bpf_core_read(&pn.name, sizeof(pn.name), &dentry->d_name);
 	}
-	if (pn.parent == dentry || !pn.parent) {	/* root of an unmounted tree */
+	if (pn.parent == dentry || !pn.parent) { /* root of an unmounted tree */
 		w->trunc = 0;
 		return 1;
 	}
@@ -225,7 +225,11 @@ __noinline __u32 walk_path(__u64 dentry_addr, __u64 mnt_addr)
 /* task_fd_file returns the file an fd of task refers to. */
 static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
 {
-	struct { __u32 max_fds; __u32 pad; struct file **fd; } head = {};
+	struct {
+		__u32 max_fds;
+		__u32 pad;
+		struct file **fd;
+	} head = {};
 	struct file *f = NULL;
 	struct fdtable *fdt;
 
@@ -290,7 +294,7 @@ static __always_inline __u32 fd_walk(struct scratch *s, int dfd)
 		struct file *f = fd_file(dfd);
 
 		if (!f) {
-			s->walk_from = 0;	/* nothing walked: no anchor */
+			s->walk_from = 0; /* nothing walked: no anchor */
 			return FST_PATH_MAX | WALK_TRUNC;
 		}
 		struct path p = file_path(f);
@@ -339,7 +343,7 @@ static __always_inline __u32 put_file_path(struct scratch *s, struct file *f, __
 	return put_path(s, p.dentry, p.mnt, off, idx);
 }
 
-#define NAME_AT (FST_PATH_MAX + 1)	/* a passed name's place in tmp */
+#define NAME_AT (FST_PATH_MAX + 1) /* a passed name's place in tmp */
 #define TIDY_MAX 256
 
 /* tidy_step handles input byte i of the name at tmp[NAME_AT]: the output,
@@ -359,9 +363,9 @@ static __always_inline long tidy_step(struct scratch *s, volatile struct tidy *t
 	next = i + 1 < t->len ? s->tmp[(NAME_AT + i + 1) & (TMP_SZ - 1)] : '/';
 	prev = j ? s->tmp[(NAME_AT + j - 1) & (TMP_SZ - 1)] : 0;
 	if (c == '/' && (j ? prev == '/' : !t->abs))
-		return 0;			/* a repeated slash */
+		return 0; /* a repeated slash */
 	if (c == '.' && (j == 0 || prev == '/') && next == '/') {
-		t->skip = 1;			/* "./" */
+		t->skip = 1; /* "./" */
 		return 0;
 	}
 	s->tmp[(NAME_AT + j) & (TMP_SZ - 1)] = c;
@@ -430,9 +434,13 @@ __noinline __u32 tidy_name(__u32 len, __u32 abs)
  * cannot look up here) is reported as passed and marked unknown: never
  * another file's path. A /proc that is not procfs is taken for one.
  */
-#define MAGIC_NONE 0xffffffffU	/* not a magic link, or not resolved: the name as passed */
+#define MAGIC_NONE 0xffffffffU /* not a magic link, or not resolved: the name as passed */
 
-enum { MAGIC_FD = 1, MAGIC_CWD = 2, MAGIC_ROOT = 3 };
+enum {
+	MAGIC_FD = 1,
+	MAGIC_CWD = 2,
+	MAGIC_ROOT = 3,
+};
 
 static __always_inline bool is_proc_name(struct scratch *s)
 {
@@ -451,7 +459,7 @@ static __always_inline bool name_has(struct scratch *s, __u32 i, __u32 len, cons
 	if (i + n > len)
 		return false;
 #pragma unroll
-	for (int k = 0; k < 11; k++) {	/* the longest literal, "thread-self" */
+	for (int k = 0; k < 11; k++) { /* the longest literal, "thread-self" */
 		if (k >= n)
 			break;
 		if (name_at(s, i + k) != lit[k])
@@ -586,8 +594,7 @@ static __always_inline __u32 magic_body(__u32 len, __u32 idx, bool lookup)
 	if (!self && !thread) {
 		/* a number is a pid of the /proc's namespace: known here only
 		 * for a task of the initial one, whose numbers are global */
-		__u32 level = btf_cast ? KCAST(struct task_struct, cur)->thread_pid->level :
-					 BPF_CORE_READ(cur, thread_pid, level);
+		__u32 level = btf_cast ? KCAST(struct task_struct, cur)->thread_pid->level : BPF_CORE_READ(cur, thread_pid, level);
 
 		if (level == 0 && pid == KREAD(struct task_struct, cur, pid))
 			thread = true;
@@ -640,8 +647,8 @@ static __always_inline __u32 put_magic(struct scratch *s, __u32 i, __u32 len, __
 
 	if (plen > FST_PATH_MAX)
 		plen = 0;
-	rest = len > i ? len - i : 0;	/* what follows, from its '/' */
-	if (rest && plen == 1)		/* the root: "/" and "/x" make "/x" */
+	rest = len > i ? len - i : 0; /* what follows, from its '/' */
+	if (rest && plen == 1)	      /* the root: "/" and "/x" make "/x" */
 		plen = 0;
 	total = plen + rest;
 	if (total > FST_PATH_MAX) {
@@ -698,7 +705,7 @@ static __always_inline __u32 join_name(int dfd, __u64 name_addr, __u32 off, __u3
 	}
 	w = fd_walk(s, dfd);
 	pos = w & PATH_MAX_MASK;
-	if (!len)	/* an empty name (AT_EMPTY_PATH), or ".": the directory itself */
+	if (!len) /* an empty name (AT_EMPTY_PATH), or ".": the directory itself */
 		return put_walk(s, w, off, idx);
 	s->tmp[FST_PATH_MAX] = '/';
 	start = pos >= FST_PATH_MAX - 1 ? FST_PATH_MAX : pos;
