@@ -154,7 +154,7 @@ var syscallTracepoints = sync.OnceValue(func() string {
 // probeFmodeCreated finds the FMODE_CREATED bit of the running kernel, which
 // moved between versions and is not in BTF: it creates a file, opens it again,
 // and lets fmode_probe read the f_mode of both. The bit that differs is it.
-func probeFmodeCreated(coll *ebpf.Collection) error {
+func probeFmodeCreated(coll *ebpf.Collection, o *objs) error {
 	dir, err := os.MkdirTemp("", "fstrace-probe")
 	if err != nil {
 		// A container without a writable /tmp: say what it needs.
@@ -173,21 +173,20 @@ func probeFmodeCreated(coll *ebpf.Collection) error {
 	}
 	defer unix.Close(existing)
 
-	v := coll.Variables
-	if err := v["probe_fd_created"].Set(int32(created)); err != nil {
+	if err := o.ProbeFdCreated.Set(int32(created)); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)
 	}
-	if err := v["probe_fd_existing"].Set(int32(existing)); err != nil {
+	if err := o.ProbeFdExisting.Set(int32(existing)); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)
 	}
 	if _, err := coll.Programs["fmode_probe"].Run(&ebpf.RunOptions{}); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: run: %w", err)
 	}
 	var a, b uint32
-	if err := v["probe_fmode_created"].Get(&a); err != nil {
+	if err := o.ProbeFmodeCreated.Get(&a); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)
 	}
-	if err := v["probe_fmode_existing"].Get(&b); err != nil {
+	if err := o.ProbeFmodeExisting.Get(&b); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)
 	}
 	diff := a &^ b
@@ -195,7 +194,7 @@ func probeFmodeCreated(coll *ebpf.Collection) error {
 		// Without it, files an open creates are reported as opens only.
 		return nil
 	}
-	return v["fmode_created"].Set(diff)
+	return o.FmodeCreated.Set(diff)
 }
 
 var errUnsafeFexit = errors.New("this kernel frees a BPF trampoline while tasks may still sleep in the traced function, so detaching fexit programs can crash it (no struct bpf_tramp_image in its BTF: before 5.12)")

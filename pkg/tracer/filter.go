@@ -33,7 +33,7 @@ const (
 // between the two generations (see bpf/lib/filter.h).
 type filterState struct {
 	mu      sync.Mutex
-	coll    *ebpf.Collection
+	objs    *objs
 	gen     uint32          // the generation in use
 	keys    [2][]filterKey  // what each generation wrote
 	kinds   events.KindMask // the kinds the programs trace
@@ -134,9 +134,9 @@ func (f *filterState) set(s filters.Set) error {
 		dim  uint32
 		what string
 	}{
-		{s.PID, f.coll.Maps["filter_pid"], dimPID, "pid"},
-		{s.UID, f.coll.Maps["filter_uid"], dimUID, "uid"},
-		{s.GID, f.coll.Maps["filter_gid"], dimGID, "gid"},
+		{s.PID, f.objs.FilterPid, dimPID, "pid"},
+		{s.UID, f.objs.FilterUid, dimUID, "uid"},
+		{s.GID, f.objs.FilterGid, dimGID, "gid"},
 	} {
 		vals, inc := rules(d.rs, all)
 		if err := room(d.m, d.what, len(vals)); err != nil {
@@ -150,7 +150,7 @@ func (f *filterState) set(s filters.Set) error {
 		note(d.dim, len(vals), inc)
 	}
 	vals, inc := rules(s.Comm, all)
-	if err := room(f.coll.Maps["filter_comm"], "comm", len(vals)); err != nil {
+	if err := room(f.objs.FilterComm, "comm", len(vals)); err != nil {
 		return err
 	}
 	for name, v := range vals {
@@ -158,41 +158,41 @@ func (f *filterState) set(s filters.Set) error {
 		for i := 0; i < len(name) && i < len(k.Comm)-1; i++ {
 			k.Comm[i] = int8(name[i])
 		}
-		if err := put(f.coll.Maps["filter_comm"], k, v); err != nil {
+		if err := put(f.objs.FilterComm, k, v); err != nil {
 			return err
 		}
 	}
 	note(dimComm, len(vals), inc)
 	cvals, inc := rules(s.Cgroup, all)
-	if err := room(f.coll.Maps["filter_cgroup"], "cgroup", len(cvals)); err != nil {
+	if err := room(f.objs.FilterCgroup, "cgroup", len(cvals)); err != nil {
 		return err
 	}
 	for id, v := range cvals {
-		if err := put(f.coll.Maps["filter_cgroup"], bpfCgroupKey{Gen: next, Id: id}, v); err != nil {
+		if err := put(f.objs.FilterCgroup, bpfCgroupKey{Gen: next, Id: id}, v); err != nil {
 			return err
 		}
 	}
 	note(dimCgroup, len(cvals), inc)
 	pvals, inc := rules(s.Path, all)
-	if err := room(f.coll.Maps["filter_path"], "path", len(pvals)); err != nil {
+	if err := room(f.objs.FilterPath, "path", len(pvals)); err != nil {
 		return err
 	}
 	for p, v := range pvals {
-		if err := put(f.coll.Maps["filter_path"], pathKey(next, p), v); err != nil {
+		if err := put(f.objs.FilterPath, pathKey(next, p), v); err != nil {
 			return err
 		}
 	}
 	note(dimPath, len(pvals), inc)
 	ctrs, inc := rules(s.Container, all)
-	if err := room(f.coll.Maps[bpfMapFilterContainer], "container", len(ctrs)); err != nil {
+	if err := room(f.objs.FilterContainer, "container", len(ctrs)); err != nil {
 		return err
 	}
 	for id, v := range ctrs {
 		k, cv := containerEntry(next, id, v)
-		if err := f.coll.Maps[bpfMapFilterContainer].Put(k, cv); err != nil {
+		if err := f.objs.FilterContainer.Put(k, cv); err != nil {
 			return fmt.Errorf("install filter: %w", err)
 		}
-		f.keys[next] = append(f.keys[next], filterKey{f.coll.Maps[bpfMapFilterContainer], k})
+		f.keys[next] = append(f.keys[next], filterKey{f.objs.FilterContainer, k})
 	}
 	note(dimContainer, len(ctrs), inc)
 	cfg.HostMntns, cfg.HostCgns = f.hostMnt, f.hostCg
@@ -203,10 +203,10 @@ func (f *filterState) set(s filters.Set) error {
 		cfg.NsMode = nsContainers
 	}
 
-	if err := f.coll.Maps["filter_cfgs"].Put(next, cfg); err != nil {
+	if err := f.objs.FilterCfgs.Put(next, cfg); err != nil {
 		return fmt.Errorf("install filter: %w", err)
 	}
-	if err := f.coll.Variables["filter_gen"].Set(next); err != nil {
+	if err := f.objs.FilterGen.Set(next); err != nil {
 		return fmt.Errorf("switch filter: %w", err)
 	}
 	f.gen = next

@@ -14,7 +14,7 @@ import (
 
 // filterProbe loads only the filter_test program and its maps: the kernel's
 // own filter code, run with BPF_PROG_TEST_RUN.
-func filterProbe(t *testing.T) *filterState {
+func filterProbe(t *testing.T) *filterProbeState {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load BPF programs")
@@ -36,7 +36,18 @@ func filterProbe(t *testing.T) *filterState {
 		t.Skipf("cannot load a raw_tp program here: %v", err)
 	}
 	t.Cleanup(func() { coll.Close() })
-	return &filterState{coll: coll, kinds: SupportedKinds, hostMnt: testHostMnt, hostCg: testHostCg}
+	o, err := assignObjs(coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &filterState{objs: o, kinds: SupportedKinds, hostMnt: testHostMnt, hostCg: testHostCg}
+	return &filterProbeState{f, coll.Programs["filter_test"]}
+}
+
+// filterProbeState is a filterState with the program that runs its filters.
+type filterProbeState struct {
+	*filterState
+	prog *ebpf.Program
 }
 
 const testHostMnt, testHostCg = 4026531841, 4026531835
@@ -52,9 +63,8 @@ type fev struct {
 	path, path2   string
 }
 
-func verdict(t *testing.T, f *filterState, e fev) bool {
+func verdict(t *testing.T, f *filterProbeState, e fev) bool {
 	t.Helper()
-	v := f.coll.Variables
 	var comm [16]byte
 	copy(comm[:15], e.comm)
 	var p1, p2 [256]byte
@@ -68,22 +78,26 @@ func verdict(t *testing.T, f *filterState, e fev) bool {
 		}
 		in = 1
 	}
-	for name, val := range map[string]any{
-		"ft_container": id, "ft_in_container": in, "ft_mntns": e.mntns, "ft_cgns": e.cgns,
-		"ft_kind": uint32(e.kind), "ft_pid": e.pid, "ft_uid": e.uid, "ft_gid": e.gid,
-		"ft_ret": e.ret, "ft_cgroup": e.cgroup, "ft_comm": comm,
-		"ft_path": p1, "ft_path2": p2,
-		"ft_len": uint32(min(len(e.path), 255)), "ft_len2": uint32(min(len(e.path2), 255)),
+	o := f.objs
+	for _, v := range []struct {
+		v   *ebpf.Variable
+		val any
+	}{
+		{o.FtContainer, id}, {o.FtInContainer, in}, {o.FtMntns, e.mntns}, {o.FtCgns, e.cgns},
+		{o.FtKind, uint32(e.kind)}, {o.FtPid, e.pid}, {o.FtUid, e.uid}, {o.FtGid, e.gid},
+		{o.FtRet, e.ret}, {o.FtCgroup, e.cgroup}, {o.FtComm, comm},
+		{o.FtPath, p1}, {o.FtPath2, p2},
+		{o.FtLen, uint32(min(len(e.path), 255))}, {o.FtLen2, uint32(min(len(e.path2), 255))},
 	} {
-		if err := v[name].Set(val); err != nil {
-			t.Fatalf("set %s: %v", name, err)
+		if err := v.v.Set(v.val); err != nil {
+			t.Fatalf("set %s: %v", v.v, err)
 		}
 	}
-	if _, err := f.coll.Programs["filter_test"].Run(&ebpf.RunOptions{}); err != nil {
+	if _, err := f.prog.Run(&ebpf.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var out uint32
-	if err := v["ft_verdict"].Get(&out); err != nil {
+	if err := o.FtVerdict.Get(&out); err != nil {
 		t.Fatal(err)
 	}
 	return out == 1

@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -55,4 +56,39 @@ func releaseObject() {
 	objMu.Lock()
 	object = nil
 	objMu.Unlock()
+}
+
+// objSpecs are the object's maps and variables, by the fields bpf2go made
+// of their C names: a renamed one fails the Assign, naming it. Every map
+// and variable is kept whichever programs a mode loads.
+type objSpecs struct {
+	bpfMapSpecs
+	bpfVariableSpecs
+}
+
+// assignSpecs fills the typed view of spec's maps and variables.
+func assignSpecs(spec *ebpf.CollectionSpec) (*objSpecs, error) {
+	var s objSpecs
+	if err := spec.Assign(&s); err != nil {
+		return nil, fmt.Errorf("BPF object: %w", err)
+	}
+	return &s, nil
+}
+
+// objs are the loaded maps and variables, as objSpecs names them.
+type objs struct {
+	bpfMaps
+	bpfVariables
+}
+
+// assignObjs fills the typed view of coll's maps and variables. It assigns
+// from a shallow copy, as Collection.Assign takes what it assigns out of
+// the collection: coll stays their owner, and closes them.
+func assignObjs(coll *ebpf.Collection) (*objs, error) {
+	view := &ebpf.Collection{Maps: maps.Clone(coll.Maps), Variables: maps.Clone(coll.Variables)}
+	var o objs
+	if err := view.Assign(&o); err != nil {
+		return nil, fmt.Errorf("BPF object: %w", err)
+	}
+	return &o, nil
 }

@@ -98,7 +98,7 @@ func (t *Tracer) startPump() error {
 		}
 		t.readers[i].SetDeadline(past)
 	}
-	if v := t.coll.Variables["reader_polling"]; v == nil || v.ReadOnly() {
+	if v := t.objs.ReaderPolling; v.ReadOnly() {
 		// Without it (no mmapable maps: before 5.5) records keep
 		// waking the pump as they would an idle one.
 		t.polling = nil

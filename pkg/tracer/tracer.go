@@ -96,6 +96,7 @@ type Stats struct {
 // Tracer is a running set of BPF programs and the reader of their rings.
 type Tracer struct {
 	coll     *ebpf.Collection
+	objs     *objs // coll's maps and variables
 	links    []link.Link
 	ringMaps []*ebpf.Map
 	readers  []*ringbuf.Reader
@@ -233,13 +234,17 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 	if ringSize <= 0 || ringSize > 1<<31 || ringSize&(ringSize-1) != 0 || ringSize%os.Getpagesize() != 0 {
 		return nil, fmt.Errorf("ring size %d: must be a power of two, a multiple of %d, and at most 2 GiB", ringSize, os.Getpagesize())
 	}
-	rings := spec.Maps["rings"]
+	specs, err := assignSpecs(spec)
+	if err != nil {
+		return nil, err
+	}
+	rings := specs.Rings
 	rings.MaxEntries = uint32(ncpu)
 	rings.InnerMap.MaxEntries = uint32(ringSize)
 
 	if !haveTaskStorage() {
 		// Only the backups use it; the map must still be created.
-		m := spec.Maps["sys_marks"]
+		m := specs.SysMarks
 		m.Type, m.Flags, m.MaxEntries = ebpf.Hash, 0, 1
 	}
 	self := uint32(os.Getpid())
@@ -252,10 +257,19 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 	}
 	wakeBytes := ringSize / 4 // see bpf/lib/emit.h
 	host := newHostPaths(kinds)
-	for name, v := range map[string]any{"wake_bytes": uint64(wakeBytes), "self_tgid": self, "follow_mode": opts.Follow, "user_names": userNames, "kind_mask": uint32(kinds), "each_mask": uint32(opts.EachCall), "preempt_guard": preemptGuard(), "btf_cast": btfCast(), "task_lookup": mode == ModeSyscall && taskLookup(), "sys_backup": syscallBackups(kspec), "host_root_mnt": host.rootMount(), "file_key": fileKey()} {
-		if err := spec.Variables[name].Set(v); err != nil {
+	for _, v := range []struct {
+		spec *ebpf.VariableSpec
+		val  any
+	}{
+		{specs.WakeBytes, uint64(wakeBytes)}, {specs.SelfTgid, self}, {specs.FollowMode, opts.Follow},
+		{specs.UserNames, userNames}, {specs.KindMask, uint32(kinds)}, {specs.EachMask, uint32(opts.EachCall)},
+		{specs.PreemptGuard, preemptGuard()}, {specs.BtfCast, btfCast()},
+		{specs.TaskLookup, mode == ModeSyscall && taskLookup()}, {specs.SysBackup, syscallBackups(kspec)},
+		{specs.HostRootMnt, host.rootMount()}, {specs.FileKey, fileKey()},
+	} {
+		if err := v.spec.Set(v.val); err != nil {
 			host.close()
-			return nil, fmt.Errorf("set %s: %w", name, err)
+			return nil, fmt.Errorf("set %s: %w", v.spec.Name, err)
 		}
 	}
 
@@ -264,8 +278,15 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 		host.close()
 		return nil, loadError(mode, err)
 	}
+	o, err := assignObjs(coll)
+	if err != nil {
+		coll.Close()
+		host.close()
+		return nil, err
+	}
 	t := &Tracer{
 		coll:      coll,
+		objs:      o,
 		dec:       events.NewDecoder(),
 		mode:      mode,
 		attached:  attach,
@@ -283,7 +304,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 	hostMnt, hostCg := hostNS()
 	t.cgroups = newCgroups(hostMnt)
 	t.procs = newProcs()
-	t.filter = &filterState{coll: coll, kinds: kinds, host: t.host, hostMnt: hostMnt, hostCg: hostCg}
+	t.filter = &filterState{objs: o, kinds: kinds, host: t.host, hostMnt: hostMnt, hostCg: hostCg}
 	if err := t.filter.set(opts.Filter); err != nil {
 		t.teardown()
 		return nil, err
@@ -292,7 +313,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 		t.warning = "fentry mode forced on a kernel where " + errUnsafeFexit.Error() + "; --hook-mode kprobe avoids it"
 	}
 	if mode == ModeSyscall {
-		if err := probeFmodeCreated(coll); err != nil {
+		if err := probeFmodeCreated(coll, o); err != nil {
 			t.teardown()
 			return nil, err
 		}
@@ -366,7 +387,7 @@ func loadError(mode string, err error) error {
 }
 
 func (t *Tracer) openRings(ncpu, size int) error {
-	outer := t.coll.Maps["rings"]
+	outer := t.objs.Rings
 	for cpu := 0; cpu < ncpu; cpu++ {
 		inner, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: uint32(size)})
 		if errors.Is(err, unix.ENOMEM) {
@@ -506,7 +527,7 @@ func (t *Tracer) follow(pid int, state uint32) error {
 	if t.collGone {
 		return ErrClosed
 	}
-	if err := t.coll.Maps["followed"].Put(uint32(pid), state); err != nil {
+	if err := t.objs.Followed.Put(uint32(pid), state); err != nil {
 		return fmt.Errorf("follow pid %d: %w", pid, err)
 	}
 	return nil
@@ -547,8 +568,8 @@ func (t *Tracer) Stats() (Stats, error) {
 		return st, nil
 	}
 	var err, err2 error
-	st.Lost, err = t.perKind("lost")
-	st.Filtered, err2 = t.perKind("filtered")
+	st.Lost, err = perKind(t.objs.Lost, "lost")
+	st.Filtered, err2 = perKind(t.objs.Filtered, "filtered")
 	for _, k := range events.Kinds() {
 		if n := t.hostFiltered[k&31].Load(); n > 0 {
 			st.Filtered[k] += n
@@ -556,12 +577,10 @@ func (t *Tracer) Stats() (Stats, error) {
 	}
 	st.Missed, st.Skipped, st.Recovered = t.missed()
 	var err3 error
-	if m := t.coll.Maps["cg_lost"]; m != nil {
-		var per []uint64 // a per-CPU counter
-		if err3 = m.Lookup(uint32(0), &per); err3 == nil {
-			for _, v := range per {
-				st.CgroupRecordsLost += v
-			}
+	var per []uint64 // a per-CPU counter
+	if err3 = t.objs.CgLost.Lookup(uint32(0), &per); err3 == nil {
+		for _, v := range per {
+			st.CgroupRecordsLost += v
 		}
 	}
 	return st, errors.Join(err, err2, err3)
@@ -587,7 +606,7 @@ func (t *Tracer) missed() (missed, skipped, recovered uint64) {
 		}
 		var per []uint64
 		var took uint64
-		if t.coll.Maps["sys_recovered"].Lookup(p.slot, &per) == nil {
+		if t.objs.SysRecovered.Lookup(p.slot, &per) == nil {
 			for _, v := range per {
 				took += v
 			}
@@ -658,9 +677,8 @@ func (t *Tracer) Healthy() bool {
 }
 
 // perKind sums a per-CPU, per-kind counter map of the kernel side.
-func (t *Tracer) perKind(name string) (map[events.Kind]uint64, error) {
+func perKind(m *ebpf.Map, name string) (map[events.Kind]uint64, error) {
 	out := map[events.Kind]uint64{}
-	m := t.coll.Maps[name]
 	for _, k := range events.Kinds() {
 		var per []uint64
 		if err := m.Lookup(uint32(k), &per); err != nil {
