@@ -47,11 +47,17 @@ func nameiTargets(name string) []string {
 	return []string{"do_" + name, "filename_" + name}
 }
 
-// ftruncateHooks: ftruncate(2) reaches do_ftruncate since 6.11, with the
-// file; before, do_sys_ftruncate with only the fd. One of the two loads.
-var ftruncateHooks = []hook{
-	{prog: "ftruncate_exit", targets: []string{"do_ftruncate"}, kinds: kSetattr, optional: true},
-	{prog: "ftruncate_fd_exit", targets: []string{"do_sys_ftruncate"}, kinds: kSetattr, optional: true, unlessHas: "do_ftruncate"},
+// ftruncateHook, ftruncateFdHook: ftruncate(2) reaches do_ftruncate since
+// 6.11, with the file; before, do_sys_ftruncate with only the fd. One of
+// the two loads.
+func ftruncateHook(p *progs) hook {
+	return with(exit(p.FtruncateExit, p.KpFtruncateExit, p.KpFtruncateExitArgs),
+		hook{targets: []string{"do_ftruncate"}, kinds: kSetattr, optional: true})
+}
+
+func ftruncateFdHook(p *progs) hook {
+	return with(exit(p.FtruncateFdExit, p.KpFtruncateFdExit, p.KpFtruncateFdExitArgs),
+		hook{targets: []string{"do_sys_ftruncate"}, kinds: kSetattr, optional: true, unlessHas: "do_ftruncate"})
 }
 
 // posArg3: vfs_readv/vfs_writev as the programs expect them, with the
@@ -93,18 +99,25 @@ func userNameParam(fn *btf.Func, i int) bool {
 // inside): see FST_GUARDED in bpf/lib/compat.h. Kernels that preempt BPF
 // programs otherwise skip runs and share the per-CPU scratch between them.
 // Probed once, by loading preempt_probe.
-var preemptGuard = sync.OnceValue(func() bool { return loads("preempt_probe") })
+var preemptGuard = sync.OnceValue(func() bool {
+	return loads(func(p *progs) *ebpf.ProgramSpec { return p.PreemptProbe })
+})
 
 // btfCast reports whether the programs can load kernel memory directly,
 // through bpf_rdonly_cast (6.2+), rather than with a helper call per read:
 // see btf_cast in bpf/lib/compat.h. Probed once, by loading cast_probe.
-var btfCast = sync.OnceValue(func() bool { return loads("cast_probe") })
+var btfCast = sync.OnceValue(func() bool {
+	return loads(func(p *progs) *ebpf.ProgramSpec { return p.CastProbe })
+})
 
 // taskLookup reports whether the syscall mode's programs can look another
 // process up by pid (bpf_task_from_pid, 6.2+, in both their program types),
 // to follow a /proc/PID magic link: see task_lookup in bpf/lib/compat.h.
 // Probed once, by loading task_probe_btf and task_probe_tp.
-var taskLookup = sync.OnceValue(func() bool { return loads("task_probe_btf") && loads("task_probe_tp") })
+var taskLookup = sync.OnceValue(func() bool {
+	return loads(func(p *progs) *ebpf.ProgramSpec { return p.TaskProbeBtf }) &&
+		loads(func(p *progs) *ebpf.ProgramSpec { return p.TaskProbeTp })
+})
 
 // haveTaskStorage reports whether tracing programs can use task storage
 // (5.11+), which the syscall mode's backup programs need.
@@ -154,7 +167,7 @@ var syscallTracepoints = sync.OnceValue(func() string {
 // probeFmodeCreated finds the FMODE_CREATED bit of the running kernel, which
 // moved between versions and is not in BTF: it creates a file, opens it again,
 // and lets fmode_probe read the f_mode of both. The bit that differs is it.
-func probeFmodeCreated(coll *ebpf.Collection, o *objs) error {
+func probeFmodeCreated(probe *ebpf.Program, o *objs) error {
 	dir, err := os.MkdirTemp("", "fstrace-probe")
 	if err != nil {
 		// A container without a writable /tmp: say what it needs.
@@ -179,7 +192,7 @@ func probeFmodeCreated(coll *ebpf.Collection, o *objs) error {
 	if err := o.ProbeFdExisting.Set(int32(existing)); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)
 	}
-	if _, err := coll.Programs["fmode_probe"].Run(&ebpf.RunOptions{}); err != nil {
+	if _, err := probe.Run(&ebpf.RunOptions{}); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: run: %w", err)
 	}
 	var a, b uint32

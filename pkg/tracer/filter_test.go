@@ -23,11 +23,11 @@ func filterProbe(t *testing.T) *filterProbeState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name := range spec.Programs {
-		if name != "filter_test" {
-			delete(spec.Programs, name)
-		}
+	p, err := assignProgs(spec)
+	if err != nil {
+		t.Fatal(err)
 	}
+	spec.Programs = map[string]*ebpf.ProgramSpec{p.FilterTest.Name: p.FilterTest}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		if os.Getenv("FSTRACE_REQUIRE") == "1" {
@@ -41,7 +41,7 @@ func filterProbe(t *testing.T) *filterProbeState {
 		t.Fatal(err)
 	}
 	f := &filterState{objs: o, kinds: SupportedKinds, hostMnt: testHostMnt, hostCg: testHostCg}
-	return &filterProbeState{f, coll.Programs["filter_test"]}
+	return &filterProbeState{f, coll.Programs[p.FilterTest.Name]}
 }
 
 // filterProbeState is a filterState with the program that runs its filters.

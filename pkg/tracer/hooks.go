@@ -14,13 +14,32 @@ import (
 	"github.com/fstrace/fstrace/pkg/events"
 )
 
+// progs are the object's programs, by the fields bpf2go made of their C
+// names: the hook tables point at them, so a renamed program is a compile
+// error. A mode's tables are built from the spec it loads (Assign), as
+// plan edits and prunes that spec's programs.
+type progs = bpfProgramSpecs
+
+// assignProgs fills the typed view of spec's programs.
+func assignProgs(spec *ebpf.CollectionSpec) (*progs, error) {
+	var p progs
+	if err := spec.Assign(&p); err != nil {
+		return nil, fmt.Errorf("BPF object: %w", err)
+	}
+	return &p, nil
+}
+
 // A hook is one BPF program and where it may attach. Targets are tried in
 // order against the running kernel's BTF; the namei entry points were
 // renamed on 7.2 (do_unlinkat became filename_unlinkat, ...).
 type hook struct {
-	prog    string
-	targets []string
-	kinds   []events.Kind
+	prog *ebpf.ProgramSpec
+	// In the fentry table: the program's kprobe form (lib/hooks.h), and
+	// for an exit hook the kprobe that saves the arguments its kretprobe
+	// needs (kprobeHooks).
+	kprobe, kprobeArgs *ebpf.ProgramSpec
+	targets            []string
+	kinds              []events.Kind
 	// namei: the user_names bit for a namei entry point, and which of its
 	// parameters are names (struct filename *, or on 5.10 user strings).
 	namei      uint32
@@ -31,11 +50,13 @@ type hook struct {
 	// calls: a program on the per-syscall tracepoints, attached to those
 	// of the calls that can make a traced kind.
 	calls     []sysCall
-	backup    bool // a backup copy, attached only where syscallBackups says
+	phase     string // of calls: "enter" or "exit"
+	backup    bool   // a backup copy, attached only where syscallBackups says
+	sysRet    bool   // one of failHooks' return programs
 	unlessHas string
 	// shared: the program that is loaded for this hook, once for every
 	// hook that names it, and attached to each of their targets.
-	shared string
+	shared *ebpf.ProgramSpec
 	// check, when set, vets the target's signature; a target that fails
 	// it counts as missing.
 	check func(*btf.FuncProto) bool
@@ -61,8 +82,17 @@ var (
 	kRW = []events.Kind{events.KindRead, events.KindWrite, events.KindClose}
 )
 
-func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string) hook {
-	return hook{prog: prog, targets: nameiTargets(name), kinds: kinds, namei: bit, nameArgs: args}
+// entry and exit start a hook of the fentry table from its program and
+// that program's kprobe forms.
+func entry(prog, kprobe *ebpf.ProgramSpec) hook { return hook{prog: prog, kprobe: kprobe} }
+
+func exit(prog, kprobe, kprobeArgs *ebpf.ProgramSpec) hook {
+	return hook{prog: prog, kprobe: kprobe, kprobeArgs: kprobeArgs}
+}
+
+func namei(h hook, bit uint32, args []int, kinds []events.Kind, name string) hook {
+	h.targets, h.kinds, h.namei, h.nameArgs = nameiTargets(name), kinds, bit, args
+	return h
 }
 
 // failHooks: the programs on syscalls' own entry points that see the
@@ -72,66 +102,80 @@ func namei(prog string, bit uint32, args []int, kinds []events.Kind, name string
 // reported from the same programs (xattr_*) whatever their result: no VFS
 // function of theirs holds both the name and a mount (bpf/lookup_fail.bpf.h);
 // setxattrat and removexattrat are 6.13+.
-func failHooks() []hook {
+func failHooks(p *progs) []hook {
 	var out []hook
 	for _, sc := range []struct {
-		name  string
-		kinds []events.Kind
+		name              string
+		kinds             []events.Kind
+		enter, ret, kpEnt *ebpf.ProgramSpec
 	}{
-		{"chmod", kSetattr}, {"fchmodat", kSetattr}, {"fchmodat2", kSetattr},
-		{"chown", kSetattr}, {"lchown", kSetattr}, {"fchownat", kSetattr},
-		{"truncate", kSetattr}, {"utime", kSetattr}, {"utimes", kSetattr},
-		{"futimesat", kSetattr}, {"utimensat", kSetattr},
-		{"mount", []events.Kind{events.KindMount}}, {"umount", []events.Kind{events.KindUmount}},
-		{"setxattr", kXattr}, {"lsetxattr", kXattr}, {"fsetxattr", kXattr}, {"setxattrat", kXattr},
-		{"removexattr", kXattr}, {"lremovexattr", kXattr}, {"fremovexattr", kXattr}, {"removexattrat", kXattr},
+		{"chmod", kSetattr, p.FailChmodEnter, p.FailChmodRet, p.KpFailChmodEnter},
+		{"fchmodat", kSetattr, p.FailFchmodatEnter, p.FailFchmodatRet, p.KpFailFchmodatEnter},
+		{"fchmodat2", kSetattr, p.FailFchmodat2Enter, p.FailFchmodat2Ret, p.KpFailFchmodat2Enter},
+		{"chown", kSetattr, p.FailChownEnter, p.FailChownRet, p.KpFailChownEnter},
+		{"lchown", kSetattr, p.FailLchownEnter, p.FailLchownRet, p.KpFailLchownEnter},
+		{"fchownat", kSetattr, p.FailFchownatEnter, p.FailFchownatRet, p.KpFailFchownatEnter},
+		{"truncate", kSetattr, p.FailTruncateEnter, p.FailTruncateRet, p.KpFailTruncateEnter},
+		{"utime", kSetattr, p.FailUtimeEnter, p.FailUtimeRet, p.KpFailUtimeEnter},
+		{"utimes", kSetattr, p.FailUtimesEnter, p.FailUtimesRet, p.KpFailUtimesEnter},
+		{"futimesat", kSetattr, p.FailFutimesatEnter, p.FailFutimesatRet, p.KpFailFutimesatEnter},
+		{"utimensat", kSetattr, p.FailUtimensatEnter, p.FailUtimensatRet, p.KpFailUtimensatEnter},
+		{"mount", kMount, p.FailMountEnter, p.FailMountRet, p.KpFailMountEnter},
+		{"umount", kUmount, p.FailUmountEnter, p.FailUmountRet, p.KpFailUmountEnter},
+		{"setxattr", kXattr, p.XattrSetxattrEnter, p.XattrSetxattrRet, p.KpXattrSetxattrEnter},
+		{"lsetxattr", kXattr, p.XattrLsetxattrEnter, p.XattrLsetxattrRet, p.KpXattrLsetxattrEnter},
+		{"fsetxattr", kXattr, p.XattrFsetxattrEnter, p.XattrFsetxattrRet, p.KpXattrFsetxattrEnter},
+		{"setxattrat", kXattr, p.XattrSetxattratEnter, p.XattrSetxattratRet, p.KpXattrSetxattratEnter},
+		{"removexattr", kXattr, p.XattrRemovexattrEnter, p.XattrRemovexattrRet, p.KpXattrRemovexattrEnter},
+		{"lremovexattr", kXattr, p.XattrLremovexattrEnter, p.XattrLremovexattrRet, p.KpXattrLremovexattrEnter},
+		{"fremovexattr", kXattr, p.XattrFremovexattrEnter, p.XattrFremovexattrRet, p.KpXattrFremovexattrEnter},
+		{"removexattrat", kXattr, p.XattrRemovexattratEnter, p.XattrRemovexattratRet, p.KpXattrRemovexattratEnter},
 	} {
-		prefix := "fail_"
-		if slices.Equal(sc.kinds, kXattr) {
-			prefix = "xattr_"
-		}
-		for _, p := range []string{"_enter", "_ret"} {
-			out = append(out, hook{prog: prefix + sc.name + p, targets: []string{"__x64_sys_" + sc.name}, kinds: sc.kinds, optional: true})
-		}
+		target := []string{"__x64_sys_" + sc.name}
+		out = append(out,
+			hook{prog: sc.enter, kprobe: sc.kpEnt, targets: target, kinds: sc.kinds, optional: true},
+			// kprobe mode (and fentry mode where kprobes exist) replaces
+			// the return programs by the one kretprobe kp_fail_ret.
+			hook{prog: sc.ret, targets: target, kinds: sc.kinds, optional: true, sysRet: true})
 	}
 	return out
 }
 
-// sysReturn reports whether prog is one of failHooks' return programs,
-// which kprobe mode (and fentry mode where kprobes exist) replaces by the
-// one kretprobe kp_fail_ret.
-func sysReturn(prog string) bool {
-	return (strings.HasPrefix(prog, "fail_") || strings.HasPrefix(prog, "xattr_")) && strings.HasSuffix(prog, "_ret")
-}
-
-func one(prog, target string, kinds ...events.Kind) hook {
-	return hook{prog: prog, targets: []string{target}, kinds: kinds}
+func one(h hook, target string, kinds ...events.Kind) hook {
+	h.targets, h.kinds = []string{target}, kinds
+	return h
 }
 
 // followHooks track a followed command's process tree, and tell user
 // space which program each process runs (bpf/process.bpf.h), in every mode.
-var followHooks = []hook{
-	{prog: "follow_fork", targets: []string{"sched_process_fork"}, follow: true},
-	{prog: "proc_exec", targets: []string{"sched_process_exec"}, kinds: events.Kinds(), tracepoint: true},
-	{prog: "proc_exit", targets: []string{"sched_process_exit"}, kinds: events.Kinds(), tracepoint: true},
+func followHooks(p *progs) []hook {
+	return []hook{
+		{prog: p.FollowFork, targets: []string{"sched_process_fork"}, follow: true},
+		{prog: p.ProcExec, targets: []string{"sched_process_exec"}, kinds: events.Kinds(), tracepoint: true},
+		{prog: p.ProcExit, targets: []string{"sched_process_exit"}, kinds: events.Kinds(), tracepoint: true},
+	}
 }
 
 // syscallHooks: the raw syscall tracepoints see every kind, at the
 // syscall's exit; the entry is needed only for close. Where those
 // tracepoints are faultable, sys_exit has a backup copy attached after it,
 // which takes the hits the kernel skipped the first for (bpf/syscall.bpf.h).
-var syscallHooks = []hook{
-	{prog: "sys_enter", targets: []string{"sys_enter"}, kinds: []events.Kind{events.KindClose, events.KindRead, events.KindWrite}, tracepoint: true},
-	{prog: "sys_exit", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true},
-	{prog: "sys_exit_backup", targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true, backup: true},
+func syscallHooks(p *progs) []hook {
+	return []hook{
+		{prog: p.SysEnter, targets: []string{"sys_enter"}, kinds: []events.Kind{events.KindClose, events.KindRead, events.KindWrite}, tracepoint: true},
+		{prog: p.SysExit, targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true},
+		{prog: p.SysExitBackup, targets: []string{"sys_exit"}, kinds: events.Kinds(), tracepoint: true, backup: true},
+	}
 }
 
 // syscallTPHooks: the syscall mode on the per-syscall tracepoints, where
 // the kernel has them (syscallTracepoints): the same two programs, each
 // attached to just the syscalls of the traced kinds (bpf/syscall.bpf.h).
-var syscallTPHooks = []hook{
-	{prog: "sys_enter_tp", kinds: kRW, calls: sysEnterCalls},
-	{prog: "sys_exit_tp", kinds: events.Kinds(), calls: sysExitCalls},
+func syscallTPHooks(p *progs) []hook {
+	return []hook{
+		{prog: p.SysEnterTp, kinds: kRW, calls: sysEnterCalls, phase: "enter"},
+		{prog: p.SysExitTp, kinds: events.Kinds(), calls: sysExitCalls, phase: "exit"},
+	}
 }
 
 // A sysCall is a syscall as tracefs names it (syscalls/sys_exit_NAME) and
@@ -199,61 +243,73 @@ func tracepointTargets(dir, phase string, calls []sysCall, kinds events.KindMask
 
 // backupPairs: each backup program, its primary, and its slot in the
 // sys_recovered counters.
-var backupPairs = []struct {
+type backupPair struct {
 	primary, backup string
 	slot            uint32
-}{{"sys_exit", "sys_exit_backup", 1}}
+}
 
-var fentryHooks = append(vfsHooks, failHooks()...)
+func backupPairs(p *progs) []backupPair {
+	return []backupPair{{p.SysExit.Name, p.SysExitBackup.Name, 1}}
+}
 
-var vfsHooks = []hook{
-	{prog: "open_exit", targets: openTargets, kinds: kOpen},
+func fentryHooks(p *progs) []hook { return append(vfsHooks(p), failHooks(p)...) }
 
-	namei("mkdir_enter", nameiMkdir, []int{1}, []events.Kind{events.KindMkdir}, "mkdirat"),
-	one("mkdir_path", "security_path_mkdir", events.KindMkdir),
-	namei("mkdir_exit", nameiMkdir, nil, []events.Kind{events.KindMkdir}, "mkdirat"),
+func vfsHooks(p *progs) []hook {
+	return []hook{
+		with(exit(p.OpenExit, p.KpOpenExit, p.KpOpenExitArgs), hook{targets: openTargets, kinds: kOpen}),
 
-	namei("mknod_enter", nameiMknod, []int{1}, kMknod, "mknodat"),
-	one("mknod_path", "security_path_mknod", events.KindCreate, events.KindMknod),
-	namei("mknod_exit", nameiMknod, nil, kMknod, "mknodat"),
+		namei(entry(p.MkdirEnter, p.KpMkdirEnter), nameiMkdir, []int{1}, []events.Kind{events.KindMkdir}, "mkdirat"),
+		one(entry(p.MkdirPath, p.KpMkdirPath), "security_path_mkdir", events.KindMkdir),
+		namei(exit(p.MkdirExit, p.KpMkdirExit, p.KpMkdirExitArgs), nameiMkdir, nil, []events.Kind{events.KindMkdir}, "mkdirat"),
 
-	namei("symlink_enter", nameiSymlink, []int{0, 2}, []events.Kind{events.KindSymlink}, "symlinkat"),
-	one("symlink_path", "security_path_symlink", events.KindSymlink),
-	namei("symlink_exit", nameiSymlink, nil, []events.Kind{events.KindSymlink}, "symlinkat"),
+		namei(entry(p.MknodEnter, p.KpMknodEnter), nameiMknod, []int{1}, kMknod, "mknodat"),
+		one(entry(p.MknodPath, p.KpMknodPath), "security_path_mknod", events.KindCreate, events.KindMknod),
+		namei(exit(p.MknodExit, p.KpMknodExit, p.KpMknodExitArgs), nameiMknod, nil, kMknod, "mknodat"),
 
-	namei("link_enter", nameiLink, []int{1, 3}, []events.Kind{events.KindLink}, "linkat"),
-	one("link_path", "security_path_link", events.KindLink),
-	namei("link_exit", nameiLink, nil, []events.Kind{events.KindLink}, "linkat"),
+		namei(entry(p.SymlinkEnter, p.KpSymlinkEnter), nameiSymlink, []int{0, 2}, []events.Kind{events.KindSymlink}, "symlinkat"),
+		one(entry(p.SymlinkPath, p.KpSymlinkPath), "security_path_symlink", events.KindSymlink),
+		namei(exit(p.SymlinkExit, p.KpSymlinkExit, p.KpSymlinkExitArgs), nameiSymlink, nil, []events.Kind{events.KindSymlink}, "symlinkat"),
 
-	namei("unlink_enter", nameiUnlink, []int{1}, []events.Kind{events.KindUnlink}, "unlinkat"),
-	one("unlink_path", "security_path_unlink", events.KindUnlink),
-	namei("unlink_exit", nameiUnlink, nil, []events.Kind{events.KindUnlink}, "unlinkat"),
+		namei(entry(p.LinkEnter, p.KpLinkEnter), nameiLink, []int{1, 3}, []events.Kind{events.KindLink}, "linkat"),
+		one(entry(p.LinkPath, p.KpLinkPath), "security_path_link", events.KindLink),
+		namei(exit(p.LinkExit, p.KpLinkExit, p.KpLinkExitArgs), nameiLink, nil, []events.Kind{events.KindLink}, "linkat"),
 
-	namei("rmdir_enter", nameiRmdir, []int{1}, []events.Kind{events.KindRmdir}, "rmdir"),
-	one("rmdir_path", "security_path_rmdir", events.KindRmdir),
-	namei("rmdir_exit", nameiRmdir, nil, []events.Kind{events.KindRmdir}, "rmdir"),
+		namei(entry(p.UnlinkEnter, p.KpUnlinkEnter), nameiUnlink, []int{1}, []events.Kind{events.KindUnlink}, "unlinkat"),
+		one(entry(p.UnlinkPath, p.KpUnlinkPath), "security_path_unlink", events.KindUnlink),
+		namei(exit(p.UnlinkExit, p.KpUnlinkExit, p.KpUnlinkExitArgs), nameiUnlink, nil, []events.Kind{events.KindUnlink}, "unlinkat"),
 
-	namei("rename_enter", nameiRename, []int{1, 3}, []events.Kind{events.KindRename}, "renameat2"),
-	one("rename_path", "security_path_rename", events.KindRename),
-	namei("rename_exit", nameiRename, nil, []events.Kind{events.KindRename}, "renameat2"),
+		namei(entry(p.RmdirEnter, p.KpRmdirEnter), nameiRmdir, []int{1}, []events.Kind{events.KindRmdir}, "rmdir"),
+		one(entry(p.RmdirPath, p.KpRmdirPath), "security_path_rmdir", events.KindRmdir),
+		namei(exit(p.RmdirExit, p.KpRmdirExit, p.KpRmdirExitArgs), nameiRmdir, nil, []events.Kind{events.KindRmdir}, "rmdir"),
 
-	one("chmod_exit", "chmod_common", kSetattr...),
-	one("chown_exit", "chown_common", kSetattr...),
-	one("utimes_exit", "vfs_utimes", kSetattr...),
-	one("truncate_exit", "vfs_truncate", kSetattr...),
-	ftruncateHooks[0], ftruncateHooks[1],
+		namei(entry(p.RenameEnter, p.KpRenameEnter), nameiRename, []int{1, 3}, []events.Kind{events.KindRename}, "renameat2"),
+		one(entry(p.RenamePath, p.KpRenamePath), "security_path_rename", events.KindRename),
+		namei(exit(p.RenameExit, p.KpRenameExit, p.KpRenameExitArgs), nameiRename, nil, []events.Kind{events.KindRename}, "renameat2"),
 
-	{prog: "read_exit", targets: []string{"vfs_read"}, kinds: kRW},
-	{prog: "write_exit", targets: []string{"vfs_write"}, kinds: kRW},
-	{prog: "readv_exit", targets: []string{"vfs_readv"}, kinds: kRW, optional: true, check: posArg3},
-	{prog: "writev_exit", targets: []string{"vfs_writev"}, kinds: kRW, optional: true, check: posArg3},
-	{prog: "copy_exit", targets: []string{"vfs_copy_file_range"}, kinds: kRW, optional: true},
-	{prog: "sendfile_exit", targets: []string{"do_sendfile"}, kinds: kRW, optional: true},
-	{prog: "close_enter", targets: []string{"__fput"}, kinds: kRW},
+		one(exit(p.ChmodExit, p.KpChmodExit, p.KpChmodExitArgs), "chmod_common", kSetattr...),
+		one(exit(p.ChownExit, p.KpChownExit, p.KpChownExitArgs), "chown_common", kSetattr...),
+		one(exit(p.UtimesExit, p.KpUtimesExit, p.KpUtimesExitArgs), "vfs_utimes", kSetattr...),
+		one(exit(p.TruncateExit, p.KpTruncateExit, p.KpTruncateExitArgs), "vfs_truncate", kSetattr...),
+		ftruncateHook(p), ftruncateFdHook(p),
 
-	one("mount_exit", "path_mount", events.KindMount),
-	one("umount_enter", "path_umount", events.KindUmount),
-	one("umount_exit", "path_umount", events.KindUmount),
+		with(exit(p.ReadExit, p.KpReadExit, p.KpReadExitArgs), hook{targets: []string{"vfs_read"}, kinds: kRW}),
+		with(exit(p.WriteExit, p.KpWriteExit, p.KpWriteExitArgs), hook{targets: []string{"vfs_write"}, kinds: kRW}),
+		with(exit(p.ReadvExit, p.KpReadvExit, p.KpReadvExitArgs), hook{targets: []string{"vfs_readv"}, kinds: kRW, optional: true, check: posArg3}),
+		with(exit(p.WritevExit, p.KpWritevExit, p.KpWritevExitArgs), hook{targets: []string{"vfs_writev"}, kinds: kRW, optional: true, check: posArg3}),
+		with(exit(p.CopyExit, p.KpCopyExit, p.KpCopyExitArgs), hook{targets: []string{"vfs_copy_file_range"}, kinds: kRW, optional: true}),
+		with(exit(p.SendfileExit, p.KpSendfileExit, p.KpSendfileExitArgs), hook{targets: []string{"do_sendfile"}, kinds: kRW, optional: true}),
+		with(entry(p.CloseEnter, p.KpCloseEnter), hook{targets: []string{"__fput"}, kinds: kRW}),
+
+		one(exit(p.MountExit, p.KpMountExit, p.KpMountExitArgs), "path_mount", events.KindMount),
+		one(entry(p.UmountEnter, p.KpUmountEnter), "path_umount", events.KindUmount),
+		one(exit(p.UmountExit, p.KpUmountExit, p.KpUmountExitArgs), "path_umount", events.KindUmount),
+	}
+}
+
+// with completes a hook of the fentry table from its programs and the rest.
+func with(progs hook, h hook) hook {
+	h.prog, h.kprobe, h.kprobeArgs = progs.prog, progs.kprobe, progs.kprobeArgs
+	return h
 }
 
 // kernelFunc finds a function in the kernel's BTF.
@@ -270,36 +326,47 @@ func kernelFunc(kspec *btf.Spec, name string) (*btf.Func, bool) {
 
 // plan decides which programs of a hook table to load and where they
 // attach, and the load-time constants that depend on the kernel. It drops
-// every other program from spec.
-func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events.KindMask, follow bool) (map[string]string, uint32, error) {
+// every other program from spec, but keep (when not nil): p and table's
+// programs are spec's.
+func plan(spec *ebpf.CollectionSpec, p *progs, kspec *btf.Spec, table []hook, kinds events.KindMask, follow bool, keep *ebpf.ProgramSpec) (map[string]string, uint32, error) {
 	tpDir := ""
 	if len(table) > 0 && table[0].calls != nil {
 		tpDir = syscallTracepoints()
 	}
+	// drop forgets a program not to load; a hook whose program is shared
+	// has none of its own.
+	drop := func(ps *ebpf.ProgramSpec) {
+		if ps != nil {
+			delete(spec.Programs, ps.Name)
+		}
+	}
 	attach := map[string]string{}
 	var userNames uint32
-	for _, h := range append(table[:len(table):len(table)], followHooks...) {
+	for _, h := range append(table[:len(table):len(table)], followHooks(p)...) {
 		if !wanted(h, kinds, follow) || (h.backup && !syscallBackups(kspec)) {
-			delete(spec.Programs, h.prog)
+			drop(h.prog)
 			continue
 		}
 		if h.unlessHas != "" {
 			if _, ok := kernelFunc(kspec, h.unlessHas); ok {
-				delete(spec.Programs, h.prog)
+				drop(h.prog)
 				continue
 			}
+		}
+		ps := h.prog
+		if h.shared != nil {
+			ps = h.shared
+		}
+		if ps == nil {
+			return nil, 0, fmt.Errorf("a hook on %v has no program in this mode", h.targets)
 		}
 		target := ""
 		var fn *btf.Func
 		switch {
 		case h.calls != nil:
-			phase := "exit"
-			if h.prog == "sys_enter_tp" {
-				phase = "enter"
-			}
-			target = tracepointTargets(tpDir, phase, h.calls, kinds)
+			target = tracepointTargets(tpDir, h.phase, h.calls, kinds)
 			if target == "" {
-				delete(spec.Programs, h.prog)
+				drop(h.prog)
 				continue
 			}
 		case h.follow || h.tracepoint:
@@ -325,45 +392,34 @@ func plan(spec *ebpf.CollectionSpec, kspec *btf.Spec, table []hook, kinds events
 		}
 		if target == "" {
 			if h.optional {
-				delete(spec.Programs, h.prog)
+				drop(h.prog)
 				continue
 			}
-			return nil, 0, fmt.Errorf("kernel has none of %v (needed by %s): %w", h.targets, h.prog, ErrUnsupported)
+			return nil, 0, fmt.Errorf("kernel has none of %v (needed by %s): %w", h.targets, ps.Name, ErrUnsupported)
 		}
 		for _, i := range h.nameArgs {
 			if fn != nil && userNameParam(fn, i) {
 				userNames |= h.namei
 			}
 		}
-		prog := h.prog
-		if h.shared != "" {
-			prog = h.shared
-			if prev, ok := attach[prog]; ok {
-				attach[prog] = prev + "," + target
+		if h.shared != nil {
+			if prev, ok := attach[ps.Name]; ok {
+				attach[ps.Name] = prev + "," + target
 				continue
 			}
 		}
-		ps, ok := spec.Programs[prog]
-		if !ok {
-			return nil, 0, fmt.Errorf("program %s missing from the BPF object", prog)
+		if spec.Programs[ps.Name] != ps {
+			return nil, 0, fmt.Errorf("program %s: not in the BPF object being loaded", ps.Name)
 		}
 		ps.AttachTo = target
-		attach[prog] = target
+		attach[ps.Name] = target
 	}
 	for name := range spec.Programs {
-		if _, ok := attach[name]; !ok && name != keepProgram(table) {
+		if _, ok := attach[name]; !ok && (keep == nil || name != keep.Name) {
 			delete(spec.Programs, name)
 		}
 	}
 	return attach, userNames, nil
-}
-
-// keepProgram names a program a mode loads without attaching it.
-func keepProgram(table []hook) string {
-	if len(table) > 0 && strings.HasPrefix(table[0].prog, "sys_enter") { // the syscall mode's
-		return "fmode_probe"
-	}
-	return ""
 }
 
 func wanted(h hook, kinds events.KindMask, follow bool) bool {

@@ -6,10 +6,29 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/fstrace/fstrace/pkg/events"
 )
+
+// planned loads a fresh spec and plans the table that table builds on it.
+func planned(t *testing.T, kspec *btf.Spec, table func(*progs) []hook, kinds events.KindMask, follow bool) (*ebpf.CollectionSpec, *progs, map[string]string, uint32) {
+	t.Helper()
+	spec, err := loadBpf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := assignProgs(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attach, userNames, err := plan(spec, p, kspec, table(p), kinds, follow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec, p, attach, userNames
+}
 
 // plan against this machine's kernel BTF: every hook of the default kinds
 // finds a target, and unselected kinds' programs are dropped.
@@ -21,84 +40,80 @@ func TestPlanHostKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := loadBpf()
-	if err != nil {
-		t.Fatal(err)
-	}
-	attach, userNames, err := plan(spec, kspec, fentryHooks, DefaultKinds, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p, attach, userNames := planned(t, kspec, fentryHooks, DefaultKinds, false)
 	if userNames != 0 {
 		t.Errorf("user_names = %#x on a kernel whose namei entry points take struct filename", userNames)
 	}
-	for _, want := range []string{"open_exit", "unlink_enter", "rename_path", "chmod_exit", "mount_exit", "umount_enter"} {
-		if attach[want] == "" {
-			t.Errorf("%s not attached; plan: %v", want, attach)
+	for _, want := range []*ebpf.ProgramSpec{p.OpenExit, p.UnlinkEnter, p.RenamePath, p.ChmodExit, p.MountExit, p.UmountEnter} {
+		if attach[want.Name] == "" {
+			t.Errorf("%s not attached; plan: %v", want.Name, attach)
 		}
 	}
-	if attach["follow_fork"] != "" {
+	if attach[p.FollowFork.Name] != "" {
 		t.Error("follow programs planned without Follow")
 	}
-	if attach["fail_chmod_enter"] != "__x64_sys_chmod" || attach["fail_umount_ret"] != "__x64_sys_umount" {
+	if attach[p.FailChmodEnter.Name] != "__x64_sys_chmod" || attach[p.FailUmountRet.Name] != "__x64_sys_umount" {
 		t.Errorf("lookup-failure hooks not planned: %v", attach)
 	}
 	// xattr is a default kind: its six calls (setxattrat and removexattrat
 	// too on this 6.18 kernel) are hooked at their entry points.
-	for _, c := range []string{"setxattr", "lsetxattr", "fsetxattr", "setxattrat", "removexattr", "lremovexattr", "fremovexattr", "removexattrat"} {
-		if attach["xattr_"+c+"_enter"] != "__x64_sys_"+c || attach["xattr_"+c+"_ret"] != "__x64_sys_"+c {
-			t.Errorf("xattr hooks of %s not planned: %v", c, attach)
+	for _, c := range []struct {
+		call       string
+		enter, ret *ebpf.ProgramSpec
+	}{
+		{"setxattr", p.XattrSetxattrEnter, p.XattrSetxattrRet}, {"lsetxattr", p.XattrLsetxattrEnter, p.XattrLsetxattrRet},
+		{"fsetxattr", p.XattrFsetxattrEnter, p.XattrFsetxattrRet}, {"setxattrat", p.XattrSetxattratEnter, p.XattrSetxattratRet},
+		{"removexattr", p.XattrRemovexattrEnter, p.XattrRemovexattrRet}, {"lremovexattr", p.XattrLremovexattrEnter, p.XattrLremovexattrRet},
+		{"fremovexattr", p.XattrFremovexattrEnter, p.XattrFremovexattrRet}, {"removexattrat", p.XattrRemovexattratEnter, p.XattrRemovexattratRet},
+	} {
+		if attach[c.enter.Name] != "__x64_sys_"+c.call || attach[c.ret.Name] != "__x64_sys_"+c.call {
+			t.Errorf("xattr hooks of %s not planned: %v", c.call, attach)
 		}
 	}
 	// kprobe mode loads one return program for all of them.
-	kp, _ := loadBpf()
-	kattach, _, err := plan(kp, kspec, kprobeHooks(fentryHooks), DefaultKinds, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Split(kattach["kp_fail_ret"], ","); !slices.Contains(got, "__x64_sys_chmod") || !slices.Contains(got, "__x64_sys_umount") || !slices.Contains(got, "__x64_sys_fsetxattr") || len(got) < 20 {
+	kprobe := func(p *progs) []hook { return kprobeHooks(fentryHooks(p), p) }
+	_, kp, kattach, _ := planned(t, kspec, kprobe, DefaultKinds, false)
+	if got := strings.Split(kattach[kp.KpFailRet.Name], ","); !slices.Contains(got, "__x64_sys_chmod") || !slices.Contains(got, "__x64_sys_umount") || !slices.Contains(got, "__x64_sys_fsetxattr") || len(got) < 20 {
 		t.Errorf("kp_fail_ret attached to %q", got)
 	}
-	if _, ok := kp.Programs["kp_xattr_setxattr_ret"]; ok || kattach["kp_xattr_setxattr_enter"] != "__x64_sys_setxattr" {
+	if kattach[kp.KpXattrSetxattrEnter.Name] != "__x64_sys_setxattr" {
 		t.Errorf("kprobe xattr hooks: %v", kattach)
 	}
-	if _, ok := kp.Programs["kp_fail_chmod_ret"]; ok || kattach["kp_fail_chmod_enter"] != "__x64_sys_chmod" {
+	if kattach[kp.KpFailChmodEnter.Name] != "__x64_sys_chmod" {
 		t.Errorf("kprobe lookup-failure hooks: %v", kattach)
+	}
+	if kattach[kp.ChmodExit.Name] != "" || kattach[kp.KpChmodExitArgs.Name] != "chmod_common" {
+		t.Errorf("kprobe mode plans the fentry programs, or not the kprobes': %v", kattach)
 	}
 	// Fentry mode hands its fexit returns to the same kretprobe, where
 	// kprobes can be made, and keeps the fentry entries.
-	fp, _ := loadBpf()
-	fattach, _, err := plan(fp, kspec, sharedFailReturn(fentryHooks), DefaultKinds, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Split(fattach["kp_fail_ret"], ","); !slices.Contains(got, "__x64_sys_utimensat") || len(got) < 12 {
+	shared := func(p *progs) []hook { return sharedFailReturn(fentryHooks(p), p) }
+	fspec, fp, fattach, _ := planned(t, kspec, shared, DefaultKinds, false)
+	if got := strings.Split(fattach[fp.KpFailRet.Name], ","); !slices.Contains(got, "__x64_sys_utimensat") || len(got) < 12 {
 		t.Errorf("fentry: kp_fail_ret attached to %q", got)
 	}
-	if _, ok := fp.Programs["xattr_removexattr_ret"]; ok || !strings.Contains(fattach["kp_fail_ret"], "__x64_sys_removexattr") {
+	if _, ok := fspec.Programs[fp.XattrRemovexattrRet.Name]; ok || !strings.Contains(fattach[fp.KpFailRet.Name], "__x64_sys_removexattr") {
 		t.Errorf("fentry xattr returns not shared: %v", fattach)
 	}
-	if _, ok := fp.Programs["fail_chmod_ret"]; ok || fattach["fail_chmod_enter"] != "__x64_sys_chmod" {
+	if _, ok := fspec.Programs[fp.FailChmodRet.Name]; ok || fattach[fp.FailChmodEnter.Name] != "__x64_sys_chmod" {
 		t.Errorf("fentry lookup-failure hooks: %v", fattach)
 	}
-	if slices.ContainsFunc(fentryHooks, func(h hook) bool { return h.shared != "" }) {
+	table := fentryHooks(fp)
+	sharedFailReturn(table, fp)
+	if slices.ContainsFunc(table, func(h hook) bool { return h.shared != nil }) {
 		t.Error("sharedFailReturn changed the fentry table itself")
 	}
 	// do_ftruncate exists here, so the fd-based variant must not be loaded
 	// too (it would report ftruncate twice).
-	if attach["ftruncate_exit"] != "" && attach["ftruncate_fd_exit"] != "" {
+	if attach[p.FtruncateExit.Name] != "" && attach[p.FtruncateFdExit.Name] != "" {
 		t.Error("both ftruncate hooks planned")
 	}
 
-	spec, _ = loadBpf()
-	attach, _, err = plan(spec, kspec, fentryHooks, events.MaskOf(events.KindUnlink), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := spec.Programs["open_exit"]; ok || attach["open_exit"] != "" {
+	spec, p, attach, _ := planned(t, kspec, fentryHooks, events.MaskOf(events.KindUnlink), true)
+	if _, ok := spec.Programs[p.OpenExit.Name]; ok || attach[p.OpenExit.Name] != "" {
 		t.Error("open_exit kept when only unlink is traced")
 	}
-	if attach["unlink_path"] != "security_path_unlink" || attach["follow_fork"] != "sched_process_fork" {
+	if attach[p.UnlinkPath.Name] != "security_path_unlink" || attach[p.FollowFork.Name] != "sched_process_fork" {
 		t.Errorf("plan for unlink+follow: %v", attach)
 	}
 }

@@ -28,10 +28,19 @@ const (
 // Modes lists the hook modes in the order New tries them.
 var Modes = []string{ModeFentry, ModeKprobe, ModeSyscall}
 
-var hookTables = map[string][]hook{
-	ModeFentry:  fentryHooks,
-	ModeKprobe:  kprobeHooks(fentryHooks),
-	ModeSyscall: syscallHooks,
+// hookTable is a mode's hook table on this kernel, on p's programs; with
+// sharedFail, fentry mode's lookup-failure returns are one kretprobe.
+func hookTable(mode string, p *progs, sharedFail bool) []hook {
+	switch mode {
+	case ModeFentry:
+		if sharedFail {
+			return sharedFailReturn(fentryHooks(p), p)
+		}
+		return fentryHooks(p)
+	case ModeKprobe:
+		return kprobeHooks(fentryHooks(p), p)
+	}
+	return syscallTable(p)
 }
 
 // sharedFailReturn hands the fentry table's lookup-failure returns to
@@ -39,11 +48,11 @@ var hookTables = map[string][]hook{
 // loaded and verified once per call (13 copies of the emit path, some
 // 300 000 verified instructions, 5-10 s of a start in the QEMU guests).
 // The calls are rare, so a kretprobe's cost per call does not matter.
-func sharedFailReturn(table []hook) []hook {
+func sharedFailReturn(table []hook, p *progs) []hook {
 	out := slices.Clone(table)
 	for i, h := range out {
-		if sysReturn(h.prog) {
-			out[i].shared = "kp_fail_ret" // bpf/lookup_fail.bpf.h
+		if h.sysRet {
+			out[i].shared = p.KpFailRet // bpf/lookup_fail.bpf.h
 		}
 	}
 	return out
@@ -64,21 +73,21 @@ func haveKprobes() bool {
 	return false
 }
 
-// kprobeHooks is the fentry table in kprobe form: each program kp_NAME
-// (lib/hooks.h), and for an exit hook also kp_NAME_args, the kprobe that
-// saves the arguments its kretprobe needs.
-func kprobeHooks(fentry []hook) []hook {
+// kprobeHooks is the fentry table in kprobe form: each program's kprobe
+// (kp_NAME, lib/hooks.h), and for an exit hook also the kprobe that saves
+// the arguments its kretprobe needs (kp_NAME_args).
+func kprobeHooks(fentry []hook, p *progs) []hook {
 	var out []hook
 	for _, h := range fentry {
 		k := h
-		k.prog = "kp_" + h.prog
-		if sysReturn(h.prog) {
-			k.shared = "kp_fail_ret" // bpf/lookup_fail.bpf.h
+		k.prog, k.kprobe, k.kprobeArgs = h.kprobe, nil, nil
+		if h.sysRet {
+			k.shared = p.KpFailRet // bpf/lookup_fail.bpf.h
 		}
 		out = append(out, k)
-		if strings.HasSuffix(h.prog, "_exit") {
+		if h.kprobeArgs != nil {
 			a := k
-			a.prog += "_args"
+			a.prog = h.kprobeArgs
 			a.nameArgs = nil
 			out = append(out, a)
 		}
@@ -97,7 +106,7 @@ func modeOrder(m string) ([]string, error) {
 	case "", "auto":
 		return Modes, nil
 	}
-	if _, ok := hookTables[m]; ok {
+	if slices.Contains(Modes, m) {
 		return []string{m}, nil
 	}
 	return nil, fmt.Errorf("unknown hook mode %q (want auto, fentry, kprobe or syscall)", m)
@@ -105,16 +114,16 @@ func modeOrder(m string) ([]string, error) {
 
 // loads reports whether the kernel accepts one program of the object,
 // loaded on its own.
-func loads(name string) bool {
+func loads(pick func(*progs) *ebpf.ProgramSpec) bool {
 	spec, err := objectSpec()
 	if err != nil {
 		return false
 	}
-	ps := spec.Programs[name]
-	if ps == nil {
+	ps, err := assignProgs(spec)
+	if err != nil {
 		return false
 	}
-	p, err := ebpf.NewProgramWithOptions(ps, ebpf.ProgramOptions{LogDisabled: true})
+	p, err := ebpf.NewProgramWithOptions(pick(ps), ebpf.ProgramOptions{LogDisabled: true})
 	if err != nil {
 		return false
 	}
@@ -123,11 +132,11 @@ func loads(name string) bool {
 }
 
 // syscallTable is the syscall mode's hook table on this kernel.
-func syscallTable() []hook {
+func syscallTable(p *progs) []hook {
 	if syscallTracepoints() != "" {
-		return syscallTPHooks
+		return syscallTPHooks(p)
 	}
-	return syscallHooks
+	return syscallHooks(p)
 }
 
 // attachProgram attaches one program the way its type asks; a program on

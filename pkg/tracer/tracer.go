@@ -107,7 +107,8 @@ type Tracer struct {
 	warning  string
 	filter   *filterState
 	host     *hostPaths
-	attached map[string]string
+	attached map[string]string // by program name
+	backups  []backupPair
 
 	// The pump (rings.go) and Read.
 	window    time.Duration
@@ -212,14 +213,16 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 	for name, ps := range spec.Programs {
 		progSpecs[name] = ps
 	}
-	table := hookTables[mode]
+	progs, err := assignProgs(spec)
+	if err != nil {
+		return nil, err
+	}
+	// The syscall mode loads fmode_probe too, to run it once.
+	var keep *ebpf.ProgramSpec
 	if mode == ModeSyscall {
-		table = syscallTable()
+		keep = progs.FmodeProbe
 	}
-	if sharedFail {
-		table = sharedFailReturn(table)
-	}
-	attach, userNames, err := plan(spec, kspec, table, kinds, opts.Follow)
+	attach, userNames, err := plan(spec, progs, kspec, hookTable(mode, progs, sharedFail), kinds, opts.Follow, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -290,6 +293,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 		dec:       events.NewDecoder(),
 		mode:      mode,
 		attached:  attach,
+		backups:   backupPairs(progs),
 		window:    window,
 		wakeBytes: wakeBytes,
 		epfd:      -1,
@@ -313,7 +317,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 		t.warning = "fentry mode forced on a kernel where " + errUnsafeFexit.Error() + "; --hook-mode kprobe avoids it"
 	}
 	if mode == ModeSyscall {
-		if err := probeFmodeCreated(coll, o); err != nil {
+		if err := probeFmodeCreated(coll.Programs[keep.Name], o); err != nil {
 			t.teardown()
 			return nil, err
 		}
@@ -327,7 +331,7 @@ func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, 
 		ls, err := attachProgram(progSpecs[prog], coll.Programs[prog], attach[prog])
 		if err != nil {
 			t.teardown()
-			if sharedFail && prog == "kp_fail_ret" {
+			if sharedFail && prog == progs.KpFailRet.Name {
 				return nil, fmt.Errorf("%w: %v", errSharedKprobe, err)
 			}
 			// A mode whose programs load but cannot attach is as
@@ -599,7 +603,7 @@ func (t *Tracer) missed() (missed, skipped, recovered uint64) {
 			skipped += ps.RecursionMisses
 		}
 	}
-	for _, p := range backupPairs {
+	for _, p := range t.backups {
 		bm, ok := misses[p.backup]
 		if !ok {
 			continue
@@ -747,7 +751,7 @@ func (t *Tracer) teardown() {
 // so that it never runs alone and takes hits the kernel did not skip.
 func (t *Tracer) closeLinks() []error {
 	errs := make([]error, len(t.links))
-	if _, ok := t.attached["sys_exit_backup"]; ok {
+	if slices.ContainsFunc(t.backups, func(b backupPair) bool { return t.attached[b.backup] != "" }) {
 		for i := len(t.links) - 1; i >= 0; i-- {
 			errs[i] = t.links[i].Close()
 		}
