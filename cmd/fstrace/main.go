@@ -493,7 +493,7 @@ func summary(tr *tracer.Tracer, n, dropped uint64, cfg *config, stderr io.Writer
 		// all of it is runs on syscalls that make no event: a note,
 		// not an alarm.
 		level, made := "WARNING", ""
-		if _, ok := tr.Hooks()["sys_exit_backup"]; ok {
+		if tr.HasBackups() {
 			level, made = "note", fmt.Sprintf(", %d made up by backup programs", st.Recovered)
 		}
 		fmt.Fprintf(stderr, "fstrace: %s: the kernel skipped fstrace's programs %s while tasks were preempted inside them%s: at most %s may be missing\n", level, plural(st.Skipped, "time"), made, plural(st.Missed, "event"))

@@ -431,6 +431,13 @@ func (t *Tracer) Hooks() map[string]string {
 	return m
 }
 
+// HasBackups reports whether backup copies of programs are attached, which
+// take most of the runs the kernel skips (syscall mode, where syscall
+// tracepoints are faultable): see Stats.Recovered.
+func (t *Tracer) HasBackups() bool {
+	return slices.ContainsFunc(t.backups, func(b backupPair) bool { return t.attached[b.backup] != "" })
+}
+
 // Read returns the next event. It returns ErrClosed once the tracer is closed
 // and drained, or ctx's error. The caller owns the event; Release hands it
 // back for reuse.
@@ -751,7 +758,7 @@ func (t *Tracer) teardown() {
 // so that it never runs alone and takes hits the kernel did not skip.
 func (t *Tracer) closeLinks() []error {
 	errs := make([]error, len(t.links))
-	if slices.ContainsFunc(t.backups, func(b backupPair) bool { return t.attached[b.backup] != "" }) {
+	if t.HasBackups() {
 		for i := len(t.links) - 1; i >= 0; i-- {
 			errs[i] = t.links[i].Close()
 		}
