@@ -49,7 +49,7 @@ type config struct {
 	count      uint64
 	duration   time.Duration
 	ringSize   int
-	hookMode   string
+	hookMode   tracer.HookMode
 	filter     filters.Set
 	eachCall   events.KindMask
 	filterFile string
@@ -206,7 +206,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		fs.StringVar(&durationStr, name, "", "")
 	}
 	fs.StringVar(&ringStr, "ring-size", "", "")
-	fs.StringVar(&cfg.hookMode, "hook-mode", "auto", "")
+	fs.StringVar((*string)(&cfg.hookMode), "hook-mode", string(tracer.ModeAuto), "")
 	lists := map[string]*listFlag{}
 	for _, name := range []string{"pid", "uid", "gid", "comm", "cgroup", "path", "container"} {
 		for _, n := range []string{name, "exclude-" + name} {
@@ -289,7 +289,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 
 	switch cfg.hookMode {
-	case "auto", tracer.ModeFentry, tracer.ModeKprobe, tracer.ModeSyscall:
+	case tracer.ModeAuto, tracer.ModeFentry, tracer.ModeKprobe, tracer.ModeSyscall:
 	default:
 		return nil, fmt.Errorf("invalid --hook-mode %q (want auto, fentry, kprobe or syscall)", cfg.hookMode)
 	}

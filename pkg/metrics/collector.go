@@ -19,7 +19,7 @@ const namespace = "fstrace"
 type Source interface {
 	Stats() (tracer.Stats, error)
 	Rings() []tracer.RingUsage
-	HookMode() string
+	HookMode() tracer.HookMode
 }
 
 // Collector is a prometheus.Collector over a Source.
@@ -73,7 +73,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, c.version, runtime.Version())
-	ch <- prometheus.MustNewConstMetric(c.modeInfo, prometheus.GaugeValue, 1, c.src.HookMode())
+	ch <- prometheus.MustNewConstMetric(c.modeInfo, prometheus.GaugeValue, 1, string(c.src.HookMode()))
 	st, err := c.src.Stats()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.lost, err)

@@ -21,7 +21,7 @@ type fakeSource struct {
 
 func (f *fakeSource) Stats() (tracer.Stats, error) { return f.st, nil }
 func (f *fakeSource) Rings() []tracer.RingUsage    { return f.rings }
-func (f *fakeSource) HookMode() string             { return "syscall" }
+func (f *fakeSource) HookMode() tracer.HookMode    { return tracer.ModeSyscall }
 
 func TestCollector(t *testing.T) {
 	src := &fakeSource{

@@ -11,26 +11,33 @@ import (
 	"github.com/cilium/ebpf/link"
 )
 
+// A HookMode is a way of hooking the kernel; its value is the name
+// --hook-mode takes and HookMode reports.
+type HookMode string
+
 // Hook modes, in the order New tries them.
 const (
+	// ModeAuto, or the empty mode, tries ModeFentry, ModeKprobe and
+	// ModeSyscall in turn and keeps the first the kernel accepts.
+	ModeAuto HookMode = "auto"
 	// ModeFentry: fentry/fexit programs on VFS functions. Sees every caller
 	// (syscalls, io_uring, the kernel itself) with canonical paths. Needs
 	// BPF trampolines.
-	ModeFentry = "fentry"
+	ModeFentry HookMode = "fentry"
 	// ModeKprobe: kprobes and kretprobes on the same functions, for kernels
 	// with kprobes but without trampolines.
-	ModeKprobe = "kprobe"
+	ModeKprobe HookMode = "kprobe"
 	// ModeSyscall: the raw syscall tracepoints, for kernels that allow
 	// neither (locked-down ones). Sees only what goes through syscalls.
-	ModeSyscall = "syscall"
+	ModeSyscall HookMode = "syscall"
 )
 
 // Modes lists the hook modes in the order New tries them.
-var Modes = []string{ModeFentry, ModeKprobe, ModeSyscall}
+var Modes = []HookMode{ModeFentry, ModeKprobe, ModeSyscall}
 
 // hookTable is a mode's hook table on this kernel, on p's programs; with
 // sharedFail, fentry mode's lookup-failure returns are one kretprobe.
-func hookTable(mode string, p *progs, sharedFail bool) []hook {
+func hookTable(mode HookMode, p *progs, sharedFail bool) []hook {
 	switch mode {
 	case ModeFentry:
 		if sharedFail {
@@ -95,19 +102,19 @@ func kprobeHooks(fentry []hook, p *progs) []hook {
 	return out
 }
 
-var modePrograms = map[string]string{
+var modePrograms = map[HookMode]string{
 	ModeFentry:  "fentry/fexit programs",
 	ModeKprobe:  "kprobe programs",
 	ModeSyscall: "syscall tracepoint programs",
 }
 
-func modeOrder(m string) ([]string, error) {
+func modeOrder(m HookMode) ([]HookMode, error) {
 	switch m {
-	case "", "auto":
+	case "", ModeAuto:
 		return Modes, nil
 	}
 	if slices.Contains(Modes, m) {
-		return []string{m}, nil
+		return []HookMode{m}, nil
 	}
 	return nil, fmt.Errorf("unknown hook mode %q (want auto, fentry, kprobe or syscall)", m)
 }

@@ -12,7 +12,7 @@ import (
 
 // ModeProbe is the outcome of trying one hook mode.
 type ModeProbe struct {
-	Mode      string            `json:"mode"`
+	Mode      HookMode          `json:"mode"`
 	Supported bool              `json:"supported"`
 	Error     string            `json:"error,omitempty"`
 	Warning   string            `json:"warning,omitempty"`
@@ -43,7 +43,7 @@ type ProbeReport struct {
 	// path_unknown.
 	PidLookup bool        `json:"pid_lookup"`
 	Modes     []ModeProbe `json:"modes"`
-	Mode      string      `json:"mode"` // what New would pick; empty when none works
+	Mode      HookMode    `json:"mode"` // what New would pick; empty when none works
 }
 
 // Probe loads and attaches each hook mode's programs in turn, as New would,

@@ -62,9 +62,9 @@ type Options struct {
 	// replaces it while tracing.
 	Filter filters.Set
 	// HookMode forces one way of hooking the kernel: ModeFentry,
-	// ModeKprobe or ModeSyscall. Empty (or "auto") tries them in that
+	// ModeKprobe or ModeSyscall. Empty (or ModeAuto) tries them in that
 	// order and keeps the first the kernel accepts.
-	HookMode string
+	HookMode HookMode
 	// DropCapabilities drops every capability the process holds but
 	// the one the tracer still needs, once it runs: see the function
 	// DropCapabilities.
@@ -103,7 +103,7 @@ type Tracer struct {
 	dec      *events.Decoder
 	cgroups  *cgroups // the pump's
 	procs    *procs   // the pump's
-	mode     string
+	mode     HookMode
 	warning  string
 	filter   *filterState
 	host     *hostPaths
@@ -204,7 +204,7 @@ func New(opts Options) (*Tracer, error) {
 // newMode loads and attaches one hook mode's programs and starts reading.
 // With sharedFail, fentry mode's lookup-failure returns are one kretprobe
 // (sharedFailReturn); errSharedKprobe says it did not attach.
-func newMode(mode string, kspec *btf.Spec, kinds events.KindMask, opts Options, sharedFail bool) (*Tracer, error) {
+func newMode(mode HookMode, kspec *btf.Spec, kinds events.KindMask, opts Options, sharedFail bool) (*Tracer, error) {
 	spec, err := objectSpec()
 	if err != nil {
 		return nil, err
@@ -367,7 +367,7 @@ func defaultRingSize(ncpu int) int {
 }
 
 // loadError turns the kernel's refusals into errors a user can act on.
-func loadError(mode string, err error) error {
+func loadError(mode HookMode, err error) error {
 	what := modePrograms[mode]
 	var ve *ebpf.VerifierError
 	switch {
@@ -419,7 +419,7 @@ func (t *Tracer) openRings(ncpu, size int) error {
 
 // HookMode names how the tracer hooks the kernel: ModeFentry, ModeKprobe
 // or ModeSyscall.
-func (t *Tracer) HookMode() string { return t.mode }
+func (t *Tracer) HookMode() HookMode { return t.mode }
 
 // Hooks maps each loaded program to the kernel function or tracepoint it is
 // attached to.
