@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sys/unix"
 
@@ -118,16 +119,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	kinds := cfg.traceKinds()
 	filter := currentFilter(cfg, nil)
-	tr, err := tracer.New(tracer.Options{
+	tr, err := tracer.New(envOptions(tracer.Options{
 		Events:   kinds,
 		RingSize: cfg.ringSize,
 		Follow:   cmd != nil || len(cfg.pidTree) > 0,
 		HookMode: cfg.hookMode,
 		EachCall: cfg.eachCall,
 		Filter:   *filter,
-	})
+	}))
 	if err != nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		verifierHint(stderr, err)
 		return exitFailure
 	}
 	defer tr.Close()
@@ -673,4 +675,21 @@ func dropCaps(cfg *config, stderr io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// envOptions sets the tracer's options that the environment tunes: the
+// library reads no environment itself.
+func envOptions(o tracer.Options) tracer.Options {
+	// The raw tracepoints stay reachable for comparison (BENCHMARKS.md).
+	o.RawSyscallTracepoints = os.Getenv("FSTRACE_SYSCALL_HOOKS") == "raw"
+	o.VerifierLog = os.Getenv("FSTRACE_VERIFIER_LOG") != ""
+	return o
+}
+
+// verifierHint says how to see the log of a program the verifier rejected.
+func verifierHint(w io.Writer, err error) {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) && os.Getenv("FSTRACE_VERIFIER_LOG") == "" {
+		fmt.Fprintln(w, "fstrace: FSTRACE_VERIFIER_LOG=1 prints the verifier's log")
+	}
 }

@@ -44,7 +44,7 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fstrace: invalid --output %q (want text or json)\n", format)
 		return exitUsage
 	}
-	r, err := tracer.Probe()
+	r, err := tracer.Probe(envOptions(tracer.Options{}))
 	if err != nil && r == nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)
 		return exitFailure

@@ -6,7 +6,7 @@ package tracer
 //	openTargets, nameiTargets  do_filp_open and the namei entry points
 //	                           (do_unlinkat...) renamed do_file_open and
 //	                           filename_* (7.2)
-//	ftruncateHooks             do_ftruncate (6.11) took over from
+//	ftruncateHook(s)           do_ftruncate (6.11) took over from
 //	                           do_sys_ftruncate
 //	posArg3                    vfs_readv/vfs_writev with the loff_t * fourth
 //	userNameParam              5.10's namei entry points take user strings
@@ -145,13 +145,8 @@ func syscallBackups(kspec *btf.Spec) bool {
 
 // syscallTracepoints returns the tracefs directory of the per-syscall
 // tracepoints (events/syscalls) when the syscall mode can use them, or "".
-// It needs tracefs mounted and bpf_task_pt_regs (5.15+), and it is skipped
-// when FSTRACE_SYSCALL_HOOKS=raw asks for the raw tracepoints, which cost
-// every syscall of the machine a program run but need neither.
+// It needs tracefs mounted and bpf_task_pt_regs (5.15+).
 var syscallTracepoints = sync.OnceValue(func() string {
-	if os.Getenv("FSTRACE_SYSCALL_HOOKS") == "raw" {
-		return ""
-	}
 	if features.HaveProgramHelper(ebpf.TracePoint, asm.FnTaskPtRegs) != nil {
 		return ""
 	}

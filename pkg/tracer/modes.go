@@ -37,7 +37,7 @@ var Modes = []HookMode{ModeFentry, ModeKprobe, ModeSyscall}
 
 // hookTable is a mode's hook table on this kernel, on p's programs; with
 // sharedFail, fentry mode's lookup-failure returns are one kretprobe.
-func hookTable(mode HookMode, p *progs, sharedFail bool) []hook {
+func hookTable(mode HookMode, p *progs, sharedFail, raw bool) []hook {
 	switch mode {
 	case ModeFentry:
 		if sharedFail {
@@ -47,7 +47,7 @@ func hookTable(mode HookMode, p *progs, sharedFail bool) []hook {
 	case ModeKprobe:
 		return kprobeHooks(fentryHooks(p), p)
 	}
-	return syscallTable(p)
+	return syscallTable(p, raw)
 }
 
 // sharedFailReturn hands the fentry table's lookup-failure returns to
@@ -138,9 +138,10 @@ func loads(pick func(*progs) *ebpf.ProgramSpec) bool {
 	return true
 }
 
-// syscallTable is the syscall mode's hook table on this kernel.
-func syscallTable(p *progs) []hook {
-	if syscallTracepoints() != "" {
+// syscallTable is the syscall mode's hook table on this kernel; raw asks
+// for the raw tracepoints (Options.RawSyscallTracepoints).
+func syscallTable(p *progs, raw bool) []hook {
+	if !raw && syscallTracepoints() != "" {
 		return syscallTPHooks(p)
 	}
 	return syscallHooks(p)

@@ -46,9 +46,10 @@ type ProbeReport struct {
 	Mode      HookMode    `json:"mode"` // what New would pick; empty when none works
 }
 
-// Probe loads and attaches each hook mode's programs in turn, as New would,
-// and reports which work. Requires the same privileges as New.
-func Probe() (*ProbeReport, error) {
+// Probe loads and attaches each hook mode's programs in turn, as New would
+// with opts, and reports which work. It sets opts' HookMode, Events and
+// Follow itself. Requires the same privileges as New.
+func Probe(opts Options) (*ProbeReport, error) {
 	r := &ProbeReport{}
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
@@ -68,7 +69,8 @@ func Probe() (*ProbeReport, error) {
 	r.PidLookup = taskLookup()
 	for _, m := range Modes {
 		p := ModeProbe{Mode: m}
-		t, err := New(Options{HookMode: m, Events: SupportedKinds, Follow: true})
+		opts.HookMode, opts.Events, opts.Follow = m, SupportedKinds, true
+		t, err := New(opts)
 		switch {
 		case err != nil:
 			if errors.Is(err, ErrPermission) {

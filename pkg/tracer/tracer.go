@@ -65,6 +65,16 @@ type Options struct {
 	// ModeKprobe or ModeSyscall. Empty (or ModeAuto) tries them in that
 	// order and keeps the first the kernel accepts.
 	HookMode HookMode
+	// RawSyscallTracepoints has the syscall mode hook the raw sys_enter
+	// and sys_exit tracepoints even where the per-syscall ones would do:
+	// they cost every syscall of the machine a program run, but need
+	// neither tracefs nor bpf_task_pt_regs (5.15+). The fstrace command
+	// sets it from FSTRACE_SYSCALL_HOOKS=raw.
+	RawSyscallTracepoints bool
+	// VerifierLog puts the kernel verifier's whole log in the error New
+	// returns when it rejects a program. The fstrace command sets it from
+	// FSTRACE_VERIFIER_LOG.
+	VerifierLog bool
 	// DropCapabilities drops every capability the process holds but
 	// the one the tracer still needs, once it runs: see the function
 	// DropCapabilities.
@@ -222,7 +232,7 @@ func newMode(mode HookMode, kspec *btf.Spec, kinds events.KindMask, opts Options
 	if mode == ModeSyscall {
 		keep = progs.FmodeProbe
 	}
-	attach, userNames, err := plan(spec, progs, kspec, hookTable(mode, progs, sharedFail), kinds, opts.Follow, keep)
+	attach, userNames, err := plan(spec, progs, kspec, hookTable(mode, progs, sharedFail, opts.RawSyscallTracepoints), kinds, opts.Follow, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +289,7 @@ func newMode(mode HookMode, kspec *btf.Spec, kinds events.KindMask, opts Options
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		host.close()
-		return nil, loadError(mode, err)
+		return nil, loadError(mode, err, opts.VerifierLog)
 	}
 	o, err := assignObjs(coll)
 	if err != nil {
@@ -336,7 +346,7 @@ func newMode(mode HookMode, kspec *btf.Spec, kinds events.KindMask, opts Options
 			}
 			// A mode whose programs load but cannot attach is as
 			// unsupported as one whose programs the kernel refuses.
-			err = loadError(mode, err)
+			err = loadError(mode, err, opts.VerifierLog)
 			if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrPermission) {
 				err = fmt.Errorf("%w: %v", ErrUnsupported, err)
 			}
@@ -366,16 +376,16 @@ func defaultRingSize(ncpu int) int {
 	return size
 }
 
-// loadError turns the kernel's refusals into errors a user can act on.
-func loadError(mode HookMode, err error) error {
+// loadError turns the kernel's refusals into errors a user can act on;
+// verifierLog adds the whole log of a verifier's refusal.
+func loadError(mode HookMode, err error, verifierLog bool) error {
 	what := modePrograms[mode]
 	var ve *ebpf.VerifierError
 	switch {
+	case errors.As(err, &ve) && verifierLog:
+		return fmt.Errorf("kernel verifier rejected a program: %w\nverifier log:\n%+v", err, ve)
 	case errors.As(err, &ve):
-		if os.Getenv("FSTRACE_VERIFIER_LOG") != "" {
-			fmt.Fprintf(os.Stderr, "%+v\n", ve)
-		}
-		return fmt.Errorf("kernel verifier rejected a program (FSTRACE_VERIFIER_LOG=1 prints its log): %w", err)
+		return fmt.Errorf("kernel verifier rejected a program: %w", err)
 	case errors.Is(err, unix.EPERM) && missingCaps() != "":
 		return fmt.Errorf("%w (missing %s: %v)", ErrPermission, missingCaps(), err)
 	case errors.Is(err, unix.EACCES) && perfNeedsAdmin():
