@@ -3,8 +3,11 @@ package filters
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -24,33 +27,13 @@ import (
 //	container: [4f7c1a2b3c4d]     # id prefixes of 12 to 64 hex digits
 //	host_only: true               # or containers_only: true
 //
-// Keys: events, failed, host_only, containers_only, and pid, uid, gid,
-// comm, cgroup, path, container with their exclude_ forms. A list item is
-// a value, or {value, events, exclude}.
-type fileSpec struct {
-	Events kindList `json:"events"`
-	Failed bool     `json:"failed"`
-
-	HostOnly       bool `json:"host_only"`
-	ContainersOnly bool `json:"containers_only"`
-
-	PID    []item `json:"pid"`
-	UID    []item `json:"uid"`
-	GID    []item `json:"gid"`
-	Comm   []item `json:"comm"`
-	Cgroup []item `json:"cgroup"`
-	Path   []item `json:"path"`
-
-	Container        []item `json:"container"`
-	ExcludeContainer []item `json:"exclude_container"`
-
-	ExcludePID    []item `json:"exclude_pid"`
-	ExcludeUID    []item `json:"exclude_uid"`
-	ExcludeGID    []item `json:"exclude_gid"`
-	ExcludeComm   []item `json:"exclude_comm"`
-	ExcludeCgroup []item `json:"exclude_cgroup"`
-	ExcludePath   []item `json:"exclude_path"`
-}
+// Keys: events, and those of Switches and Dimensions: failed, host_only,
+// containers_only, and pid, uid, gid, comm, cgroup, path, container with
+// their exclude_ forms. A list item is a value, or {value, events, exclude}.
+//
+// fileSpec is the file's keys and values, still undecoded: Parse decodes
+// each by the table entry of its key.
+type fileSpec map[string]json.RawMessage
 
 type kindList events.KindMask
 
@@ -110,34 +93,76 @@ func Parse(data []byte) (Set, error) {
 		return Set{}, err
 	}
 	var f fileSpec
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
 	if len(bytes.TrimSpace(j)) > 0 && string(bytes.TrimSpace(j)) != "null" {
-		if err := dec.Decode(&f); err != nil {
+		if err := json.Unmarshal(j, &f); err != nil {
 			return Set{}, err
 		}
 	}
-	s := Set{Events: events.KindMask(f.Events), Failed: f.Failed, HostOnly: f.HostOnly, ContainersOnly: f.ContainersOnly}
-	add := func(fn func(it item, exclude bool) error, lists ...[]item) {
-		for i, list := range lists {
-			for _, it := range list {
-				if err == nil {
-					err = fn(it, it.Exclude || i == 1)
+	// Every key is decoded before any value is resolved: a file of the
+	// wrong shape is reported as such, the first bad key in YAMLToJSON's
+	// (sorted) order.
+	var s Set
+	lists := map[string][]item{}
+	for _, key := range slices.Sorted(maps.Keys(f)) {
+		if err := s.decode(key, f[key], lists); err != nil {
+			return Set{}, err
+		}
+	}
+	for _, d := range Dimensions {
+		for _, exclude := range []bool{false, true} {
+			for _, it := range lists[d.Key(exclude)] {
+				if err := d.Add(&s, it.Events, it.Exclude || exclude, it.Value); err != nil {
+					return Set{}, err
 				}
 			}
 		}
 	}
-	add(func(it item, x bool) error { return Add(&s.PID, ParsePID, it.Events, x, it.Value) }, f.PID, f.ExcludePID)
-	add(func(it item, x bool) error { return Add(&s.UID, ResolveUser, it.Events, x, it.Value) }, f.UID, f.ExcludeUID)
-	add(func(it item, x bool) error { return Add(&s.GID, ResolveGroup, it.Events, x, it.Value) }, f.GID, f.ExcludeGID)
-	add(func(it item, x bool) error { return Add(&s.Comm, CheckComm, it.Events, x, it.Value) }, f.Comm, f.ExcludeComm)
-	add(func(it item, x bool) error { return Add(&s.Cgroup, ResolveCgroup, it.Events, x, it.Value) }, f.Cgroup, f.ExcludeCgroup)
-	add(func(it item, x bool) error { return Add(&s.Path, CleanPath, it.Events, x, it.Value) }, f.Path, f.ExcludePath)
-	add(func(it item, x bool) error { return Add(&s.Container, ParseContainerID, it.Events, x, it.Value) }, f.Container, f.ExcludeContainer)
-	if err != nil {
-		return Set{}, err
-	}
 	return s, s.Validate()
+}
+
+// decode sets in s the events or a switch of one key of a filter file,
+// or puts a dimension's list into lists.
+// Keys match in any case, as encoding/json matches a struct's fields.
+func (s *Set) decode(key string, raw json.RawMessage, lists map[string][]item) error {
+	if strings.EqualFold(key, "events") {
+		var k kindList
+		err := json.Unmarshal(raw, &k)
+		s.Events = events.KindMask(k)
+		return fieldError("events", err)
+	}
+	for _, w := range Switches {
+		if strings.EqualFold(key, w.Key()) {
+			var on bool
+			err := json.Unmarshal(raw, &on)
+			w.Set(s, on)
+			return fieldError(w.Key(), err)
+		}
+	}
+	for _, d := range Dimensions {
+		for _, exclude := range []bool{false, true} {
+			if k := d.Key(exclude); strings.EqualFold(key, k) {
+				var list []item
+				err := json.Unmarshal(raw, &list)
+				lists[k] = list
+				return fieldError(k, err)
+			}
+		}
+	}
+	return fmt.Errorf("json: unknown field %q", key)
+}
+
+// fieldError names the key in a type error, in the words encoding/json
+// has for a field of a struct.
+func fieldError(key string, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		te.Struct = "fileSpec"
+		if te.Field != "" {
+			key += "." + te.Field
+		}
+		te.Field = key
+	}
+	return err
 }
 
 // Load reads a filter file.

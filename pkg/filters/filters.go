@@ -60,16 +60,12 @@ func (s Set) Merge(o Set) Set {
 	case o.Events != 0:
 		out.Events = s.Events & o.Events
 	}
-	out.Failed = s.Failed || o.Failed
-	out.HostOnly = s.HostOnly || o.HostOnly
-	out.ContainersOnly = s.ContainersOnly || o.ContainersOnly
-	out.Container = append(append([]Rule[string](nil), s.Container...), o.Container...)
-	out.PID = append(append([]Rule[uint32](nil), s.PID...), o.PID...)
-	out.UID = append(append([]Rule[uint32](nil), s.UID...), o.UID...)
-	out.GID = append(append([]Rule[uint32](nil), s.GID...), o.GID...)
-	out.Comm = append(append([]Rule[string](nil), s.Comm...), o.Comm...)
-	out.Cgroup = append(append([]Rule[uint64](nil), s.Cgroup...), o.Cgroup...)
-	out.Path = append(append([]Rule[string](nil), s.Path...), o.Path...)
+	for _, w := range Switches {
+		w.Set(&out, w.On(s) || w.On(o))
+	}
+	for _, d := range Dimensions {
+		d.merge(&out, s, o)
+	}
 	return out
 }
 
