@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,36 +43,34 @@ func (l *listFlag) Set(v string) error {
 }
 
 type config struct {
-	output     string
-	kinds      events.KindMask // the kinds to attach programs for (see traceKinds)
-	kindsGiven bool            // -e was given
-	fileKinds  events.KindMask // the filter file's events: at start, 0 when absent
-	count      uint64
-	duration   time.Duration
-	ringSize   int
-	hookMode   tracer.HookMode
-	filter     filters.Set
-	eachCall   events.KindMask
-	filterFile string
-	// --host-only, --containers-only
-	hostOnly, containersOnly bool
-	metricsAddr              string
-	webConfig                string
-	onLoss                   string
-	quiet                    bool
-	version                  bool
-	command                  []string
-	pidTree                  []int // --pid-tree: these processes and their descendants
-	kill                     bool  // stop COMMAND when tracing stops
-	readyFile                string
-	outputFile               string // --output-file: events go there, not to stdout
-	outputMax                int64  // --output-file-max-size: rotate before a file passes it; 0 never
-	outputKeep               int    // --output-file-count: rotated files kept
-	timeStyle                events.TimeStyle
-	color                    string // auto, always, never
-	extended                 bool   // -x: who did it in full, in text
-	cmdline                  events.CmdlineMode
-	post                     postFilter
+	output      string
+	kinds       events.KindMask // the kinds to attach programs for (see traceKinds)
+	kindsGiven  bool            // -e was given
+	fileKinds   events.KindMask // the filter file's events: at start, 0 when absent
+	count       uint64
+	duration    time.Duration
+	ringSize    int
+	hookMode    tracer.HookMode
+	filter      filters.Set
+	eachCall    events.KindMask
+	filterFile  string
+	metricsAddr string
+	webConfig   string
+	onLoss      string
+	quiet       bool
+	version     bool
+	command     []string
+	pidTree     []int // --pid-tree: these processes and their descendants
+	kill        bool  // stop COMMAND when tracing stops
+	readyFile   string
+	outputFile  string // --output-file: events go there, not to stdout
+	outputMax   int64  // --output-file-max-size: rotate before a file passes it; 0 never
+	outputKeep  int    // --output-file-count: rotated files kept
+	timeStyle   events.TimeStyle
+	color       string // auto, always, never
+	extended    bool   // -x: who did it in full, in text
+	cmdline     events.CmdlineMode
+	post        postFilter
 }
 
 const usageText = `Usage: fstrace [OPTIONS] [-- COMMAND [ARGS...]]
@@ -207,18 +206,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&ringStr, "ring-size", "", "")
 	fs.StringVar((*string)(&cfg.hookMode), "hook-mode", string(tracer.ModeAuto), "")
-	lists := map[string]*listFlag{}
-	for _, name := range []string{"pid", "uid", "gid", "comm", "cgroup", "path", "container"} {
-		for _, n := range []string{name, "exclude-" + name} {
-			l := new(listFlag)
-			lists[n] = l
-			fs.Var(l, n, "")
-		}
-	}
-	failed := false
-	fs.BoolVar(&failed, "failed", false, "")
-	fs.BoolVar(&cfg.hostOnly, "host-only", false, "")
-	fs.BoolVar(&cfg.containersOnly, "containers-only", false, "")
+	ff := filterFlags(fs)
 	fs.BoolVar(&cfg.post.succeeded, "succeeded", false, "")
 	fs.BoolVar(&cfg.post.changes, "changes", false, "")
 	var globs repeatFlag
@@ -325,10 +313,10 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		}
 		cfg.kinds, cfg.eachCall, cfg.kindsGiven = m, each, true
 	}
-	if err := buildFilter(cfg, lists, failed); err != nil {
+	if err := buildFilter(cfg, ff); err != nil {
 		return nil, err
 	}
-	if failed && cfg.post.succeeded {
+	if cfg.filter.Failed && cfg.post.succeeded {
 		return nil, errors.New("--failed and --succeeded exclude each other")
 	}
 	for _, g := range globs {
@@ -579,56 +567,75 @@ func parseEvents(list string) (kinds, each events.KindMask, err error) {
 	return kinds, each, nil
 }
 
+// filterArgs are the values of the kernel's filter flags: a list flag per
+// dimension and its exclude form, a bool per switch (filters.Dimensions
+// and filters.Switches).
+type filterArgs struct {
+	lists    map[string]*listFlag
+	switches map[string]*bool
+}
+
+// filterFlags registers the flags of the filters tables in fs.
+func filterFlags(fs *flag.FlagSet) filterArgs {
+	a := filterArgs{lists: map[string]*listFlag{}, switches: map[string]*bool{}}
+	for _, d := range filters.Dimensions {
+		for _, exclude := range []bool{false, true} {
+			l := new(listFlag)
+			a.lists[d.Flag(exclude)] = l
+			fs.Var(l, d.Flag(exclude), "")
+		}
+	}
+	for _, w := range filters.Switches {
+		a.switches[w.Name] = fs.Bool(w.Name, false, "")
+	}
+	return a
+}
+
+// flagChecks are the CLI's own checks of a dimension's values, before
+// the dimension's parser.
+var flagChecks = map[string]func(v string) error{
+	"path": func(p string) error {
+		if strings.ContainsAny(p, "*?[") {
+			return fmt.Errorf("%q is a glob: --path takes a directory or file (and all below it); use --path-glob %s", p, shellWord(p))
+		}
+		return nil
+	},
+}
+
+// helpOrder is the dimensions in the order --help lists them, which is
+// the order buildFilter checks them in: the first bad flag reported is
+// the first in --help.
+func helpOrder() []filters.Dimension {
+	ds := slices.Clone(filters.Dimensions)
+	at := func(d filters.Dimension) int { return strings.Index(usageText, "\n      --"+d.Name+" ") }
+	slices.SortStableFunc(ds, func(a, b filters.Dimension) int { return at(a) - at(b) })
+	return ds
+}
+
 // buildFilter turns the filter flags into a filter set; a bad value is an
 // error naming the flag.
-func buildFilter(cfg *config, lists map[string]*listFlag, failed bool) error {
-	f := filters.Set{Failed: failed, HostOnly: cfg.hostOnly, ContainersOnly: cfg.containersOnly}
+func buildFilter(cfg *config, a filterArgs) error {
+	var f filters.Set
+	for _, w := range filters.Switches {
+		w.Set(&f, *a.switches[w.Name])
+	}
 	if f.HostOnly && f.ContainersOnly {
 		return errors.New("--host-only and --containers-only exclude each other")
 	}
 	for _, exclude := range []bool{false, true} {
-		flag := func(name string) (string, []string) {
-			if exclude {
-				name = "exclude-" + name
-			}
-			return name, *lists[name]
-		}
-		for _, add := range []func() (string, error){
-			func() (string, error) {
-				n, v := flag("pid")
-				return n, filters.Add(&f.PID, filters.ParsePID, 0, exclude, v...)
-			},
-			func() (string, error) {
-				n, v := flag("uid")
-				return n, filters.Add(&f.UID, filters.ResolveUser, 0, exclude, v...)
-			},
-			func() (string, error) {
-				n, v := flag("gid")
-				return n, filters.Add(&f.GID, filters.ResolveGroup, 0, exclude, v...)
-			},
-			func() (string, error) {
-				n, v := flag("comm")
-				return n, filters.Add(&f.Comm, filters.CheckComm, 0, exclude, v...)
-			},
-			func() (string, error) {
-				n, v := flag("cgroup")
-				return n, filters.Add(&f.Cgroup, filters.ResolveCgroup, 0, exclude, v...)
-			},
-			func() (string, error) {
-				n, v := flag("container")
-				return n, filters.Add(&f.Container, filters.ParseContainerID, 0, exclude, v...)
-			},
-			func() (string, error) {
-				n, v := flag("path")
-				for _, p := range v {
-					if strings.ContainsAny(p, "*?[") {
-						return n, fmt.Errorf("%q is a glob: --path takes a directory or file (and all below it); use --path-glob %s", p, shellWord(p))
+		for _, d := range helpOrder() {
+			name := d.Flag(exclude)
+			err := func() error {
+				for _, v := range *a.lists[name] {
+					if check := flagChecks[d.Name]; check != nil {
+						if err := check(v); err != nil {
+							return err
+						}
 					}
 				}
-				return n, filters.Add(&f.Path, filters.CleanPath, 0, exclude, v...)
-			},
-		} {
-			if name, err := add(); err != nil {
+				return d.Add(&f, 0, exclude, *a.lists[name]...)
+			}()
+			if err != nil {
 				return fmt.Errorf("invalid --%s: %s", name, printable(err.Error()))
 			}
 		}
