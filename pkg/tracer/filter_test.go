@@ -179,3 +179,17 @@ func TestKernelFilterLogic(t *testing.T) {
 		})
 	}
 }
+
+// TestFilterMapsPerDimension checks that each dimension of the filters
+// table has its kernel map, filter_NAME, for filterState.set to write.
+func TestFilterMapsPerDimension(t *testing.T) {
+	spec, err := loadBpf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range filters.Dimensions {
+		if spec.Maps["filter_"+d.Name] == nil {
+			t.Errorf("dimension %s has no kernel map filter_%s", d.Name, d.Name)
+		}
+	}
+}
