@@ -34,7 +34,7 @@ qemu-system-x86         vmtest         the guests
 busybox-static          vmtest         the guests' initramfs
 cpio                    vmtest         packing it
 debian-archive-keyring  vmtest         fetch-kernels.sh verifies the kernels' packages
-runc                    vmtest,image   TestContainerRunc's runtime, copied into the guests with its libraries; make image-test runs the image with it
+runc                    vmtest,image,hosttest  TestContainerRunc's runtime (FSTRACE_REQUIRE=1 fails without it), copied into the guests with its libraries; make image-test runs the image with it
 strace                  hosttest       TestStraceOracle's oracle (FSTRACE_REQUIRE=1 fails without it)
 buildah                 image          make image, where neither podman nor buildah is there
 umoci                   image          make image-test unpacks the image into a bundle

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fstrace/fstrace/internal/testutil"
 )
 
 func init() {
@@ -108,15 +110,7 @@ var (
 // cannot trace here in mode.
 func requireTracing(t *testing.T, mode string) {
 	t.Helper()
-	skip := func(msg string) {
-		if os.Getenv("FSTRACE_REQUIRE") == "1" {
-			t.Fatalf("FSTRACE_REQUIRE=1 but %s", msg)
-		}
-		t.Skip(msg)
-	}
-	if os.Geteuid() != 0 {
-		skip("needs root to load BPF programs")
-	}
+	testutil.NeedRoot(t, "to load BPF programs")
 	bin := fstraceBin(t)
 	supportMu.Lock()
 	msg, ok := supportMsg[mode]
@@ -130,7 +124,7 @@ func requireTracing(t *testing.T, mode string) {
 	}
 	supportMu.Unlock()
 	if *msg != "" {
-		skip(*msg)
+		testutil.Skip(t, "%s", *msg)
 	}
 }
 

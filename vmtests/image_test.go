@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fstrace/fstrace/internal/testutil"
 )
 
 // The container image (issue 15.3), unpacked into an OCI bundle by `make
@@ -164,11 +166,9 @@ func TestImage(t *testing.T) {
 	// From inside the container, a process outside it.
 	runc, err := exec.LookPath("runc")
 	if err != nil {
-		t.Skip("no runc here to run the image")
+		testutil.Skip(t, "no runc here to run the image (scripts/deps.sh image installs it)")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("runc needs root here")
-	}
+	testutil.NeedRoot(t, "for runc here")
 	dir := testDir(t)
 	os.Mkdir(dir+"/w", 0o777)
 	run := dir + "/run"

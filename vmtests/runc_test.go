@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/fstrace/fstrace/internal/testutil"
 )
 
 // A real container: runc (Debian's, copied into the guest with its
@@ -86,7 +88,7 @@ func init() {
 
 func TestContainerRunc(t *testing.T) {
 	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("no runc here (the Debian runc package on the host puts it in the guests)")
+		testutil.Skip(t, "no runc here (scripts/deps.sh hosttest installs it; the host's runc is copied into the guests)")
 	}
 	requireCgroup2(t)
 	first := true

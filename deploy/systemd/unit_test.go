@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fstrace/fstrace/internal/testutil"
 	"github.com/fstrace/fstrace/pkg/filters"
 )
 
@@ -125,7 +126,7 @@ func systemdAnalyze(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Skip("systemd-analyze is not installed (apt-get install systemd): the unit cannot be checked here")
+		testutil.Skip(t, "systemd-analyze is not installed (apt-get install systemd): the unit cannot be checked here")
 	}
 	return p
 }
@@ -150,7 +151,7 @@ func TestUnitSecurity(t *testing.T) {
 	p := installed(t, dir, build(t))
 	out, err := exec.Command(sa, "security", "--no-pager", "--offline=true", p).CombinedOutput()
 	if err != nil && bytes.Contains(out, []byte("offline")) && !exposureRE.Match(out) {
-		t.Skipf("this systemd-analyze cannot score a unit file that is not loaded (--offline needs systemd 250): %s", bytes.TrimSpace(out))
+		testutil.Skip(t, "this systemd-analyze cannot score a unit file that is not loaded (--offline needs systemd 250): %s", bytes.TrimSpace(out))
 	}
 	m := exposureRE.FindSubmatch(out)
 	if m == nil {
@@ -181,12 +182,10 @@ func TestFilterFileParses(t *testing.T) {
 // Events reach the output file, mode 0640, as JSON Lines. systemd itself
 // is not needed (nor, here, PID 1).
 func TestUnitCommandLine(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root, to run fstrace as another user with capabilities")
-	}
+	testutil.NeedRoot(t, "to run fstrace as another user with capabilities")
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Skip("setpriv (util-linux) is not installed")
+		testutil.Skip(t, "setpriv (util-linux) is not installed")
 	}
 	text := unit(t)
 	dir := tempDir(t)
@@ -194,11 +193,7 @@ func TestUnitCommandLine(t *testing.T) {
 	// As vmtests' requireTracing: where fstrace cannot trace at all, this
 	// says nothing of the unit.
 	if out, err := exec.Command(bin, "-q", "-o", "none", "-e", "open", "--", "true").CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("fstrace cannot trace here, even as root: %s", bytes.TrimSpace(out))
-		if os.Getenv("FSTRACE_REQUIRE") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testutil.Skip(t, "fstrace cannot trace here, even as root: %s", bytes.TrimSpace(out))
 	}
 	logDir := filepath.Join(dir, "log")
 	if err := os.Mkdir(logDir, 0o750); err != nil {
@@ -260,7 +255,7 @@ loop:
 	}
 	if err != nil {
 		if b, _ := os.ReadFile("/proc/sys/kernel/perf_event_paranoid"); strings.TrimSpace(string(b)) == "3" && strings.Contains(stderr.String(), "CAP_SYS_ADMIN") {
-			t.Skipf("kernel.perf_event_paranoid is 3 here and the hook mode needs a perf event: CAP_SYS_ADMIN, as the unit's comment says: %s", stderr.String())
+			testutil.Skip(t, "kernel.perf_event_paranoid is 3 here and the hook mode needs a perf event: CAP_SYS_ADMIN, as the unit's comment says: %s", stderr.String())
 		}
 		t.Fatalf("fstrace as the unit runs it: %v\n%s", err, stderr.String())
 	}

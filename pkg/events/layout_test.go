@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/fstrace/fstrace/internal/testutil"
 )
 
 func TestKindNames(t *testing.T) {
@@ -78,7 +80,7 @@ func TestErrorName(t *testing.T) {
 func TestLayoutMatchesBTF(t *testing.T) {
 	clang, err := exec.LookPath("clang")
 	if err != nil {
-		t.Skip("clang not found")
+		testutil.Skip(t, "clang not found (scripts/deps.sh generate installs it)")
 	}
 	hdr, err := filepath.Abs("../../bpf/fstrace.h")
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fstrace/fstrace/internal/testutil"
 )
 
 // A host with containers, as /proc/1/mountinfo shows it: the root on
@@ -137,9 +139,7 @@ func TestResolverRereads(t *testing.T) {
 // TestResolverPolls: on /proc, a mount made after the table was read is
 // found at once, by poll(2), with misses not rate-limited otherwise.
 func TestResolverPolls(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount")
-	}
+	testutil.NeedRoot(t, "to mount")
 	r, err := Open("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestResolverPolls(t *testing.T) {
 	r.MissInterval, r.PollInterval = 1<<62, 1<<62
 	dir := t.TempDir()
 	if err := unix.Mount("none", dir, "tmpfs", 0, ""); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
+		testutil.Skip(t, "mount tmpfs: %v", err)
 	}
 	defer unix.Unmount(dir, unix.MNT_DETACH)
 	var st unix.Stat_t
@@ -166,9 +166,7 @@ func TestResolverPolls(t *testing.T) {
 // TestResolverWatch: a mount that is gone before the file is placed, but
 // was there long enough for Watch to read it.
 func TestResolverWatch(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount")
-	}
+	testutil.NeedRoot(t, "to mount")
 	r, err := Open("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +178,7 @@ func TestResolverWatch(t *testing.T) {
 	r.MissInterval, r.PollInterval = 1<<62, 1<<62
 	dir := t.TempDir()
 	if err := unix.Mount("none", dir, "tmpfs", 0, ""); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
+		testutil.Skip(t, "mount tmpfs: %v", err)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {

@@ -2,12 +2,12 @@ package tracer
 
 import (
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/fstrace/fstrace/internal/testutil"
 	"github.com/fstrace/fstrace/pkg/events"
 	"github.com/fstrace/fstrace/pkg/filters"
 )
@@ -16,9 +16,7 @@ import (
 // own filter code, run with BPF_PROG_TEST_RUN.
 func filterProbe(t *testing.T) *filterProbeState {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to load BPF programs")
-	}
+	testutil.NeedRoot(t, "to load BPF programs")
 	spec, err := loadBpf()
 	if err != nil {
 		t.Fatal(err)
@@ -30,10 +28,7 @@ func filterProbe(t *testing.T) *filterProbeState {
 	spec.Programs = map[string]*ebpf.ProgramSpec{p.FilterTest.Name: p.FilterTest}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
-		if os.Getenv("FSTRACE_REQUIRE") == "1" {
-			t.Fatalf("load filter_test: %v", err)
-		}
-		t.Skipf("cannot load a raw_tp program here: %v", err)
+		testutil.Skip(t, "cannot load a raw_tp program here: %v", err)
 	}
 	t.Cleanup(func() { coll.Close() })
 	o, err := assignObjs(coll)

@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/fstrace/fstrace/internal/testutil"
 	"github.com/fstrace/fstrace/pkg/events"
 )
 
@@ -34,7 +35,7 @@ func planned(t *testing.T, kspec *btf.Spec, table func(*progs) []hook, kinds eve
 // finds a target, and unselected kinds' programs are dropped.
 func TestPlanHostKernel(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skip("no kernel BTF on this machine")
+		testutil.Skip(t, "no kernel BTF on this machine")
 	}
 	kspec, err := btf.LoadKernelSpec()
 	if err != nil {

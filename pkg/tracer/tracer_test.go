@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fstrace/fstrace/internal/testutil"
 	"github.com/fstrace/fstrace/pkg/events"
 	"github.com/fstrace/fstrace/pkg/filters"
 )
@@ -17,16 +18,11 @@ import (
 // skips (fails with FSTRACE_REQUIRE=1) where none works.
 func newTestTracer(t testing.TB, opts Options) *Tracer {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to load BPF programs")
-	}
+	testutil.NeedRoot(t, "to load BPF programs")
 	opts.IncludeSelf = true // the test process is the workload
 	tr, err := New(opts)
 	if err != nil {
-		if os.Getenv("FSTRACE_REQUIRE") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("cannot trace here: %v", err)
+		testutil.Skip(t, "cannot trace here: %v", err)
 	}
 	t.Cleanup(func() { tr.Close() })
 	return tr
@@ -164,9 +160,7 @@ func BenchmarkOpenFiltered(b *testing.B) {
 // New, and by SetFilter, which must fit beside the set in force and keeps
 // that set when it cannot.
 func TestFilterTooLarge(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to load BPF programs")
-	}
+	testutil.NeedRoot(t, "to load BPF programs")
 	dir := t.TempDir()
 	paths := func(prefix string, n int) filters.Set {
 		var s filters.Set
