@@ -10,13 +10,15 @@
 //		return err
 //	}
 //	defer tr.Close()
-//	for {
-//		ev, err := tr.Read(ctx)
+//	for ev, err := range tr.Events(ctx) { // ends once Close has drained every ring
 //		if err != nil {
-//			return err // tracer.ErrClosed once Close has drained every ring
+//			return err // ctx is done
 //		}
 //		fmt.Println(ev.Kind, ev.Path)
 //	}
+//
+// Read, ReadBatch and Batches are the same stream for a caller that wants
+// one event per call, a batch per call or a channel to select on.
 //
 // Records arrive through one BPF ring buffer per CPU. The tracer reads all of
 // them, including those of CPUs that went offline, and delivers events in

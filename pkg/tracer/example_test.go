@@ -2,7 +2,6 @@ package tracer_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -23,11 +22,8 @@ func Example() {
 	time.AfterFunc(5*time.Second, func() { tr.Close() })
 
 	var line []byte
-	for {
-		ev, err := tr.Read(context.Background())
-		if errors.Is(err, tracer.ErrClosed) {
-			break // Close was called and every ring is drained
-		}
+	// The loop ends once Close was called and every ring is drained.
+	for ev, err := range tr.Events(context.Background()) {
 		if err != nil {
 			log.Fatal(err)
 		}

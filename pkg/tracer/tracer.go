@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"os"
 	"slices"
@@ -461,6 +462,29 @@ func (t *Tracer) Read(ctx context.Context) (*events.Event, error) {
 	t.cur[t.curPos] = nil
 	t.curPos++
 	return ev, nil
+}
+
+// Events returns an iterator over the events for a range loop: it yields
+// what Read returns, one event at a time, with a nil error. The loop ends
+// once the tracer is closed and drained (ErrClosed is the normal end and
+// is not yielded); if ctx is done first, it yields (nil, ctx's error) once
+// and ends. The caller owns each event, as with Read; Release hands it
+// back. Breaking out of the loop early is safe and loses nothing: the
+// events not yet yielded stay for the next Read or range over Events.
+func (t *Tracer) Events(ctx context.Context) iter.Seq2[*events.Event, error] {
+	return func(yield func(*events.Event, error) bool) {
+		for {
+			ev, err := t.Read(ctx)
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+			// Read holds no lock across yield, so the loop body may call
+			// any method, Close and Read included.
+			if !yield(ev, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // ReadBatch appends to dst every event that is ready, waiting for at least
