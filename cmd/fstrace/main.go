@@ -214,176 +214,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeout = time.After(cfg.duration)
 	}
 
-	out := newSink(cfg, stdout, file, start)
-	status := exitOK
-	stopping := false
-	stop := func() {
-		if !stopping {
-			stopping = true
-			go tr.Close()
-		}
+	s := &session{
+		cfg: cfg, tr: tr, out: newSink(cfg, stdout, file, start), stderr: stderr, kinds: kinds, cmd: cmd,
+		evc: tr.Batches(), sigs: sigs, hup: hup, usr1: usr1, done: done, timeout: timeout, gone: gone,
+		status: exitOK,
 	}
-	// Events come in batches: one hand-off per batch, not per event.
-	evc := tr.Batches()
-	var n, dropped, lastSeq, lost uint64
-	var lastWarn time.Time
-	var outErr error // the first failed write: no more are tried
 	lossCheck := time.NewTicker(time.Second)
 	defer lossCheck.Stop()
-	// onLost reacts to records the kernel could not write: a seq gap in the
-	// stream, or the kernel's counters (for losses no later event reveals).
-	onLost := func(total uint64) {
-		if total <= lost {
-			return
-		}
-		lost = total
-		if cfg.onLoss == "exit" {
-			if status != exitLoss {
-				also := ""
-				if done != nil {
-					also = fmt.Sprintf(", and stopping %s (SIGTERM)", cmd.argv[0])
-				}
-				fmt.Fprintf(stderr, "fstrace: %s lost (ring buffer full); stopping tracing%s, as --on-loss=exit asks\n", plural(lost, "event"), also)
-			}
-			status = exitLoss
-			if done != nil {
-				cmd.signal(syscall.SIGTERM) // fail closed
-			}
-			stop()
-			return
-		}
-		if time.Since(lastWarn) >= 10*time.Second {
-			fmt.Fprintf(stderr, "fstrace: WARNING: %s lost so far (ring buffer full: a larger --ring-size or filters help)\n", plural(lost, "event"))
-			lastWarn = time.Now()
-		}
-	}
-loop:
-	for {
-		select {
-		case b, ok := <-evc:
-			if !ok {
-				break loop
-			}
-			for _, ev := range b {
-				if cfg.count > 0 && n >= cfg.count {
-					continue
-				}
-				if ev.Seq > lastSeq+1 {
-					onLost(lost + ev.Seq - lastSeq - 1)
-				}
-				lastSeq = ev.Seq
-				if cfg.post.active() && !cfg.post.keep(ev) {
-					dropped++
-					continue
-				}
-				n++
-				if outErr == nil { // once output is gone, events are counted only
-					if outErr = out.write(ev); outErr != nil {
-						if !errors.Is(outErr, syscall.EPIPE) {
-							fmt.Fprintf(stderr, "fstrace: write output: %v\n", outErr)
-							status = exitFailure
-						}
-						stop()
-					}
-				}
-				if cfg.count > 0 && n >= cfg.count {
-					stop()
-				}
-			}
-			tr.ReleaseBatch(b)
-			if len(evc) == 0 {
-				out.flush()
-			}
-		case s := <-sigs:
-			if cmd != nil && done != nil && !stopping {
-				// The command gets the terminal's signals itself; pass
-				// on the others and keep tracing until it exits.
-				if s != syscall.SIGINT {
-					cmd.signal(s)
-				}
-				continue
-			}
-			stop()
-		case <-hup:
-			reload(tr, cfg, kinds, stderr)
-		case <-usr1:
-			if outErr != nil {
-				continue // the output is gone already
-			}
-			werr, rerr := out.reopen()
-			if werr != nil {
-				outErr = werr
-				fmt.Fprintf(stderr, "fstrace: write output: %v\n", werr)
-				status = exitFailure
-				stop()
-			} else if rerr != nil {
-				fmt.Fprintf(stderr, "fstrace: reopen --output-file: %v\n", rerr)
-			}
-		case st := <-done:
-			if status != exitLoss {
-				status = st
-			}
-			done = nil
-			stop()
-		case <-timeout:
-			stop()
-		case <-gone:
-			gone = nil
-			stop()
-		case <-lossCheck.C:
-			if st, err := tr.Stats(); err == nil {
-				onLost(sumKinds(st.Lost))
-			}
-		}
-	}
-	if err := out.close(); outErr == nil && err != nil && !errors.Is(err, syscall.EPIPE) {
-		fmt.Fprintf(stderr, "fstrace: write output: %v\n", err)
-		status = exitFailure
-	}
-	if done != nil && cfg.kill && status != exitLoss {
-		cmd.signal(syscall.SIGTERM)
-	}
-	// Waits for a Close still under way, so the counts are final.
-	if err := tr.Close(); err != nil {
-		fmt.Fprintf(stderr, "fstrace: %v\n", err)
-	}
-	summary(tr, n, dropped, cfg, stderr)
-	if done != nil {
-		// Tracing stopped before the command ended (-n, -d, a closed
-		// output): it runs on unless --kill or --on-loss=exit stopped
-		// it, and its status is fstrace's.
-		if !cfg.kill && status != exitLoss && !cfg.quiet {
-			fmt.Fprintf(stderr, "fstrace: tracing stopped; waiting for %s to end (--kill would stop it)\n", cmd.argv[0])
-		}
-		st := waitCommand(cmd, done, sigs, hup, usr1)
-		if status != exitLoss {
-			status = st
-		}
-	}
-	return status
-}
-
-// waitCommand waits for the command after tracing stopped, passing on the
-// signals fstrace receives as while tracing.
-func waitCommand(cmd *launcher, done <-chan int, sigs, hup, usr1 <-chan os.Signal) int {
-	for {
-		select {
-		case st := <-done:
-			return st
-		case s := <-sigs:
-			if s != syscall.SIGINT {
-				cmd.signal(s)
-			}
-		case <-hup: // nothing left to reload
-		case <-usr1: // nor to reopen
-		}
-	}
+	s.lossCheck = lossCheck.C
+	return s.run()
 }
 
 // reload applies the filter file again. The kinds traced are fixed at
 // start: a file that asks for another kind is refused, as is one that does
 // not parse, and the filters in force stay.
-func reload(tr *tracer.Tracer, cfg *config, kinds events.KindMask, stderr io.Writer) {
+func reload(tr tracing, cfg *config, kinds events.KindMask, stderr io.Writer) {
 	f := currentFilter(cfg, stderr)
 	if f == nil {
 		return // the error is printed
@@ -473,7 +318,7 @@ func serveMetrics(ln net.Listener, tr *tracer.Tracer, cfg *config, stderr io.Wri
 	}
 }
 
-func summary(tr *tracer.Tracer, n, dropped uint64, cfg *config, stderr io.Writer) {
+func summary(tr tracing, n, dropped uint64, cfg *config, stderr io.Writer) {
 	st, err := tr.Stats()
 	if err != nil {
 		fmt.Fprintf(stderr, "fstrace: %v\n", err)

@@ -28,9 +28,7 @@
 // a full ring, also counted in Stats.
 //
 // Requires Linux 5.10 or later with BTF (CONFIG_DEBUG_INFO_BTF), and root
-// or CAP_BPF with CAP_PERFMON (CAP_SYS_ADMIN for the kprobe and syscall
-// modes where kernel.perf_event_paranoid is 3). fentry is not required: the
-// hook mode is the first the kernel takes of fentry (BPF trampolines),
-// kprobe and syscall (tracepoints); see Options.HookMode and
-// Tracer.HookMode.
+// or CAP_BPF with CAP_PERFMON. fentry is not required: the hook mode is
+// the first the kernel takes of fentry (BPF trampolines), kprobe and
+// syscall (tracepoints); see Options.HookMode and Tracer.HookMode.
 package tracer
