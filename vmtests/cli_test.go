@@ -509,10 +509,10 @@ func reportedMissing(stderr string) int {
 // within 10 s, with status 0, its summary, and every create the load had
 // finished before the signal, or no more missing than fstrace itself said
 // may be (kernels that preempt its programs skip some runs).
-// $FSTRACE_STOP_ROUNDS rounds (default 3, for the emulated guests; make
-// hosttest asks for 100).
+// $FSTRACE_STOP_ROUNDS rounds (default 2, one of each signal, for the
+// emulated guests; make hosttest asks for 100).
 func TestStopUnderLoad(t *testing.T) {
-	rounds := 3
+	rounds := 2
 	if n, err := strconv.Atoi(os.Getenv("FSTRACE_STOP_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
