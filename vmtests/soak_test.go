@@ -72,12 +72,13 @@ func churn(dir string, rate int, ops *atomic.Int64, stop <-chan struct{}) <-chan
 }
 
 // soakFor is how long TestSoak runs each mode: $FSTRACE_SOAK (a Go
-// duration; make hosttest asks for 1m), 15 s by default.
+// duration; make hosttest asks for 1m), 10 s by default: in an emulated
+// guest that is some 50 scrapes and 10 reloads a mode.
 func soakFor() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("FSTRACE_SOAK")); err == nil && d > 0 {
 		return d
 	}
-	return 15 * time.Second
+	return 10 * time.Second
 }
 
 // The soak (issue 11.4): a steady stream of creates and unlinks, the filter
