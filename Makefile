@@ -3,6 +3,7 @@
 #   make            build ./fstrace
 #   make test       unit tests, and the integration tests that can run here
 #   make unit       unit tests only (check runs the integration tests itself)
+#   make lint       golangci-lint (.golangci.yml), the version tools/go.mod pins
 #   make race       the library's tests under the race detector (as root they
 #                   trace on this kernel: Close racing every other call)
 #   make fuzz       each fuzz target for FUZZTIME (10s); crashers stay in testdata/fuzz
@@ -31,7 +32,7 @@ ifeq ($(shell command -v $(GO)),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-.PHONY: all build image image-test deps deps-test deploy-test generate check-generate lint-c test unit race fuzz hosttest check bench
+.PHONY: all build image image-test deps deps-test deploy-test generate check-generate lint-c lint test unit race fuzz hosttest check bench
 .DEFAULT_GOAL := build
 
 all: build
@@ -89,6 +90,20 @@ test:
 unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/vmtests$$')
+
+# golangci-lint (.golangci.yml) at the version tools/go.mod pins: a module of
+# its own, so that fstrace's go.mod does not carry its dependencies. Built
+# into TOOLS_CACHE (gitignored) the first time, which takes minutes, and then
+# only when missing: the version is in the file's name, so a new pin builds
+# anew. GOLANGCI_LINT=/path/to/golangci-lint runs one already built instead.
+TOOLS_CACHE ?= .cache/tools
+GOLANGCI_LINT_VERSION := $(shell sed -n 's|^[[:space:]]*github.com/golangci/golangci-lint/v2 \(v[^ ]*\).*|\1|p' tools/go.mod)
+GOLANGCI_LINT_BIN = $(TOOLS_CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+GOLANGCI_LINT ?=
+$(GOLANGCI_LINT_BIN):
+	$(GO) build -modfile=tools/go.mod -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+lint: $(if $(GOLANGCI_LINT),,$(GOLANGCI_LINT_BIN))
+	$(or $(GOLANGCI_LINT),$(GOLANGCI_LINT_BIN)) run ./...
 
 # Its own module (deploy/kubernetes/go.mod), so that the main one does not
 # depend on k8s.io; go vet ./... and go test ./... here do not enter it.
