@@ -57,11 +57,11 @@ func (l *launcher) start(tr *tracer.Tracer) (<-chan int, error) {
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		r.Close()
-		w.Close()
+		_ = r.Close()
+		_ = w.Close()
 		return nil, fmt.Errorf("start %s: %w", l.argv[0], err)
 	}
-	defer readyR.Close()
+	defer func() { _ = readyR.Close() }()
 	self, err := os.Executable()
 	if err != nil {
 		self = "/proc/self/exe"
@@ -72,28 +72,30 @@ func (l *launcher) start(tr *tracer.Tracer) (<-chan int, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{r, readyW}
 	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		readyW.Close()
+		_ = r.Close()
+		_ = w.Close()
+		_ = readyW.Close()
 		return nil, fmt.Errorf("start %s: %w", l.argv[0], err)
 	}
-	r.Close()
-	readyW.Close()
+	_ = r.Close() // the child holds its own copies of these ends
+	_ = readyW.Close()
 	l.cmd = cmd
 	var b [1]byte
 	if n, _ := readyR.Read(b[:]); n != 1 {
-		w.Close()
-		cmd.Wait()
+		_ = w.Close()
+		_ = cmd.Wait() // reaped; the error returned says what went wrong
 		return nil, fmt.Errorf("start %s: the launcher died before it ran", l.argv[0])
 	}
 	if err := tr.FollowExec(cmd.Process.Pid); err != nil {
-		cmd.Process.Kill()
-		w.Close()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = w.Close()
+		_ = cmd.Wait()
 		return nil, err
 	}
-	w.Write([]byte{1})
-	w.Close()
+	// A go-ahead that does not arrive is the child's to report: it reads
+	// nothing and exits with exitFailure, which the wait below returns.
+	_, _ = w.Write([]byte{1})
+	_ = w.Close()
 
 	done := make(chan int, 1)
 	go func() {
@@ -105,7 +107,7 @@ func (l *launcher) start(tr *tracer.Tracer) (<-chan int, error) {
 
 func (l *launcher) signal(s os.Signal) {
 	if l.cmd != nil && l.cmd.Process != nil {
-		l.cmd.Process.Signal(s)
+		_ = l.cmd.Process.Signal(s) // it may have exited already
 	}
 }
 
@@ -124,7 +126,7 @@ func exitStatus(cmd *exec.Cmd, err error) int {
 // shell's: 127 not found, 126 not executable.
 func launch() {
 	fd, _ := strconv.Atoi(os.Getenv(launchEnv))
-	os.Unsetenv(launchEnv)
+	_ = os.Unsetenv(launchEnv) // fails only for an invalid name
 	if len(os.Args) < 3 || fd <= 0 {
 		fmt.Fprintln(os.Stderr, "fstrace: internal launcher started without a command")
 		os.Exit(exitFailure)
@@ -132,12 +134,12 @@ func launch() {
 	var b [1]byte
 	// Running: the exec that started this copy is over. The parent
 	// arms the tracer on this, then gives the go-ahead.
-	unix.Write(fd+1, b[:])
-	unix.Close(fd + 1)
+	_, _ = unix.Write(fd+1, b[:]) // a parent that misses it closes the go-ahead pipe
+	_ = unix.Close(fd + 1)
 	if n, _ := unix.Read(fd, b[:]); n != 1 {
 		os.Exit(exitFailure) // the tracer went away before the go-ahead
 	}
-	unix.Close(fd)
+	_ = unix.Close(fd)
 	path, argv := os.Args[1], os.Args[2:]
 	err := unix.Exec(path, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "fstrace: %s: %v\n", argv[0], err)

@@ -65,14 +65,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args, stderr)
 	if err != nil {
 		if errors.Is(err, errHelp) {
-			fmt.Fprint(stdout, usageText)
+			_, _ = fmt.Fprint(stdout, usageText)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		diagf(stderr, "fstrace: %v\n", err)
 		return exitUsage
 	}
 	if cfg.version {
-		fmt.Fprintf(stdout, "fstrace %s\n", version)
+		_, _ = fmt.Fprintf(stdout, "fstrace %s\n", version)
 		return exitOK
 	}
 	var file *rotatingFile
@@ -80,17 +80,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// A path that cannot be written is bad usage, found before
 		// anything is loaded, as a bad flag is.
 		if file, err = openRotating(cfg.outputFile, cfg.outputMax, cfg.outputKeep); err != nil {
-			fmt.Fprintf(stderr, "fstrace: --output-file: %s\n", printable(err.Error()))
+			diagf(stderr, "fstrace: --output-file: %s\n", printable(err.Error()))
 			return exitUsage
 		}
-		defer file.Close()
+		// The sink's close closes it and reports the error; this one is
+		// for the returns before the sink exists.
+		defer func() { _ = file.Close() }()
 	}
 
 	var cmd *launcher
 	if len(cfg.command) > 0 {
 		cmd, err = newLauncher(cfg.command)
 		if err != nil {
-			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			diagf(stderr, "fstrace: %v\n", err)
 			var le *launchError
 			if errors.As(err, &le) {
 				return le.status
@@ -103,10 +105,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.metricsAddr != "" {
 		// Bind first: a busy port is an error before anything is loaded.
 		if ln, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
-			fmt.Fprintf(stderr, "fstrace: metrics: %v\n", err)
+			diagf(stderr, "fstrace: metrics: %v\n", err)
 			return exitFailure
 		}
-		defer ln.Close()
+		defer func() { _ = ln.Close() }()
 	}
 
 	if cmd == nil {
@@ -115,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// folds the Go heap's sparse arenas into 2 MiB pages and RssAnon
 		// climbs from 8 to 36 MiB over 4 MiB of heap. Not with a command:
 		// the flag passes to children across fork and exec. Best effort.
-		unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0)
+		_ = unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0)
 	}
 	kinds := cfg.traceKinds()
 	filter := currentFilter(cfg, nil)
@@ -128,28 +130,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Filter:   *filter,
 	}))
 	if err != nil {
-		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		diagf(stderr, "fstrace: %v\n", err)
 		verifierHint(stderr, err)
 		return exitFailure
 	}
-	defer tr.Close()
+	defer func() { _ = tr.Close() }() // the session closes it and reports the error
 	// Loading parsed the kernel's BTF (tens of MiB), garbage now: give it
 	// back to the system rather than carry it for the whole run.
 	debug.FreeOSMemory()
 	var gone <-chan struct{} // --pid-tree: every root has exited
 	if len(cfg.pidTree) > 0 {
 		if err := followTree(tr, cfg.pidTree); err != nil {
-			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			diagf(stderr, "fstrace: %v\n", err)
 			return exitFailure
 		}
 		gone = treeGone(cfg.pidTree)
 	}
 	start := time.Now()
 	if w := tr.Warning(); w != "" {
-		fmt.Fprintf(stderr, "fstrace: WARNING: %s\n", w)
+		diagf(stderr, "fstrace: WARNING: %s\n", w)
 	}
 	if !cfg.quiet {
-		fmt.Fprintf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(kinds, filter), tr.HookMode(), untilLabel(cmd, cfg.pidTree))
+		diagf(stderr, "fstrace: tracing %s with %s hooks%s\n", kindsLabel(kinds, filter), tr.HookMode(), untilLabel(cmd, cfg.pidTree))
 	}
 
 	if ln != nil {
@@ -184,7 +186,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if cmd == nil {
 		if err := dropCaps(cfg, stderr); err != nil {
-			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			diagf(stderr, "fstrace: %v\n", err)
 			return exitFailure
 		}
 	}
@@ -192,20 +194,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// The programs are attached and the rings read: whatever
 		// happens from now on is seen.
 		if err := writeReady(cfg.readyFile); err != nil {
-			fmt.Fprintf(stderr, "fstrace: --ready-file: %v\n", err)
+			diagf(stderr, "fstrace: --ready-file: %v\n", err)
 			return exitFailure
 		}
-		defer os.Remove(cfg.readyFile)
+		defer func() { _ = os.Remove(cfg.readyFile) }()
 	}
 
 	var done <-chan int // the command's exit status
 	if cmd != nil {
 		if done, err = cmd.start(tr); err != nil {
-			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			diagf(stderr, "fstrace: %v\n", err)
 			return exitFailure
 		}
 		if err := dropCaps(cfg, stderr); err != nil {
-			fmt.Fprintf(stderr, "fstrace: %v\n", err)
+			diagf(stderr, "fstrace: %v\n", err)
 			return exitFailure
 		}
 	}
@@ -234,13 +236,13 @@ func reload(tr tracing, cfg *config, kinds events.KindMask, stderr io.Writer) {
 		return // the error is printed
 	}
 	if extra := f.Events &^ kinds; extra != 0 {
-		fmt.Fprintf(stderr, "fstrace: reload %s: events: %s not traced (the kinds traced, %s, are fixed at start; keeping the filters in force)\n", cfg.filterFile, extra, kinds)
+		diagf(stderr, "fstrace: reload %s: events: %s not traced (the kinds traced, %s, are fixed at start; keeping the filters in force)\n", cfg.filterFile, extra, kinds)
 		return
 	}
 	if err := tr.SetFilter(*f); err != nil {
-		fmt.Fprintf(stderr, "fstrace: reload %s: %v (keeping the filters in force)\n", cfg.filterFile, err)
+		diagf(stderr, "fstrace: reload %s: %v (keeping the filters in force)\n", cfg.filterFile, err)
 	} else if !cfg.quiet {
-		fmt.Fprintf(stderr, "fstrace: filters reloaded from %s: tracing %s\n", cfg.filterFile, kindsLabel(kinds, f))
+		diagf(stderr, "fstrace: filters reloaded from %s: tracing %s\n", cfg.filterFile, kindsLabel(kinds, f))
 	}
 }
 
@@ -252,7 +254,7 @@ func writeReady(path string) error {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // the rename's error is the one to report
 		return err
 	}
 	return nil
@@ -274,7 +276,7 @@ func currentFilter(cfg *config, stderr io.Writer) *filters.Set {
 		ff, err := filters.Load(cfg.filterFile)
 		if err != nil {
 			if stderr != nil {
-				fmt.Fprintf(stderr, "fstrace: reload: %v (keeping the filters in force)\n", err)
+				diagf(stderr, "fstrace: reload: %v (keeping the filters in force)\n", err)
 				return nil
 			}
 			ff = filters.Set{} // checked when the flags were parsed
@@ -310,18 +312,18 @@ func serveMetrics(ln net.Listener, tr *tracer.Tracer, cfg *config, stderr io.Wri
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() {
 		if err := web.Serve(ln, srv, flags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			fmt.Fprintf(stderr, "fstrace: metrics: %v\n", err)
+			diagf(stderr, "fstrace: metrics: %v\n", err)
 		}
 	}()
 	if !cfg.quiet {
-		fmt.Fprintf(stderr, "fstrace: serving metrics on http://%s/metrics\n", ln.Addr())
+		diagf(stderr, "fstrace: serving metrics on http://%s/metrics\n", ln.Addr())
 	}
 }
 
 func summary(tr tracing, n, dropped uint64, cfg *config, stderr io.Writer) {
 	st, err := tr.Stats()
 	if err != nil {
-		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		diagf(stderr, "fstrace: %v\n", err)
 		return
 	}
 	var lost uint64
@@ -333,7 +335,7 @@ func summary(tr tracing, n, dropped uint64, cfg *config, stderr io.Writer) {
 		}
 	}
 	if lost > 0 {
-		fmt.Fprintf(stderr, "fstrace: WARNING: %s lost (ring buffer full: %s); try a larger --ring-size\n", plural(lost, "event"), strings.Join(parts, ", "))
+		diagf(stderr, "fstrace: WARNING: %s lost (ring buffer full: %s); try a larger --ring-size\n", plural(lost, "event"), strings.Join(parts, ", "))
 	}
 	if st.Missed > 0 {
 		// An upper bound. With backup programs (syscall mode) nearly
@@ -343,22 +345,22 @@ func summary(tr tracing, n, dropped uint64, cfg *config, stderr io.Writer) {
 		if tr.HasBackups() {
 			level, made = "note", fmt.Sprintf(", %d made up by backup programs", st.Recovered)
 		}
-		fmt.Fprintf(stderr, "fstrace: %s: the kernel skipped fstrace's programs %s while tasks were preempted inside them%s: at most %s may be missing\n", level, plural(st.Skipped, "time"), made, plural(st.Missed, "event"))
+		diagf(stderr, "fstrace: %s: the kernel skipped fstrace's programs %s while tasks were preempted inside them%s: at most %s may be missing\n", level, plural(st.Skipped, "time"), made, plural(st.Missed, "event"))
 	}
 	if st.CgroupRecordsLost > 0 {
-		fmt.Fprintf(stderr, "fstrace: WARNING: %s lost (ring buffer full): those cgroups' events were named from /sys/fs/cgroup, and carry no container fields where the cgroup was gone\n", plural(st.CgroupRecordsLost, "cgroup record"))
+		diagf(stderr, "fstrace: WARNING: %s lost (ring buffer full): those cgroups' events were named from /sys/fs/cgroup, and carry no container fields where the cgroup was gone\n", plural(st.CgroupRecordsLost, "cgroup record"))
 	}
 	if st.DecodeErrors > 0 {
-		fmt.Fprintf(stderr, "fstrace: WARNING: %s could not be decoded\n", plural(st.DecodeErrors, "record"))
+		diagf(stderr, "fstrace: WARNING: %s could not be decoded\n", plural(st.DecodeErrors, "record"))
 	}
 	if !cfg.quiet {
 		post := ""
 		if cfg.post.active() {
 			post = fmt.Sprintf(", %d dropped by fstrace's own filters (--succeeded, --changes, --path-glob)", dropped)
 		}
-		fmt.Fprintf(stderr, "fstrace: %s, %d lost%s\n", plural(n, "event"), lost, post)
+		diagf(stderr, "fstrace: %s, %d lost%s\n", plural(n, "event"), lost, post)
 		if st.Recovered > 0 && st.Missed == 0 {
-			fmt.Fprintf(stderr, "fstrace: the kernel skipped fstrace's programs %s while tasks were preempted inside them; backups made up for all %d that mattered\n", plural(st.Skipped, "time"), st.Recovered)
+			diagf(stderr, "fstrace: the kernel skipped fstrace's programs %s while tasks were preempted inside them; backups made up for all %d that mattered\n", plural(st.Skipped, "time"), st.Recovered)
 		}
 	}
 }
@@ -515,7 +517,7 @@ func dropCaps(cfg *config, stderr io.Writer) error {
 	err := tracer.DropCapabilities(keep...)
 	if errors.Is(err, tracer.ErrCapsKept) {
 		if !cfg.quiet {
-			fmt.Fprintf(stderr, "fstrace: note: %v\n", err)
+			diagf(stderr, "fstrace: note: %v\n", err)
 		}
 		return nil
 	}
@@ -535,6 +537,13 @@ func envOptions(o tracer.Options) tracer.Options {
 func verifierHint(w io.Writer, err error) {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) && os.Getenv("FSTRACE_VERIFIER_LOG") == "" {
-		fmt.Fprintln(w, "fstrace: FSTRACE_VERIFIER_LOG=1 prints the verifier's log")
+		diagf(w, "fstrace: FSTRACE_VERIFIER_LOG=1 prints the verifier's log\n")
 	}
+}
+
+// diagf writes one of fstrace's messages to stderr (w). A write that fails
+// is dropped: stderr is where fstrace reports failures, so there is nowhere
+// left to report that one, and the exit status says the rest.
+func diagf(w io.Writer, format string, a ...any) {
+	_, _ = fmt.Fprintf(w, format, a...)
 }

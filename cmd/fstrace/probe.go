@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,7 +24,7 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		switch a := args[i]; a {
 		case "-o", "--output":
 			if i+1 >= len(args) {
-				fmt.Fprintf(stderr, "fstrace: %s needs a value\n", a)
+				diagf(stderr, "fstrace: %s needs a value\n", a)
 				return exitUsage
 			}
 			i++
@@ -33,30 +34,30 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		case "-o=text", "--output=text":
 			format = "text"
 		case "-h", "--help":
-			fmt.Fprint(stdout, probeUsage)
+			_, _ = fmt.Fprint(stdout, probeUsage)
 			return exitOK
 		default:
-			fmt.Fprintf(stderr, "fstrace: probe: unexpected argument %q (fstrace probe --help)\n", a)
+			diagf(stderr, "fstrace: probe: unexpected argument %q (fstrace probe --help)\n", a)
 			return exitUsage
 		}
 	}
 	if format != "text" && format != "json" {
-		fmt.Fprintf(stderr, "fstrace: invalid --output %q (want text or json)\n", format)
+		diagf(stderr, "fstrace: invalid --output %q (want text or json)\n", format)
 		return exitUsage
 	}
 	r, err := tracer.Probe(envOptions(tracer.Options{}))
 	if err != nil && r == nil {
-		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		diagf(stderr, "fstrace: %v\n", err)
 		return exitFailure
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "fstrace: %v\n", err)
+		diagf(stderr, "fstrace: %v\n", err)
 		return exitFailure
 	}
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
-		enc.Encode(r)
+		_ = enc.Encode(r) // as printProbe, a failed write to stdout is not reported
 	} else {
 		printProbe(stdout, r)
 	}
@@ -79,7 +80,17 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// printProbe writes the text report. As the JSON one, and as before, a
+// write to stdout that fails is not reported: the exit status says whether
+// the kernel can be traced.
 func printProbe(w io.Writer, r *tracer.ProbeReport) {
+	var b bytes.Buffer
+	writeProbe(&b, r)
+	_, _ = w.Write(b.Bytes())
+}
+
+// writeProbe composes the text report in a buffer, whose writes cannot fail.
+func writeProbe(w *bytes.Buffer, r *tracer.ProbeReport) {
 	fmt.Fprintf(w, "kernel        %s\n", r.Kernel)
 	fmt.Fprintf(w, "btf           %s\n", yesNo(r.BTF))
 	fmt.Fprintf(w, "ring buffer   %s\n", yesNo(r.RingBuffer))

@@ -47,13 +47,13 @@ func openAppend(path string) (*os.File, int64, error) {
 	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close() // nothing written yet
 		return nil, 0, err
 	}
 	if !st.Mode().IsRegular() {
 		// A FIFO or a device has no size to rotate by, and renaming
 		// one would break whoever set it up.
-		f.Close()
+		_ = f.Close() // nothing written yet
 		return nil, 0, fmt.Errorf("open %s: not a regular file", path)
 	}
 	return f, st.Size(), nil

@@ -94,7 +94,7 @@ func (s *session) next() bool {
 func (s *session) stop() {
 	if !s.stopping {
 		s.stopping = true
-		go s.tr.Close()
+		go func() { _ = s.tr.Close() }() // finish calls Close again and reports its error
 	}
 }
 
@@ -118,7 +118,7 @@ func (s *session) onBatch(b []*events.Event) {
 		if s.outErr == nil { // once output is gone, events are counted only
 			if s.outErr = s.out.write(ev); s.outErr != nil {
 				if !errors.Is(s.outErr, syscall.EPIPE) {
-					fmt.Fprintf(s.stderr, "fstrace: write output: %v\n", s.outErr)
+					diagf(s.stderr, "fstrace: write output: %v\n", s.outErr)
 					s.status = exitFailure
 				}
 				s.stop()
@@ -130,7 +130,7 @@ func (s *session) onBatch(b []*events.Event) {
 	}
 	s.tr.ReleaseBatch(b)
 	if len(s.evc) == 0 {
-		s.out.flush()
+		_ = s.out.flush() // a failed flush sticks: the next write, or close, returns it
 	}
 }
 
@@ -148,7 +148,7 @@ func (s *session) onLost(total uint64) {
 			if s.done != nil {
 				also = fmt.Sprintf(", and stopping %s (SIGTERM)", s.cmd.argv[0])
 			}
-			fmt.Fprintf(s.stderr, "fstrace: %s lost (ring buffer full); stopping tracing%s, as --on-loss=exit asks\n", plural(s.lost, "event"), also)
+			diagf(s.stderr, "fstrace: %s lost (ring buffer full); stopping tracing%s, as --on-loss=exit asks\n", plural(s.lost, "event"), also)
 		}
 		s.status = exitLoss
 		if s.done != nil {
@@ -158,7 +158,7 @@ func (s *session) onLost(total uint64) {
 		return
 	}
 	if time.Since(s.lastWarn) >= 10*time.Second {
-		fmt.Fprintf(s.stderr, "fstrace: WARNING: %s lost so far (ring buffer full: a larger --ring-size or filters help)\n", plural(s.lost, "event"))
+		diagf(s.stderr, "fstrace: WARNING: %s lost so far (ring buffer full: a larger --ring-size or filters help)\n", plural(s.lost, "event"))
 		s.lastWarn = time.Now()
 	}
 }
@@ -191,11 +191,11 @@ func (s *session) onReopen() {
 	werr, rerr := s.out.reopen()
 	if werr != nil {
 		s.outErr = werr
-		fmt.Fprintf(s.stderr, "fstrace: write output: %v\n", werr)
+		diagf(s.stderr, "fstrace: write output: %v\n", werr)
 		s.status = exitFailure
 		s.stop()
 	} else if rerr != nil {
-		fmt.Fprintf(s.stderr, "fstrace: reopen --output-file: %v\n", rerr)
+		diagf(s.stderr, "fstrace: reopen --output-file: %v\n", rerr)
 	}
 }
 
@@ -220,7 +220,7 @@ func (s *session) onTreeGone() {
 // status.
 func (s *session) finish() int {
 	if err := s.out.close(); s.outErr == nil && err != nil && !errors.Is(err, syscall.EPIPE) {
-		fmt.Fprintf(s.stderr, "fstrace: write output: %v\n", err)
+		diagf(s.stderr, "fstrace: write output: %v\n", err)
 		s.status = exitFailure
 	}
 	if s.done != nil && s.cfg.kill && s.status != exitLoss {
@@ -228,7 +228,7 @@ func (s *session) finish() int {
 	}
 	// Waits for a Close still under way, so the counts are final.
 	if err := s.tr.Close(); err != nil {
-		fmt.Fprintf(s.stderr, "fstrace: %v\n", err)
+		diagf(s.stderr, "fstrace: %v\n", err)
 	}
 	summary(s.tr, s.n, s.dropped, s.cfg, s.stderr)
 	if s.done != nil {
@@ -236,7 +236,7 @@ func (s *session) finish() int {
 		// output): it runs on unless --kill or --on-loss=exit stopped
 		// it, and its status is fstrace's.
 		if !s.cfg.kill && s.status != exitLoss && !s.cfg.quiet {
-			fmt.Fprintf(s.stderr, "fstrace: tracing stopped; waiting for %s to end (--kill would stop it)\n", s.cmd.argv[0])
+			diagf(s.stderr, "fstrace: tracing stopped; waiting for %s to end (--kill would stop it)\n", s.cmd.argv[0])
 		}
 		st := s.waitCommand()
 		if s.status != exitLoss {

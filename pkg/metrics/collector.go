@@ -123,7 +123,7 @@ func Handler(reg *prometheus.Registry, healthy func() bool) http.Handler {
 			http.Error(w, "tracer stopped", http.StatusServiceUnavailable)
 			return
 		}
-		w.Write([]byte("ok\n"))
+		_, _ = w.Write([]byte("ok\n")) // a client gone away; nothing to tell it
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -131,7 +131,7 @@ func Handler(reg *prometheus.Registry, healthy func() bool) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(`<html><head><title>fstrace</title></head><body><h1>fstrace</h1><p><a href="/metrics">Metrics</a> · <a href="/healthz">Health</a></p></body></html>`))
+		_, _ = w.Write([]byte(`<html><head><title>fstrace</title></head><body><h1>fstrace</h1><p><a href="/metrics">Metrics</a> · <a href="/healthz">Health</a></p></body></html>`))
 	})
 	return mux
 }

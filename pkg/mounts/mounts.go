@@ -251,7 +251,7 @@ func Open(path string) (*Resolver, error) {
 	defer r.mu.Unlock()
 	r.changed() // a fresh open reports no change; be sure
 	if err := r.load(); err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd) // read-only; load's error is the one to report
 		return nil, err
 	}
 	return r, nil
@@ -260,9 +260,9 @@ func Open(path string) (*Resolver, error) {
 // Close closes the mountinfo file.
 func (r *Resolver) Close() error {
 	if r.done != nil {
-		unix.Write(r.stopfd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+		_, _ = unix.Write(r.stopfd, []byte{1, 0, 0, 0, 0, 0, 0, 0}) // an eventfd's write fails only on overflow
 		<-r.done
-		unix.Close(r.stopfd)
+		_ = unix.Close(r.stopfd)
 		r.done = nil
 	}
 	return unix.Close(r.fd)
@@ -300,7 +300,7 @@ func (r *Resolver) Watch() error {
 			}
 			if fds[0].Revents&(unix.POLLPRI|unix.POLLERR) != 0 {
 				r.mu.Lock()
-				r.loadAt(true)
+				_ = r.loadAt(true)
 				r.mu.Unlock()
 			}
 		}
@@ -315,7 +315,7 @@ func (r *Resolver) Refresh() {
 	if r.proc {
 		r.changed()
 	}
-	r.load()
+	_ = r.load() // Refresh returns no error
 }
 
 // Invalidate marks the table out of date: the next Place reads it again.
@@ -332,7 +332,7 @@ func (r *Resolver) Place(dev uint64, rel string, at uint64) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stale || (r.proc && time.Since(r.polled) >= r.PollInterval && r.changed()) {
-		r.load()
+		_ = r.load()
 	}
 	if p, ok := r.t.placeAt(dev, rel, at, true); ok {
 		return p, true
@@ -381,7 +381,7 @@ func (r *Resolver) changed() bool {
 // bootNow is CLOCK_BOOTTIME, the clock of events' BootNS.
 func bootNow() uint64 {
 	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) // fails only for an unknown clock
 	return uint64(ts.Nano())
 }
 

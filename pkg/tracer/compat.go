@@ -168,18 +168,18 @@ func probeFmodeCreated(probe *ebpf.Program, o *objs) error {
 		// A container without a writable /tmp: say what it needs.
 		return fmt.Errorf("probe FMODE_CREATED: needs a writable temporary directory (TMPDIR, else /tmp): %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	name := filepath.Join(dir, "f")
 	created, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)
 	}
-	defer unix.Close(created)
+	defer func() { _ = unix.Close(created) }()
 	existing, err := unix.Open(name, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)
 	}
-	defer unix.Close(existing)
+	defer func() { _ = unix.Close(existing) }()
 
 	if err := o.ProbeFdCreated.Set(int32(created)); err != nil {
 		return fmt.Errorf("probe FMODE_CREATED: %w", err)

@@ -114,7 +114,8 @@ func (c *cgroups) attribute(ev *events.Event) {
 func cgroupPath(id uint64) string {
 	root := filters.CgroupRoot
 	found := ""
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	// The callback returns no error: unreadable directories are skipped.
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return nil
 		}

@@ -86,7 +86,7 @@ func (f *filterState) set(s filters.Set) error {
 		time.Sleep(10*time.Millisecond - d)
 	}
 	for _, k := range f.keys[next] {
-		k.m.Delete(k.key)
+		_ = k.m.Delete(k.key)
 	}
 	f.keys[next] = nil
 	// Each dimension's table holds both generations: a set must fit

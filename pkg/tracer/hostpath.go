@@ -44,7 +44,7 @@ func newHostPaths(kinds events.KindMask) *hostPaths {
 	h := &hostPaths{kinds: kinds}
 	if r, err := mounts.Open(hostMountTable); err == nil {
 		h.mounts = r
-		r.Watch()
+		_ = r.Watch() // without the watch, Place polls the table
 	}
 	h.paths.Store(&pathRules{})
 	return h
@@ -52,7 +52,7 @@ func newHostPaths(kinds events.KindMask) *hostPaths {
 
 func (h *hostPaths) close() {
 	if h.mounts != nil {
-		h.mounts.Close()
+		_ = h.mounts.Close()
 	}
 }
 

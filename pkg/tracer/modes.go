@@ -134,7 +134,7 @@ func loads(pick func(*progs) *ebpf.ProgramSpec) bool {
 	if err != nil {
 		return false
 	}
-	p.Close()
+	_ = p.Close()
 	return true
 }
 
@@ -160,7 +160,7 @@ func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) ([
 			l, err := link.Tracepoint(group, name, prog, nil)
 			if err != nil {
 				for _, l := range ls {
-					l.Close()
+					_ = l.Close()
 				}
 				return nil, fmt.Errorf("%s: %w", tp, err)
 			}
@@ -176,7 +176,7 @@ func attachProgram(spec *ebpf.ProgramSpec, prog *ebpf.Program, target string) ([
 			l, err := link.Kretprobe(fn, prog, nil)
 			if err != nil {
 				for _, l := range ls {
-					l.Close()
+					_ = l.Close()
 				}
 				return nil, fmt.Errorf("%s: %w", fn, err)
 			}

@@ -81,7 +81,7 @@ func Probe(opts Options) (*ProbeReport, error) {
 			p.Supported = true
 			p.Hooks = t.Hooks()
 			p.Warning = t.Warning()
-			t.Close()
+			_ = t.Close()
 			// New skips fentry where detaching fexit is unsafe.
 			if r.Mode == "" && p.Warning == "" {
 				r.Mode = m

@@ -89,7 +89,7 @@ func (p *procs) read(pid uint32) *events.Process {
 	if aerr == nil {
 		// As much as an exec record holds, and one byte more to tell.
 		args, aerr = io.ReadAll(io.LimitReader(f, events.PathMax+1))
-		f.Close()
+		_ = f.Close() // read-only
 	}
 	if eerr != nil && (aerr != nil || len(args) == 0) {
 		return nil // gone, or a kernel thread

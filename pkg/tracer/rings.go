@@ -60,7 +60,7 @@ func (t *Tracer) startPump() error {
 		return os.NewSyscallError("epoll_create1", err)
 	}
 	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
+		_ = unix.Close(epfd)
 		return os.NewSyscallError("fcntl", err)
 	}
 	// Waited on through Go's poller, as a socket is: a blocking
@@ -160,7 +160,7 @@ func (t *Tracer) pump() {
 				return
 			case timerID:
 				var buf [8]byte
-				unix.Read(t.timerfd, buf[:])
+				_, _ = unix.Read(t.timerfd, buf[:]) // clears the expirations, or epoll reports them again
 				ticked = true
 			default:
 				woken = true
@@ -225,7 +225,7 @@ func (t *Tracer) wait(evs []unix.EpollEvent) (int, error) {
 // setPolling tells the kernel whether the pump is draining on its timer.
 func (t *Tracer) setPolling(v uint32) {
 	if t.polling != nil {
-		t.polling.Set(v)
+		_ = t.polling.Set(v)
 	}
 }
 

@@ -361,7 +361,7 @@ func newMode(mode HookMode, kspec *btf.Spec, kinds events.KindMask, opts Options
 	}
 	if opts.DropCapabilities {
 		if err := DropCapabilities(); err != nil {
-			t.Close()
+			_ = t.Close() // DropCapabilities' error is the one to report
 			return nil, err
 		}
 	}
@@ -813,19 +813,19 @@ func (t *Tracer) closeLinks() []error {
 // closeRings closes the ring readers, the rings and the pump's descriptors.
 func (t *Tracer) closeRings() {
 	for _, rd := range t.readers {
-		rd.Close()
+		_ = rd.Close()
 	}
 	for _, m := range t.ringMaps {
-		m.Close()
+		_ = m.Close()
 	}
 	if t.epfile != nil {
-		t.epfile.Close()
+		_ = t.epfile.Close()
 	} else if t.epfd >= 0 {
-		unix.Close(t.epfd)
+		_ = unix.Close(t.epfd)
 	}
 	for _, fd := range []int{t.wakefd, t.timerfd} {
 		if fd >= 0 {
-			unix.Close(fd)
+			_ = unix.Close(fd)
 		}
 	}
 	t.epfile, t.timerfd = nil, -1
