@@ -2,6 +2,7 @@ package vmtests
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -481,7 +482,8 @@ func TestGrandchildAndExitStatus(t *testing.T) {
 		}
 		// The command's exit status is fstrace's.
 		out, err := exec.Command(fstraceBin(t), "-q", "-o", "none", "--hook-mode", mode, "-e", "mkdir", "--", "sh", "-c", "exit 7").CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 7 {
 			t.Errorf("fstrace -- sh -c 'exit 7': %v, %s", err, out)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -388,7 +389,8 @@ func actualMode(t *testing.T, mode string) string {
 // other error (it could not run) fails the test.
 func exitStatus(t *testing.T, err error) int {
 	t.Helper()
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		return ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run: %v", err)

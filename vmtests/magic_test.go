@@ -2,6 +2,7 @@ package vmtests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -92,7 +93,7 @@ func init() {
 			{"chmod closed fd", unix.Chmod("/proc/self/fd/"+closedFD, 0o600), unix.ENOENT},
 			{"truncate pipe", unix.Truncate("/proc/self/fd/"+strconv.Itoa(pp[0]), 0), unix.EINVAL},
 		} {
-			if c.err != c.want {
+			if !errors.Is(c.err, c.want) {
 				return fmt.Errorf("%s: got %v, want %v", c.what, c.err, c.want)
 			}
 		}

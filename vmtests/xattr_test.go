@@ -2,6 +2,7 @@ package vmtests
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,7 +128,7 @@ func init() {
 			{"fremovexattr removed", unix.Fremovexattr(fd, a), unix.ENODATA},
 			{"removexattr missing file", unix.Removexattr(nope, a), unix.ENOENT},
 		} {
-			if c.err != c.want {
+			if !errors.Is(c.err, c.want) {
 				return fmt.Errorf("%s: %v, want %v", c.what, c.err, c.want)
 			}
 		}
@@ -148,7 +149,7 @@ func init() {
 			if err := removexattrat(dfd, "f", a); err != nil {
 				return fmt.Errorf("removexattrat: %w", err)
 			}
-			if err := removexattrat(dfd, "f", a); err != unix.ENODATA {
+			if err := removexattrat(dfd, "f", a); !errors.Is(err, unix.ENODATA) {
 				return fmt.Errorf("removexattrat removed: %v, want ENODATA", err)
 			}
 		}
@@ -170,7 +171,7 @@ func TestXattr(t *testing.T) {
 			t.Fatal(err)
 		}
 		x.acl = unix.Setxattr(probe, "system.posix_acl_access", aclValue(), 0) == nil
-		x.ats = setxattrat(unix.AT_FDCWD, probe, x.prefix+"probe", []byte("x"), 0) != unix.ENOSYS
+		x.ats = !errors.Is(setxattrat(unix.AT_FDCWD, probe, x.prefix+"probe", []byte("x"), 0), unix.ENOSYS)
 		os.Remove(probe)
 		if err := x.write(dir); err != nil {
 			t.Fatal(err)

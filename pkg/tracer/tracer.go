@@ -183,7 +183,7 @@ func New(opts Options) (*Tracer, error) {
 	}
 	kspec, err := btf.LoadKernelSpec()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoBTF, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoBTF, err)
 	}
 	modes, err := modeOrder(opts.HookMode)
 	if err != nil {
@@ -343,13 +343,13 @@ func newMode(mode HookMode, kspec *btf.Spec, kinds events.KindMask, opts Options
 		if err != nil {
 			t.teardown()
 			if sharedFail && prog == progs.KpFailRet.Name {
-				return nil, fmt.Errorf("%w: %v", errSharedKprobe, err)
+				return nil, fmt.Errorf("%w: %w", errSharedKprobe, err)
 			}
 			// A mode whose programs load but cannot attach is as
 			// unsupported as one whose programs the kernel refuses.
 			err = loadError(mode, err, opts.VerifierLog)
 			if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrPermission) {
-				err = fmt.Errorf("%w: %v", ErrUnsupported, err)
+				err = fmt.Errorf("%w: %w", ErrUnsupported, err)
 			}
 			return nil, fmt.Errorf("attach %s to %s: %w", prog, attach[prog], err)
 		}
@@ -384,19 +384,21 @@ func loadError(mode HookMode, err error, verifierLog bool) error {
 	var ve *ebpf.VerifierError
 	switch {
 	case errors.As(err, &ve) && verifierLog:
-		return fmt.Errorf("kernel verifier rejected a program: %w\nverifier log:\n%+v", err, ve)
+		// %+v, not %w: the whole log, where Error gives its last lines; err,
+		// which is ve, is wrapped already.
+		return fmt.Errorf("kernel verifier rejected a program: %w\nverifier log:\n%+v", err, ve) //nolint:errorlint // see above
 	case errors.As(err, &ve):
 		return fmt.Errorf("kernel verifier rejected a program: %w", err)
 	case errors.Is(err, unix.EPERM) && missingCaps() != "":
-		return fmt.Errorf("%w (missing %s: %v)", ErrPermission, missingCaps(), err)
+		return fmt.Errorf("%w (missing %s: %w)", ErrPermission, missingCaps(), err)
 	case errors.Is(err, unix.EACCES) && perfNeedsAdmin():
-		return fmt.Errorf("%w (missing CAP_SYS_ADMIN: kernel.perf_event_paranoid is above 2, which leaves the perf events %s attach through to CAP_SYS_ADMIN; at 2, CAP_PERFMON is enough: %v)", ErrPermission, what, err)
+		return fmt.Errorf("%w (missing CAP_SYS_ADMIN: kernel.perf_event_paranoid is above 2, which leaves the perf events %s attach through to CAP_SYS_ADMIN; at 2, CAP_PERFMON is enough: %w)", ErrPermission, what, err)
 	case errors.Is(err, unix.EPERM):
 		return fmt.Errorf("%s: %w: the kernel refused them (operation not permitted); it may be locked down", what, ErrUnsupported)
 	case errors.Is(err, syscall.Errno(524)), // ENOTSUPP
 		errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, os.ErrNotExist),
 		errors.Is(err, ebpf.ErrNotSupported):
-		return fmt.Errorf("%s: %w: %v", what, ErrUnsupported, err)
+		return fmt.Errorf("%s: %w: %w", what, ErrUnsupported, err)
 	}
 	return err
 }
