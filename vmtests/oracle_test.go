@@ -365,9 +365,10 @@ func splitArgs(s string) []string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if inStr {
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == '"' {
+			case '"':
 				inStr = false
 			}
 			continue

@@ -57,7 +57,7 @@ func TestFilterTable(t *testing.T) {
 	if list := strings.Join(strings.Fields(usageText[strings.Index(usageText, "--exclude-pid"):strings.Index(usageText, "--filter-file")]), " "); list != strings.Join(excludes, ", ") {
 		t.Errorf("--help lists the exclude flags as %q, want %q", list, strings.Join(excludes, ", "))
 	}
-	if got := helpOrder(); len(got) != len(filters.Dimensions) || strings.Index(usageText, "\n      --"+got[0].Name+" ") < 0 {
+	if got := helpOrder(); len(got) != len(filters.Dimensions) || !strings.Contains(usageText, "\n      --"+got[0].Name+" ") {
 		t.Errorf("helpOrder %v", got)
 	}
 

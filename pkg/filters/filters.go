@@ -126,7 +126,7 @@ func ParseContainerID(s string) (string, error) {
 		return "", fmt.Errorf("container id %q: want %d to 64 hex digits", s, MinContainerID)
 	}
 	for i := 0; i < len(t); i++ {
-		if c := t[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if c := t[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return "", fmt.Errorf("container id %q: want %d to 64 hex digits", s, MinContainerID)
 		}
 	}
