@@ -12,7 +12,7 @@
 #                   each in every hook mode (VMTEST_MODES="fentry kprobe syscall")
 #   make lint-c     the BPF sources' layout, checked with clang-format-14
 #   make check      what follows, after installing the packages it needs (deps):
-#                   lint-c + generated code up to date + unit + deploy-test + race + fuzz + hosttest +
+#                   lint-c + lint + generated code up to date + unit + deploy-test + race + fuzz + hosttest +
 #                   vmtest (CI; as root)
 #   make image      the container image (Containerfile) with podman or buildah
 #   make image-test the image's contract, and a run of it with runc tracing the host
@@ -131,7 +131,7 @@ hosttest:
 	FSTRACE_MODES=syscall FSTRACE_REQUIRE=1 FSTRACE_STOP_ROUNDS=100 FSTRACE_SOAK=1m $(GO) test -count=1 -v ./vmtests
 
 # hosttest and vmtest run the integration tests: unit, not test, before them.
-check: deps deps-test lint-c check-generate unit deploy-test image-test race fuzz hosttest vmtest
+check: deps deps-test lint-c lint check-generate unit deploy-test image-test race fuzz hosttest vmtest
 # image-test runs first and leaves the image for the guests.
 check: VMTEST_IMAGE_DIR = $(CURDIR)/$(IMAGE_DIR)
 
