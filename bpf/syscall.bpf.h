@@ -225,10 +225,9 @@ int BPF_PROG(sys_exit_backup, struct pt_regs *regs, long ret)
  * 5.15+), which user space prefers where it finds them: attached only to
  * the syscalls of the traced kinds, they leave every other syscall of the
  * machine without a program to run, so that nothing is paid for what is
- * not traced. On 7.2 these programs run preemptible too: unguarded, a
- * task preempted between taking a cpu_seq number and writing its record
- * let a process's exec note (process.bpf.h) overwrite the scratch, and the
- * event was gone without a loss counted. So they run FST_GUARDED. They
+ * not traced. On 7.2 these programs run preemptible too, and another
+ * program on the CPU (an exec note, process.bpf.h) could overwrite the
+ * per-CPU scratch under a record half written: they run FST_GUARDED. They
  * get no backups: the kernel runs all the programs of a perf tracepoint
  * under one recursion check, which would skip a backup with its primary;
  * user space reports those skips. The context hides the regs pointer in

@@ -50,9 +50,8 @@ func main() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		// One goroutine does the work (the tracer's ring reader hands
 		// batches to the output loop): a second P only adds thread
-		// wakeups. Measured on 2 vCPUs, fsloop under -o json: 0.012
-		// context switches and 1.1 CPU-s per million events, against
-		// 0.020 and 1.4 with two. GOMAXPROCS still overrides.
+		// wakeups, so more context switches and CPU per event.
+		// GOMAXPROCS still overrides.
 		runtime.GOMAXPROCS(1)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
