@@ -72,6 +72,69 @@ func rules[T comparable](rs []filters.Rule[T], all events.KindMask) (map[T]*bpfF
 	return out, include
 }
 
+// kernelDim is how one dimension of filters.Dimensions is written into
+// the kernel: its map, its DIM_* bit, and its rules as map entries of the
+// generation gen. TestKernelDimsMatchFilters holds it to the filters table.
+type kernelDim struct {
+	name    string // filters.Dimension.Name
+	bit     uint32
+	m       func(*objs) *ebpf.Map
+	entries func(s filters.Set, gen uint32, all events.KindMask) ([]mapEntry, bool)
+}
+
+type mapEntry struct{ key, val any }
+
+// dimEntries makes a kernelDim's entries from a Set field's rules, merged
+// per value, and a key (and value) maker for one value.
+func dimEntries[T comparable](field func(filters.Set) []filters.Rule[T], entry func(gen uint32, v T, fv *bpfFilterVal) mapEntry) func(filters.Set, uint32, events.KindMask) ([]mapEntry, bool) {
+	return func(s filters.Set, gen uint32, all events.KindMask) ([]mapEntry, bool) {
+		vals, inc := rules(field(s), all)
+		out := make([]mapEntry, 0, len(vals))
+		for v, fv := range vals {
+			out = append(out, entry(gen, v, fv))
+		}
+		return out, inc
+	}
+}
+
+func idEntry(gen, id uint32, fv *bpfFilterVal) mapEntry {
+	return mapEntry{bpfIdKey{Gen: gen, Id: id}, fv}
+}
+
+// kernelDims, in the order of filters.Dimensions.
+var kernelDims = []kernelDim{
+	{"pid", dimPID, func(o *objs) *ebpf.Map { return o.FilterPid },
+		dimEntries(func(s filters.Set) []filters.Rule[uint32] { return s.PID }, idEntry)},
+	{"uid", dimUID, func(o *objs) *ebpf.Map { return o.FilterUid },
+		dimEntries(func(s filters.Set) []filters.Rule[uint32] { return s.UID }, idEntry)},
+	{"gid", dimGID, func(o *objs) *ebpf.Map { return o.FilterGid },
+		dimEntries(func(s filters.Set) []filters.Rule[uint32] { return s.GID }, idEntry)},
+	{"comm", dimComm, func(o *objs) *ebpf.Map { return o.FilterComm },
+		dimEntries(func(s filters.Set) []filters.Rule[string] { return s.Comm }, commEntry)},
+	{"cgroup", dimCgroup, func(o *objs) *ebpf.Map { return o.FilterCgroup },
+		dimEntries(func(s filters.Set) []filters.Rule[uint64] { return s.Cgroup }, func(gen uint32, id uint64, fv *bpfFilterVal) mapEntry {
+			return mapEntry{bpfCgroupKey{Gen: gen, Id: id}, fv}
+		})},
+	{"path", dimPath, func(o *objs) *ebpf.Map { return o.FilterPath },
+		dimEntries(func(s filters.Set) []filters.Rule[string] { return s.Path }, func(gen uint32, p string, fv *bpfFilterVal) mapEntry {
+			return mapEntry{pathKey(gen, p), fv}
+		})},
+	{"container", dimContainer, func(o *objs) *ebpf.Map { return o.FilterContainer },
+		dimEntries(func(s filters.Set) []filters.Rule[string] { return s.Container }, func(gen uint32, id string, fv *bpfFilterVal) mapEntry {
+			k, v := containerEntry(gen, id, fv)
+			return mapEntry{k, v}
+		})},
+}
+
+// commEntry: a comm key is the name NUL-padded to the kernel's 16 bytes.
+func commEntry(gen uint32, name string, fv *bpfFilterVal) mapEntry {
+	k := bpfCommKey{Gen: gen}
+	for i := 0; i < len(name) && i < len(k.Comm)-1; i++ {
+		k.Comm[i] = int8(name[i])
+	}
+	return mapEntry{k, fv}
+}
+
 // set installs s in the idle generation, then makes it the one in use.
 func (f *filterState) set(s filters.Set) error {
 	if err := s.Validate(); err != nil {
@@ -105,7 +168,7 @@ func (f *filterState) set(s filters.Set) error {
 		}
 		return nil
 	}
-	put := func(m *ebpf.Map, key any, v *bpfFilterVal) error {
+	put := func(m *ebpf.Map, key, v any) error {
 		if err := m.Put(key, v); err != nil {
 			return fmt.Errorf("install filter: %w", err)
 		}
@@ -128,73 +191,19 @@ func (f *filterState) set(s filters.Set) error {
 			cfg.IncludeDims |= dim
 		}
 	}
-	for _, d := range []struct {
-		rs   []filters.Rule[uint32]
-		m    *ebpf.Map
-		dim  uint32
-		what string
-	}{
-		{s.PID, f.objs.FilterPid, dimPID, "pid"},
-		{s.UID, f.objs.FilterUid, dimUID, "uid"},
-		{s.GID, f.objs.FilterGid, dimGID, "gid"},
-	} {
-		vals, inc := rules(d.rs, all)
-		if err := room(d.m, d.what, len(vals)); err != nil {
+	for _, d := range kernelDims {
+		es, inc := d.entries(s, next, all)
+		m := d.m(f.objs)
+		if err := room(m, d.name, len(es)); err != nil {
 			return err
 		}
-		for id, v := range vals {
-			if err := put(d.m, bpfIdKey{Gen: next, Id: id}, v); err != nil {
+		for _, e := range es {
+			if err := put(m, e.key, e.val); err != nil {
 				return err
 			}
 		}
-		note(d.dim, len(vals), inc)
+		note(d.bit, len(es), inc)
 	}
-	vals, inc := rules(s.Comm, all)
-	if err := room(f.objs.FilterComm, "comm", len(vals)); err != nil {
-		return err
-	}
-	for name, v := range vals {
-		k := bpfCommKey{Gen: next}
-		for i := 0; i < len(name) && i < len(k.Comm)-1; i++ {
-			k.Comm[i] = int8(name[i])
-		}
-		if err := put(f.objs.FilterComm, k, v); err != nil {
-			return err
-		}
-	}
-	note(dimComm, len(vals), inc)
-	cvals, inc := rules(s.Cgroup, all)
-	if err := room(f.objs.FilterCgroup, "cgroup", len(cvals)); err != nil {
-		return err
-	}
-	for id, v := range cvals {
-		if err := put(f.objs.FilterCgroup, bpfCgroupKey{Gen: next, Id: id}, v); err != nil {
-			return err
-		}
-	}
-	note(dimCgroup, len(cvals), inc)
-	pvals, inc := rules(s.Path, all)
-	if err := room(f.objs.FilterPath, "path", len(pvals)); err != nil {
-		return err
-	}
-	for p, v := range pvals {
-		if err := put(f.objs.FilterPath, pathKey(next, p), v); err != nil {
-			return err
-		}
-	}
-	note(dimPath, len(pvals), inc)
-	ctrs, inc := rules(s.Container, all)
-	if err := room(f.objs.FilterContainer, "container", len(ctrs)); err != nil {
-		return err
-	}
-	for id, v := range ctrs {
-		k, cv := containerEntry(next, id, v)
-		if err := f.objs.FilterContainer.Put(k, cv); err != nil {
-			return fmt.Errorf("install filter: %w", err)
-		}
-		f.keys[next] = append(f.keys[next], filterKey{f.objs.FilterContainer, k})
-	}
-	note(dimContainer, len(ctrs), inc)
 	cfg.HostMntns, cfg.HostCgns = f.hostMnt, f.hostCg
 	switch {
 	case s.HostOnly:

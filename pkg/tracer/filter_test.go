@@ -188,3 +188,23 @@ func TestFilterMapsPerDimension(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelDimsMatchFilters: the kernel writer has one entry per
+// dimension of the filters table, in its order, each with a DIM_* bit of
+// its own.
+func TestKernelDimsMatchFilters(t *testing.T) {
+	if len(kernelDims) != len(filters.Dimensions) {
+		t.Fatalf("%d kernel dimensions, %d in filters.Dimensions", len(kernelDims), len(filters.Dimensions))
+	}
+	var bits uint32
+	for i, d := range filters.Dimensions {
+		k := kernelDims[i]
+		if k.name != d.Name {
+			t.Errorf("kernel dimension %d is %s, filters has %s", i, k.name, d.Name)
+		}
+		if k.bit == 0 || bits&k.bit != 0 {
+			t.Errorf("dimension %s: bit %#x not its own", k.name, k.bit)
+		}
+		bits |= k.bit
+	}
+}
