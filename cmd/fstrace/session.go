@@ -80,7 +80,7 @@ func (s *session) next() bool {
 	case st := <-s.done:
 		s.onCommandExit(st)
 	case <-s.timeout:
-		s.stop()
+		s.stopEarly()
 	case <-s.gone:
 		s.onTreeGone()
 	case <-s.lossCheck:
@@ -96,6 +96,17 @@ func (s *session) stop() {
 		s.stopping = true
 		go func() { _ = s.tr.Close() }() // finish calls Close again and reports its error
 	}
+}
+
+// stopEarly stops tracing before the command ends (-n, -d, a closed
+// output). With --kill the command is stopped now, not once the rings are
+// drained: a drain can take seconds (detaching the programs), and the
+// command must not run on to its end meanwhile.
+func (s *session) stopEarly() {
+	if s.cfg.kill && s.done != nil && !s.stopping {
+		s.cmd.signal(syscall.SIGTERM)
+	}
+	s.stop()
 }
 
 // onBatch writes a batch of events. Events come in batches: one hand-off
@@ -121,11 +132,11 @@ func (s *session) onBatch(b []*events.Event) {
 					diagf(s.stderr, "fstrace: write output: %v\n", s.outErr)
 					s.status = exitFailure
 				}
-				s.stop()
+				s.stopEarly()
 			}
 		}
 		if cfg.count > 0 && s.n >= cfg.count {
-			s.stop()
+			s.stopEarly()
 		}
 	}
 	s.tr.ReleaseBatch(b)

@@ -282,6 +282,33 @@ func TestSessionTimeoutAndTreeGone(t *testing.T) {
 	tr.closedOnce(t)
 }
 
+// -d with --kill stops the command when the time is up, before the
+// tracer has drained (the fake never drains here): its status is the
+// SIGTERM's.
+func TestSessionTimeoutKills(t *testing.T) {
+	s, tr, _, _ := testSession(t, "-d", "1s", "--kill", "--", "sleep", "30")
+	s.cmd, s.done = startChild(t, "sleep", "30")
+	s.timeout = time.After(0)
+	if !s.next() {
+		t.Fatal("next ended with the tracer still open")
+	}
+	tr.closedOnce(t)
+	if st := status(t, s.done); st != 128+int(syscall.SIGTERM) {
+		t.Errorf("status %d, want %d", st, 128+int(syscall.SIGTERM))
+	}
+
+	// Without --kill the command runs on.
+	s, _, _, _ = testSession(t, "-d", "1s", "--", "sleep", "30")
+	s.cmd, s.done = startChild(t, "sleep", "30")
+	s.timeout = time.After(0)
+	s.next()
+	select {
+	case st := <-s.done:
+		t.Errorf("the command ended (status %d) without --kill", st)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 type failWriter struct{ err error }
 
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
