@@ -78,23 +78,28 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 #define FST_NOWARN_PUSH _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wint-conversion\"")
 #define FST_NOWARN_POP _Pragma("GCC diagnostic pop")
 
-/* FST_ENTRY(fn, name, args...) { body }: runs body on entry to fn. */
-#define FST_ENTRY(fn, name, args...)                                    \
-	static __always_inline int name##_body(void *ctx, ##args);      \
-	SEC("fentry/" #fn)                                              \
+/* FST_TRAMP(sec, fn, name, args...): the trampoline program (fentry or
+ * fexit) that runs name##_body on fn's arguments, preemption off. */
+#define FST_TRAMP(sec, fn, name, args...)                               \
+	SEC(sec "/" #fn)                                                \
 	int name(unsigned long long *ctx)                               \
 	{                                                               \
 		FST_NOWARN_PUSH                                         \
 		return FST_GUARDED(name##_body(___bpf_ctx_cast(args))); \
 		FST_NOWARN_POP                                          \
-	}                                                               \
-	SEC("kprobe/" #fn)                                              \
-	int kp_##name(struct pt_regs *ctx)                              \
-	{                                                               \
-		FST_NOWARN_PUSH                                         \
-		return name##_body(___bpf_kprobe_args(args));           \
-		FST_NOWARN_POP                                          \
-	}                                                               \
+	}
+
+/* FST_ENTRY(fn, name, args...) { body }: runs body on entry to fn. */
+#define FST_ENTRY(fn, name, args...)                               \
+	static __always_inline int name##_body(void *ctx, ##args); \
+	FST_TRAMP("fentry", fn, name, args)                        \
+	SEC("kprobe/" #fn)                                         \
+	int kp_##name(struct pt_regs *ctx)                         \
+	{                                                          \
+		FST_NOWARN_PUSH                                    \
+		return name##_body(___bpf_kprobe_args(args));      \
+		FST_NOWARN_POP                                     \
+	}                                                          \
 	static __always_inline int name##_body(void *ctx, ##args)
 
 /* FST_KARGS_SAVE: the kprobe on entry to fn that keeps its arguments for
@@ -109,28 +114,22 @@ static __always_inline bool kargs_take(__u32 id, __u64 *v)
 
 /* FST_EXIT(fn, name, id, args..., ret) { body }: runs body when fn returns,
  * with its arguments and its return value; id is the hook's enum hook_id. */
-#define FST_EXIT(fn, name, id, args...)                                 \
-	static __always_inline int name##_body(void *ctx, ##args);      \
-	SEC("fexit/" #fn)                                               \
-	int name(unsigned long long *ctx)                               \
-	{                                                               \
-		FST_NOWARN_PUSH                                         \
-		return FST_GUARDED(name##_body(___bpf_ctx_cast(args))); \
-		FST_NOWARN_POP                                          \
-	}                                                               \
-	FST_KARGS_SAVE(fn, name, id)                                    \
-	SEC("kretprobe/" #fn)                                           \
-	int kp_##name(struct pt_regs *regs)                             \
-	{                                                               \
-		unsigned long long ctx[KARGS_N];                        \
-                                                                        \
-		if (!kargs_take(id, ctx))                               \
-			return 0;                                       \
-		ctx[___bpf_narg(args) - 1] = PT_REGS_RC(regs);          \
-		FST_NOWARN_PUSH                                         \
-		return name##_body(___bpf_ctx_cast(args));              \
-		FST_NOWARN_POP                                          \
-	}                                                               \
+#define FST_EXIT(fn, name, id, args...)                            \
+	static __always_inline int name##_body(void *ctx, ##args); \
+	FST_TRAMP("fexit", fn, name, args)                         \
+	FST_KARGS_SAVE(fn, name, id)                               \
+	SEC("kretprobe/" #fn)                                      \
+	int kp_##name(struct pt_regs *regs)                        \
+	{                                                          \
+		unsigned long long ctx[KARGS_N];                   \
+                                                                   \
+		if (!kargs_take(id, ctx))                          \
+			return 0;                                  \
+		ctx[___bpf_narg(args) - 1] = PT_REGS_RC(regs);     \
+		FST_NOWARN_PUSH                                    \
+		return name##_body(___bpf_ctx_cast(args));         \
+		FST_NOWARN_POP                                     \
+	}                                                          \
 	static __always_inline int name##_body(void *ctx, ##args)
 
 #endif /* __FSTRACE_HOOKS_H */
