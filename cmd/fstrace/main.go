@@ -64,15 +64,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args, stderr)
 	if err != nil {
 		if errors.Is(err, errHelp) {
-			_, _ = fmt.Fprint(stdout, usageText)
-			return exitOK
+			return printOut(stdout, stderr, []byte(usageText))
 		}
 		diagf(stderr, "fstrace: %v\n", err)
 		return exitUsage
 	}
 	if cfg.version {
-		_, _ = fmt.Fprintf(stdout, "fstrace %s\n", version)
-		return exitOK
+		return printOut(stdout, stderr, []byte("fstrace "+version+"\n"))
 	}
 	var file *rotatingFile
 	if cfg.outputFile != "" {
@@ -501,6 +499,17 @@ func (s *sink) close() error {
 		}
 	}
 	return err
+}
+
+// printOut writes what the user asked to read (--help, --version, the
+// probe's report) to stdout. As in coreutils, a write that fails (a full
+// disk, a closed pipe) is an error: one line on stderr, exit status 1.
+func printOut(stdout, stderr io.Writer, b []byte) int {
+	if _, err := stdout.Write(b); err != nil {
+		diagf(stderr, "fstrace: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
 }
 
 // dropCaps sheds the capabilities fstrace no longer needs once attached:

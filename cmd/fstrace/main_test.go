@@ -173,6 +173,26 @@ func TestFilterFlags(t *testing.T) {
 	}
 }
 
+// TestReportToFullDisk: what the user asked to read, written to a stdout
+// that fails (/dev/full), is an error, as in coreutils: status 1 and one
+// line on stderr, not a silent 0.
+func TestReportToFullDisk(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	for _, args := range [][]string{{"--help"}, {"--version"}, {"probe", "--help"}} {
+		var stderr bytes.Buffer
+		if got := run(args, full, &stderr); got != exitFailure {
+			t.Errorf("%q to /dev/full: exit %d, want %d", args, got, exitFailure)
+		}
+		if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "no space left on device") {
+			t.Errorf("%q to /dev/full: stderr %q, want one line naming the error", args, msg)
+		}
+	}
+}
+
 func TestHelpListsKinds(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if got := run([]string{"--help"}, &stdout, &stderr); got != exitOK {

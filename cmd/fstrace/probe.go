@@ -34,8 +34,7 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		case "-o=text", "--output=text":
 			format = "text"
 		case "-h", "--help":
-			_, _ = fmt.Fprint(stdout, probeUsage)
-			return exitOK
+			return printOut(stdout, stderr, []byte(probeUsage))
 		default:
 			diagf(stderr, "fstrace: probe: unexpected argument %q (fstrace probe --help)\n", a)
 			return exitUsage
@@ -54,12 +53,16 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		diagf(stderr, "fstrace: %v\n", err)
 		return exitFailure
 	}
+	var b bytes.Buffer
 	if format == "json" {
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
-		_ = enc.Encode(r) // as printProbe, a failed write to stdout is not reported
+		_ = enc.Encode(r) // a buffer's writes do not fail
 	} else {
-		printProbe(stdout, r)
+		writeProbe(&b, r)
+	}
+	if rc := printOut(stdout, stderr, b.Bytes()); rc != exitOK {
+		return rc
 	}
 	if r.Mode == "" {
 		return exitFailure
@@ -78,15 +81,6 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// printProbe writes the text report. As the JSON one, and as before, a
-// write to stdout that fails is not reported: the exit status says whether
-// the kernel can be traced.
-func printProbe(w io.Writer, r *tracer.ProbeReport) {
-	var b bytes.Buffer
-	writeProbe(&b, r)
-	_, _ = w.Write(b.Bytes())
 }
 
 // writeProbe composes the text report in a buffer, whose writes cannot fail.
