@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -149,7 +150,10 @@ func (f *filterState) set(s filters.Set) error {
 		time.Sleep(10*time.Millisecond - d)
 	}
 	for _, k := range f.keys[next] {
-		_ = k.m.Delete(k.key)
+		// An entry left behind would belong to the set written next.
+		if err := k.m.Delete(k.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("clear the idle filter generation: %w", err)
+		}
 	}
 	f.keys[next] = nil
 	// Each dimension's table holds both generations: a set must fit
