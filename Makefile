@@ -104,6 +104,7 @@ $(GOLANGCI_LINT_BIN):
 	$(GO) build -modfile=tools/go.mod -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 lint: $(if $(GOLANGCI_LINT),,$(GOLANGCI_LINT_BIN))
 	$(or $(GOLANGCI_LINT),$(GOLANGCI_LINT_BIN)) run ./...
+	cd deploy/kubernetes && $(or $(GOLANGCI_LINT),$(abspath $(GOLANGCI_LINT_BIN))) run --config ../../.golangci.yml ./...
 
 # Its own module (deploy/kubernetes/go.mod), so that the main one does not
 # depend on k8s.io; go vet ./... and go test ./... here do not enter it.
