@@ -28,6 +28,7 @@ untraced= traced=
 i=0
 while [ "$i" -lt "$rounds" ]; do
 	untraced="$untraced $(run_dd)"
+	: >"$dir/log" # emptied first: the last round's "tracing" must not count
 	"$fstrace" -o none -e read,write,close "$@" 2>"$dir/log" &
 	pid=$!
 	# It says "tracing ..." once attached.

@@ -14,6 +14,10 @@ for mode in ${MODES:-fentry kprobe syscall}; do
 		hm=$mode raw=
 		[ "$mode" = syscall-raw ] && hm=syscall raw=raw
 		u=$(fsloop "$dir" "${ITERS:-20000}")
+		# Emptied first: fstrace's redirection truncates the log only once
+		# the child runs, and the last round's "tracing" line would let the
+		# loop start before this fstrace is attached.
+		: >"$dir/log"
 		# shellcheck disable=SC2086 # ARGS is split on purpose
 		FSTRACE_SYSCALL_HOOKS=$raw fstrace ${ARGS:--o json} --hook-mode "$hm" >/dev/null 2>"$dir/log" &
 		pid=$!
@@ -32,7 +36,13 @@ for mode in ${MODES:-fentry kprobe syscall}; do
 		kill -TERM "$pid"
 		wait "$pid"
 		set -- $(sed -n 's/^fstrace: \([0-9]*\) events, \([0-9]*\) lost$/\1 \2/p' "$dir/log")
-		echo "BENCH $mode $r $u $t ${1:-0} ${2:-0}"
+		if [ $# -ne 2 ]; then
+			# no summary: the round measured something else
+			echo "BENCH-ERROR $mode: round $r, fstrace ended without its summary:"
+			cat "$dir/log"
+		else
+			echo "BENCH $mode $r $u $t $1 $2"
+		fi
 		r=$((r + 1))
 	done
 done
