@@ -102,9 +102,12 @@ GOLANGCI_LINT_BIN = $(TOOLS_CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GOLANGCI_LINT ?=
 $(GOLANGCI_LINT_BIN):
 	$(GO) build -modfile=tools/go.mod -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+# The linter to run: GOLANGCI_LINT as given, else the pinned build, by an
+# absolute path so that it also runs from deploy/kubernetes.
+LINT_RUN = $(or $(GOLANGCI_LINT),$(abspath $(GOLANGCI_LINT_BIN))) run
 lint: $(if $(GOLANGCI_LINT),,$(GOLANGCI_LINT_BIN))
-	$(or $(GOLANGCI_LINT),$(GOLANGCI_LINT_BIN)) run ./...
-	cd deploy/kubernetes && $(or $(GOLANGCI_LINT),$(abspath $(GOLANGCI_LINT_BIN))) run --config ../../.golangci.yml ./...
+	$(LINT_RUN) ./...
+	cd deploy/kubernetes && $(LINT_RUN) --config ../../.golangci.yml ./...
 
 # Its own module (deploy/kubernetes/go.mod), so that the main one does not
 # depend on k8s.io; go vet ./... and go test ./... here do not enter it.
